@@ -1,0 +1,321 @@
+// Package testenv starts the real external parts that openbatch's tests run
+// against: Azurite (Azure Blob Storage) from the pinned npm package in
+// tools/node, and helpers to make containers and SAS URLs on it.
+//
+// When the tools are not installed, tests that need them are skipped, unless
+// OPENBATCH_REQUIRE_E2E=1 (set by scripts/test and CI), in which case they
+// fail: CI never passes by skipping.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
+)
+
+// Well-known Azurite development account (public, documented by Microsoft).
+const (
+	AzuriteAccount = "devstoreaccount1"
+	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// Azurite is a running Azurite blob service.
+type Azurite struct {
+	// Endpoint is the blob service URL, e.g. http://127.0.0.1:41234/devstoreaccount1.
+	Endpoint string
+	// Account and Key are the shared-key credentials.
+	Account, Key string
+	cmd          *exec.Cmd
+	dir          string
+	log          *bytes.Buffer
+}
+
+// RepoRoot returns the directory holding go.mod, found upward from the
+// working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// NodeBin returns the path of an executable installed by tools/node's
+// package.json (node_modules/.bin/NAME), or an error saying how to install it.
+func NodeBin(name string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, "tools", "node", "node_modules", ".bin", name)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%s is not installed (run scripts/setup.sh): %w", name, err)
+	}
+	return p, nil
+}
+
+// Require skips the test when a tool is missing, or fails it when
+// OPENBATCH_REQUIRE_E2E=1.
+func Require(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("OPENBATCH_REQUIRE_E2E") == "1" {
+		t.Fatalf("required test tool missing: %v", err)
+	}
+	t.Skipf("skipping: %v", err)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartAzurite starts Azurite's blob service on a free port with on-disk
+// storage under dir. Call Close when done.
+func StartAzurite(ctx context.Context, dir string) (*Azurite, error) {
+	bin, err := NodeBin("azurite-blob")
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		a := &Azurite{
+			Endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, AzuriteAccount),
+			Account:  AzuriteAccount, Key: AzuriteKey, dir: dir, log: &bytes.Buffer{},
+		}
+		a.cmd = exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
+			"--location", dir, "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent")
+		a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+		a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := a.cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start azurite: %w", err)
+		}
+		if lastErr = a.wait(ctx, port); lastErr == nil {
+			return a, nil
+		}
+		a.Close()
+	}
+	return nil, lastErr
+}
+
+func (a *Azurite) wait(ctx context.Context, port int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	exited := make(chan struct{})
+	go func() { _ = a.cmd.Wait(); close(exited) }()
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("azurite exited early: %s", a.log.String())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("azurite did not listen on port %d within 30s", port)
+}
+
+// Close stops Azurite and its child processes.
+func (a *Azurite) Close() {
+	if a.cmd != nil && a.cmd.Process != nil {
+		_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+var shared struct {
+	once sync.Once
+	a    *Azurite
+	err  error
+}
+
+// SharedAzurite returns one Azurite per test binary, started on first use and
+// killed when the test process exits. Tests isolate themselves by using
+// containers of their own (see NewContainer).
+func SharedAzurite(t testing.TB) *Azurite {
+	t.Helper()
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "openbatch-azurite-*")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.a, shared.err = StartAzurite(context.Background(), dir)
+	})
+	Require(t, shared.err)
+	return shared.a
+}
+
+// Credential returns the shared-key credential of the Azurite account.
+func (a *Azurite) Credential() *azblob.SharedKeyCredential {
+	c, err := azblob.NewSharedKeyCredential(a.Account, a.Key)
+	if err != nil {
+		panic(err) // the key is a constant
+	}
+	return c
+}
+
+// Client returns a service client authorised with the account key.
+func (a *Azurite) Client(t testing.TB) *azblob.Client {
+	t.Helper()
+	c, err := azblob.NewClientWithSharedKeyCredential(a.Endpoint+"/", a.Credential(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ConnectionString returns a storage connection string for the account.
+func (a *Azurite) ConnectionString() string {
+	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;", a.Account, a.Key, a.Endpoint)
+}
+
+// NewContainer creates a container with a unique name derived from the test
+// name and returns that name.
+func (a *Azurite) NewContainer(t testing.TB) string {
+	t.Helper()
+	name := containerName(t.Name())
+	if _, err := a.Client(t).CreateContainer(context.Background(), name, nil); err != nil {
+		t.Fatalf("create container %s: %v", name, err)
+	}
+	return name
+}
+
+var containerSeq struct {
+	sync.Mutex
+	n int
+}
+
+func containerName(testName string) string {
+	containerSeq.Lock()
+	containerSeq.n++
+	n := containerSeq.n
+	containerSeq.Unlock()
+	var b strings.Builder
+	for _, r := range strings.ToLower(testName) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return fmt.Sprintf("t%s-%d-%d", s, os.Getpid(), n)
+}
+
+// ContainerSAS returns the URL of container with a service SAS granting
+// perms (e.g. "w", "racwdl") until expiry.
+func (a *Azurite) ContainerSAS(t testing.TB, containerName, perms string, expiry time.Time) string {
+	t.Helper()
+	var p sas.ContainerPermissions
+	for _, c := range perms {
+		switch c {
+		case 'r':
+			p.Read = true
+		case 'a':
+			p.Add = true
+		case 'c':
+			p.Create = true
+		case 'w':
+			p.Write = true
+		case 'd':
+			p.Delete = true
+		case 'l':
+			p.List = true
+		}
+	}
+	q, err := sas.BlobSignatureValues{
+		Protocol:      sas.ProtocolHTTPSandHTTP,
+		StartTime:     time.Now().Add(-time.Hour).UTC(),
+		ExpiryTime:    expiry.UTC(),
+		Permissions:   p.String(),
+		ContainerName: containerName,
+	}.SignWithSharedKey(a.Credential())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Endpoint + "/" + url.PathEscape(containerName) + "?" + q.Encode()
+}
+
+// Blobs lists the blob names in a container.
+func (a *Azurite) Blobs(t testing.TB, containerName string) []string {
+	t.Helper()
+	var names []string
+	pager := a.Client(t).NewListBlobsFlatPager(containerName, nil)
+	for pager.More() {
+		page, err := pager.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list %s: %v", containerName, err)
+		}
+		for _, b := range page.Segment.BlobItems {
+			names = append(names, *b.Name)
+		}
+	}
+	return names
+}
+
+// Download returns a blob's content and properties.
+func (a *Azurite) Download(t testing.TB, containerName, blobName string) ([]byte, container.BlobProperties) {
+	t.Helper()
+	cc := a.Client(t).ServiceClient().NewContainerClient(containerName)
+	bc := cc.NewBlobClient(blobName)
+	resp, err := bc.DownloadStream(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("download %s/%s: %v", containerName, blobName, err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	props := container.BlobProperties{ContentMD5: resp.ContentMD5, ContentType: resp.ContentType,
+		ContentEncoding: resp.ContentEncoding, CacheControl: resp.CacheControl, ContentDisposition: resp.ContentDisposition, ContentLanguage: resp.ContentLanguage,
+		ContentLength: resp.ContentLength}
+	return buf.Bytes(), props
+}
+
+// IsNotFound reports whether err is a storage 404.
+func IsNotFound(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == 404
+}
