@@ -1,0 +1,461 @@
+package httpapi
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/service"
+)
+
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /pools", s.addPool)
+	mux.HandleFunc("GET /pools", s.listPools)
+	mux.HandleFunc("GET /pools/{poolId}", s.getPool)
+	mux.HandleFunc("HEAD /pools/{poolId}", s.poolExists)
+	mux.HandleFunc("PATCH /pools/{poolId}", s.patchPool)
+	mux.HandleFunc("DELETE /pools/{poolId}", s.deletePool)
+	mux.HandleFunc("POST /pools/{poolId}/resize", s.resizePool)
+	mux.HandleFunc("POST /pools/{poolId}/stopresize", s.stopResizePool)
+	mux.HandleFunc("POST /pools/{poolId}/updateproperties", s.updatePoolProperties)
+	mux.HandleFunc("GET /pools/{poolId}/nodes", s.listNodes)
+	mux.HandleFunc("GET /pools/{poolId}/nodes/{nodeId}", s.getNode)
+
+	mux.HandleFunc("POST /jobs", s.addJob)
+	mux.HandleFunc("GET /jobs", s.listJobs)
+	mux.HandleFunc("GET /jobs/{jobId}", s.getJob)
+	mux.HandleFunc("PATCH /jobs/{jobId}", s.patchJob)
+	mux.HandleFunc("PUT /jobs/{jobId}", s.updateJob)
+	mux.HandleFunc("DELETE /jobs/{jobId}", s.deleteJob)
+	mux.HandleFunc("POST /jobs/{jobId}/disable", s.disableJob)
+	mux.HandleFunc("POST /jobs/{jobId}/enable", s.enableJob)
+	mux.HandleFunc("POST /jobs/{jobId}/terminate", s.terminateJob)
+	mux.HandleFunc("GET /jobs/{jobId}/taskcounts", s.taskCounts)
+	mux.HandleFunc("GET /jobs/{jobId}/jobpreparationandreleasetaskstatus", s.prepReleaseStatus)
+
+	mux.HandleFunc("POST /jobs/{jobId}/tasks", s.addTask)
+	mux.HandleFunc("POST /jobs/{jobId}/addtaskcollection", s.addTaskCollection)
+	mux.HandleFunc("GET /jobs/{jobId}/tasks", s.listTasks)
+	mux.HandleFunc("GET /jobs/{jobId}/tasks/{taskId}", s.getTask)
+	mux.HandleFunc("PUT /jobs/{jobId}/tasks/{taskId}", s.updateTask)
+	mux.HandleFunc("DELETE /jobs/{jobId}/tasks/{taskId}", s.deleteTask)
+	mux.HandleFunc("POST /jobs/{jobId}/tasks/{taskId}/terminate", s.terminateTask)
+	mux.HandleFunc("POST /jobs/{jobId}/tasks/{taskId}/reactivate", s.reactivateTask)
+	mux.HandleFunc("GET /jobs/{jobId}/tasks/{taskId}/subtasksinfo", s.subtasks)
+
+	if s.Files != nil {
+		mux.HandleFunc("GET /jobs/{jobId}/tasks/{taskId}/files", s.listTaskFiles)
+		mux.HandleFunc("GET /jobs/{jobId}/tasks/{taskId}/files/{path...}", s.getTaskFile)
+		mux.HandleFunc("HEAD /jobs/{jobId}/tasks/{taskId}/files/{path...}", s.getTaskFile)
+		mux.HandleFunc("DELETE /jobs/{jobId}/tasks/{taskId}/files/{path...}", s.deleteTaskFile)
+		mux.HandleFunc("GET /pools/{poolId}/nodes/{nodeId}/files", s.listNodeFiles)
+		mux.HandleFunc("GET /pools/{poolId}/nodes/{nodeId}/files/{path...}", s.getNodeFile)
+		mux.HandleFunc("HEAD /pools/{poolId}/nodes/{nodeId}/files/{path...}", s.getNodeFile)
+		mux.HandleFunc("DELETE /pools/{poolId}/nodes/{nodeId}/files/{path...}", s.deleteNodeFile)
+	}
+}
+
+// created writes a 201 with the entity's headers and an empty body.
+func created(w http.ResponseWriter, url, etag string, lm interface{ IsZero() bool }) {
+	w.Header().Set("Location", url)
+	w.Header().Set("DataServiceId", url)
+	if etag != "" {
+		w.Header().Set("ETag", etag)
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+}
+
+// accepted writes an empty response with the given status and DataServiceId.
+func accepted(w http.ResponseWriter, status int, url string) {
+	if url != "" {
+		w.Header().Set("DataServiceId", url)
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+}
+
+// ---- pools ----
+
+func (s *Server) addPool(w http.ResponseWriter, r *http.Request) {
+	var p api.Pool
+	// Pools carry many Azure VM settings openbatch stores as given, so unknown
+	// properties are accepted here (documented in docs/compatibility.md).
+	if err := decodeBody(r, &p, false); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.AddPool(r.Context(), &p); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	setEntityHeaders(w, p.ETag, p.LastModified, "")
+	created(w, poolURL(r, p.ID), p.ETag, nil)
+}
+
+func (s *Server) listPools(w http.ResponseWriter, r *http.Request) {
+	pg, sel, err := listQuery(r, kindPool)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	pools, next, err := s.Svc.ListPools(r.Context(), pg)
+	if err != nil {
+		writeError(w, r, pageErr(err))
+		return
+	}
+	for _, p := range pools {
+		decoratePool(r, p)
+	}
+	writeList(w, r, "pools", pools, next, sel)
+}
+
+func (s *Server) getPool(w http.ResponseWriter, r *http.Request) {
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	sel, err := selectSet(r, kindPool)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.Svc.GetPool(r.Context(), r.PathValue("poolId"), cond)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	decoratePool(r, p)
+	writeEntity(w, r, p, p.ETag, p.LastModified, "pools", sel)
+}
+
+func (s *Server) poolExists(w http.ResponseWriter, r *http.Request) {
+	p, err := s.Svc.GetPool(r.Context(), r.PathValue("poolId"), service.Conditions{})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	setEntityHeaders(w, p.ETag, p.LastModified, "")
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) patchPool(w http.ResponseWriter, r *http.Request) {
+	var p api.PoolPatch
+	if err := decodeBody(r, &p, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	pool, err := s.Svc.PatchPool(r.Context(), r.PathValue("poolId"), &p, cond)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	setEntityHeaders(w, pool.ETag, pool.LastModified, poolURL(r, pool.ID))
+	accepted(w, http.StatusOK, "")
+}
+
+func (s *Server) deletePool(w http.ResponseWriter, r *http.Request) {
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.DeletePool(r.Context(), r.PathValue("poolId"), cond); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusAccepted, "")
+}
+
+func (s *Server) resizePool(w http.ResponseWriter, r *http.Request) {
+	var body api.PoolResize
+	if err := decodeBody(r, &body, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.ResizePool(r.Context(), r.PathValue("poolId"), &body, cond); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
+}
+
+func (s *Server) stopResizePool(w http.ResponseWriter, r *http.Request) {
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.StopResizePool(r.Context(), r.PathValue("poolId"), cond); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
+}
+
+func (s *Server) updatePoolProperties(w http.ResponseWriter, r *http.Request) {
+	var body api.PoolUpdateProperties
+	if err := decodeBody(r, &body, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.UpdatePoolProperties(r.Context(), r.PathValue("poolId"), &body, cond); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusNoContent, poolURL(r, r.PathValue("poolId")))
+}
+
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
+	pg, sel, err := listQuery(r, kindNode)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	nodes, err := s.Svc.ListNodes(r.Context(), r.PathValue("poolId"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var views []*api.ComputeNode
+	for _, n := range nodes {
+		v := nodeView(r, n)
+		if pg.Match == nil || pg.Match(v) {
+			views = append(views, v)
+		}
+	}
+	if views == nil {
+		views = []*api.ComputeNode{}
+	}
+	writeList(w, r, "nodes", views, "", sel)
+}
+
+func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
+	sel, err := selectSet(r, kindNode)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	n, err := s.Svc.GetNode(r.Context(), r.PathValue("poolId"), r.PathValue("nodeId"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeEntity(w, r, nodeView(r, n), "", nil, "nodes", sel)
+}
+
+// ---- jobs ----
+
+func (s *Server) addJob(w http.ResponseWriter, r *http.Request) {
+	var j api.Job
+	if err := decodeBody(r, &j, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.AddJob(r.Context(), &j); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	setEntityHeaders(w, j.ETag, j.LastModified, "")
+	created(w, jobURL(r, j.ID), j.ETag, nil)
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
+	if err := checkExpand(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	pg, sel, err := listQuery(r, kindJob)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	jobs, next, err := s.Svc.ListJobs(r.Context(), pg)
+	if err != nil {
+		writeError(w, r, pageErr(err))
+		return
+	}
+	for _, j := range jobs {
+		decorateJob(r, j)
+	}
+	writeList(w, r, "jobs", jobs, next, sel)
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	cond, err := conditions(r)
+	if err == nil {
+		err = checkExpand(r)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	sel, err := selectSet(r, kindJob)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	j, err := s.Svc.GetJob(r.Context(), r.PathValue("jobId"), cond)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	decorateJob(r, j)
+	writeEntity(w, r, j, j.ETag, j.LastModified, "jobs", sel)
+}
+
+func (s *Server) patchJob(w http.ResponseWriter, r *http.Request) {
+	var p api.JobPatch
+	if err := decodeBody(r, &p, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	j, err := s.Svc.PatchJob(r.Context(), r.PathValue("jobId"), &p, cond)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	setEntityHeaders(w, j.ETag, j.LastModified, jobURL(r, j.ID))
+	accepted(w, http.StatusOK, "")
+}
+
+func (s *Server) updateJob(w http.ResponseWriter, r *http.Request) {
+	var u api.JobUpdate
+	if err := decodeBody(r, &u, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	j, err := s.Svc.UpdateJob(r.Context(), r.PathValue("jobId"), &u, cond)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	setEntityHeaders(w, j.ETag, j.LastModified, jobURL(r, j.ID))
+	accepted(w, http.StatusOK, "")
+}
+
+func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.DeleteJob(r.Context(), r.PathValue("jobId"), cond); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusAccepted, "")
+}
+
+// optionalBody decodes a body that may be absent or empty.
+func optionalBody(r *http.Request, v any) error {
+	if r.Body == nil {
+		return nil
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return tooLarge()
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	return decodeJSON(data, v, true)
+}
+
+func (s *Server) terminateJob(w http.ResponseWriter, r *http.Request) {
+	var body api.JobTerminate
+	if err := optionalBody(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.TerminateJob(r.Context(), r.PathValue("jobId"), body.TerminateReason, cond); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
+}
+
+func (s *Server) disableJob(w http.ResponseWriter, r *http.Request) {
+	var body api.JobDisable
+	if err := decodeBody(r, &body, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.DisableJob(r.Context(), r.PathValue("jobId"), body.DisableTasks, cond); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
+}
+
+func (s *Server) enableJob(w http.ResponseWriter, r *http.Request) {
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.EnableJob(r.Context(), r.PathValue("jobId"), cond); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
+}
+
+func (s *Server) taskCounts(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Svc.TaskCounts(r.Context(), r.PathValue("jobId"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, _ := entityJSON(c, nil, metadataURL(r, "taskcounts/@Element"))
+	writeBody(w, http.StatusOK, body)
+}
+
+func (s *Server) prepReleaseStatus(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Svc.PrepReleaseStatus(r.Context(), r.PathValue("jobId"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	for i := range v {
+		v[i].NodeURL = nodeURL(r, v[i].PoolID, v[i].NodeID)
+	}
+	writeList(w, r, "jobpreparationandreleasetaskstatuslist", v, "", nil)
+}

@@ -1,0 +1,152 @@
+// Package lifecycle holds the task and job state machines of the Batch
+// model as tables of transitions, and the pure rules that decide what a
+// task's outcome means (retry or complete, success or failure, which exit
+// options apply). Every component that changes a state goes through here;
+// nothing here does I/O.
+package lifecycle
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+)
+
+// TaskEvent is something that happens to a task.
+type TaskEvent string
+
+// Task events.
+const (
+	// Prepare: a node took the task and runs the job preparation task first.
+	Prepare TaskEvent = "prepare"
+	// Start: a node took the task (or its preparation finished) and runs it.
+	Start TaskEvent = "start"
+	// Retry: the process exited non-zero and retries remain.
+	Retry TaskEvent = "retry"
+	// Requeue: the task goes back to the queue through no fault of its own
+	// (node lost, job disabled with requeue, preparation failed on a node).
+	Requeue TaskEvent = "requeue"
+	// Finish: the run ended (success or final failure).
+	Finish TaskEvent = "finish"
+	// Terminate: a user or the job ended the task.
+	Terminate TaskEvent = "terminate"
+	// Reactivate: a user put a failed task back in the queue.
+	Reactivate TaskEvent = "reactivate"
+)
+
+type taskEdge struct {
+	from api.TaskState
+	ev   TaskEvent
+}
+
+// taskTable is the task state machine.
+var taskTable = map[taskEdge]api.TaskState{
+	{api.TaskActive, Prepare}:       api.TaskPreparing,
+	{api.TaskActive, Start}:         api.TaskRunning,
+	{api.TaskPreparing, Start}:      api.TaskRunning,
+	{api.TaskPreparing, Requeue}:    api.TaskActive,
+	{api.TaskRunning, Requeue}:      api.TaskActive,
+	{api.TaskRunning, Retry}:        api.TaskActive,
+	{api.TaskRunning, Finish}:       api.TaskCompleted,
+	{api.TaskPreparing, Finish}:     api.TaskCompleted,
+	{api.TaskActive, Finish}:        api.TaskCompleted,
+	{api.TaskActive, Terminate}:     api.TaskCompleted,
+	{api.TaskPreparing, Terminate}:  api.TaskCompleted,
+	{api.TaskRunning, Terminate}:    api.TaskCompleted,
+	{api.TaskCompleted, Reactivate}: api.TaskActive,
+}
+
+// TransitionError says an event is not allowed in a state.
+type TransitionError struct {
+	Entity string
+	From   string
+	Event  string
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("%s in state %q cannot %s", e.Entity, e.From, e.Event)
+}
+
+// NextTask returns the state a task in state from moves to on ev.
+func NextTask(from api.TaskState, ev TaskEvent) (api.TaskState, error) {
+	to, ok := taskTable[taskEdge{from, ev}]
+	if !ok {
+		return "", &TransitionError{Entity: "task", From: string(from), Event: string(ev)}
+	}
+	return to, nil
+}
+
+// ApplyTask moves t on ev, recording the previous state and the transition
+// times as the Batch service does.
+func ApplyTask(t *api.Task, ev TaskEvent, now time.Time) error {
+	to, err := NextTask(t.State, ev)
+	if err != nil {
+		return err
+	}
+	if to != t.State {
+		t.PreviousState = t.State
+		t.PreviousStateTransitionTime = t.StateTransitionTime
+		t.State = to
+		t.StateTransitionTime = api.T(now)
+	}
+	return nil
+}
+
+// JobEvent is something that happens to a job.
+type JobEvent string
+
+// Job events.
+const (
+	Disable    JobEvent = "disable"
+	Disabled   JobEvent = "disabled"
+	Enable     JobEvent = "enable"
+	Enabled    JobEvent = "enabled"
+	TerminateJ JobEvent = "terminate"
+	Terminated JobEvent = "terminated"
+	Delete     JobEvent = "delete"
+)
+
+type jobEdge struct {
+	from api.JobState
+	ev   JobEvent
+}
+
+var jobTable = map[jobEdge]api.JobState{
+	{api.JobActive, Disable}:         api.JobDisabling,
+	{api.JobDisabling, Disabled}:     api.JobDisabled,
+	{api.JobDisabled, Enable}:        api.JobEnabling,
+	{api.JobEnabling, Enabled}:       api.JobActive,
+	{api.JobActive, TerminateJ}:      api.JobTerminating,
+	{api.JobDisabling, TerminateJ}:   api.JobTerminating,
+	{api.JobDisabled, TerminateJ}:    api.JobTerminating,
+	{api.JobEnabling, TerminateJ}:    api.JobTerminating,
+	{api.JobTerminating, Terminated}: api.JobCompleted,
+	{api.JobActive, Delete}:          api.JobDeleting,
+	{api.JobDisabling, Delete}:       api.JobDeleting,
+	{api.JobDisabled, Delete}:        api.JobDeleting,
+	{api.JobEnabling, Delete}:        api.JobDeleting,
+	{api.JobTerminating, Delete}:     api.JobDeleting,
+	{api.JobCompleted, Delete}:       api.JobDeleting,
+}
+
+// NextJob returns the state a job in state from moves to on ev.
+func NextJob(from api.JobState, ev JobEvent) (api.JobState, error) {
+	to, ok := jobTable[jobEdge{from, ev}]
+	if !ok {
+		return "", &TransitionError{Entity: "job", From: string(from), Event: string(ev)}
+	}
+	return to, nil
+}
+
+// ApplyJob moves j on ev, recording the previous state and times.
+func ApplyJob(j *api.Job, ev JobEvent, now time.Time) error {
+	to, err := NextJob(j.State, ev)
+	if err != nil {
+		return err
+	}
+	j.PreviousState = j.State
+	j.PreviousStateTransitionTime = j.StateTransitionTime
+	j.State = to
+	j.StateTransitionTime = api.T(now)
+	return nil
+}

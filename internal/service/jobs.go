@@ -1,0 +1,602 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+func (s *Service) validateJob(j *api.Job) error {
+	if err := ValidateID("id", j.ID); err != nil {
+		return err
+	}
+	if err := validateDisplayName("displayName", j.DisplayName); err != nil {
+		return err
+	}
+	if j.PoolInfo == nil {
+		return api.Missing("poolInfo")
+	}
+	if j.PoolInfo.PoolID == "" && len(j.PoolInfo.AutoPoolSpecification) == 0 {
+		return api.Missing("poolInfo.poolId")
+	}
+	if len(j.PoolInfo.AutoPoolSpecification) > 0 {
+		return &api.PropertyError{Code: api.CodeUnsupportedProperty, Property: "poolInfo.autoPoolSpecification",
+			Reason: "openbatch does not create auto pools; create a pool and set poolInfo.poolId."}
+	}
+	if j.Priority != nil && (*j.Priority < -1000 || *j.Priority > 1000) {
+		return api.Invalid("priority", fmt.Sprint(*j.Priority), "priority must be between -1000 and 1000.")
+	}
+	if j.MaxParallelTasks != nil && *j.MaxParallelTasks != -1 && *j.MaxParallelTasks < 1 {
+		return api.Invalid("maxParallelTasks", fmt.Sprint(*j.MaxParallelTasks), "maxParallelTasks must be -1 (unlimited) or greater than 0.")
+	}
+	if c := j.Constraints; c != nil {
+		if err := validateDuration("constraints.maxWallClockTime", c.MaxWallClockTime); err != nil {
+			return err
+		}
+		if c.MaxTaskRetryCount != nil && *c.MaxTaskRetryCount < -1 {
+			return api.Invalid("constraints.maxTaskRetryCount", fmt.Sprint(*c.MaxTaskRetryCount), "maxTaskRetryCount must be -1 (unlimited) or at least 0.")
+		}
+	}
+	switch j.OnAllTasksComplete {
+	case "", api.OnAllTasksCompleteNoAction, api.OnAllTasksCompleteTerminateJob:
+	default:
+		return api.Invalid("onAllTasksComplete", string(j.OnAllTasksComplete), "onAllTasksComplete must be noaction or terminatejob.")
+	}
+	switch j.OnTaskFailure {
+	case "", api.OnTaskFailureNoAction, api.OnTaskFailurePerformExitOptionsJobAction:
+	default:
+		return api.Invalid("onTaskFailure", string(j.OnTaskFailure), "onTaskFailure must be noaction or performexitoptionsjobaction.")
+	}
+	if err := validateEnv("commonEnvironmentSettings", j.CommonEnvironmentSettings); err != nil {
+		return err
+	}
+	if m := j.JobManagerTask; m != nil {
+		if err := ValidateID("jobManagerTask.id", m.ID); err != nil {
+			return err
+		}
+		if m.CommandLine == "" {
+			return api.Missing("jobManagerTask.commandLine")
+		}
+		if s.ValidateOutputFiles != nil {
+			if err := s.ValidateOutputFiles(m.OutputFiles); err != nil {
+				return err
+			}
+		}
+	}
+	if p := j.JobPreparationTask; p != nil {
+		if p.ID != "" {
+			if err := ValidateID("jobPreparationTask.id", p.ID); err != nil {
+				return err
+			}
+		}
+		if p.CommandLine == "" {
+			return api.Missing("jobPreparationTask.commandLine")
+		}
+	}
+	if r := j.JobReleaseTask; r != nil {
+		if j.JobPreparationTask == nil {
+			return api.Invalid("jobReleaseTask", "", "A job release task requires a job preparation task.")
+		}
+		if r.CommandLine == "" {
+			return api.Missing("jobReleaseTask.commandLine")
+		}
+		if r.MaxWallClockTime != nil && (*r.MaxWallClockTime < 0 || *r.MaxWallClockTime > api.Duration(15*60*1e9)) {
+			return api.Invalid("jobReleaseTask.maxWallClockTime", r.MaxWallClockTime.String(), "The release task's maxWallClockTime must be at most 15 minutes.")
+		}
+	}
+	return nil
+}
+
+// AddJob creates a job; a job manager task, if any, is added as the job's
+// first task.
+func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
+	if err := s.validateJob(j); err != nil {
+		return AsError(err)
+	}
+	now := s.Now()
+	j.URL, j.Stats = "", nil
+	j.ETag = s.NewETag()
+	j.CreationTime, j.LastModified, j.StateTransitionTime = api.T(now), api.T(now), api.T(now)
+	j.State, j.PreviousState, j.PreviousStateTransitionTime = api.JobActive, "", nil
+	j.ExecutionInfo = &api.JobExecutionInformation{StartTime: now, PoolID: j.PoolInfo.PoolID}
+	if j.Priority == nil {
+		j.Priority = api.I32(0)
+	}
+	if j.MaxParallelTasks == nil {
+		j.MaxParallelTasks = api.I32(-1)
+	}
+	if j.AllowTaskPreemption == nil {
+		j.AllowTaskPreemption = api.B(false)
+	}
+	if j.UsesTaskDependencies == nil {
+		j.UsesTaskDependencies = api.B(false)
+	}
+	if j.OnAllTasksComplete == "" {
+		j.OnAllTasksComplete = api.OnAllTasksCompleteNoAction
+	}
+	if j.OnTaskFailure == "" {
+		j.OnTaskFailure = api.OnTaskFailureNoAction
+	}
+	if j.Constraints == nil {
+		j.Constraints = &api.JobConstraints{}
+	}
+	if j.Constraints.MaxWallClockTime == nil {
+		inf := api.Infinite
+		j.Constraints.MaxWallClockTime = &inf
+	}
+	if j.Constraints.MaxTaskRetryCount == nil {
+		j.Constraints.MaxTaskRetryCount = api.I32(0)
+	}
+	if m := j.JobManagerTask; m != nil {
+		if m.KillJobOnCompletion == nil {
+			m.KillJobOnCompletion = api.B(true)
+		}
+		if m.RunExclusive == nil {
+			m.RunExclusive = api.B(true)
+		}
+		if m.AllowLowPriorityNode == nil {
+			m.AllowLowPriorityNode = api.B(true)
+		}
+	}
+	if p := j.JobPreparationTask; p != nil {
+		if p.ID == "" {
+			p.ID = "jobpreparation"
+		}
+		if p.WaitForSuccess == nil {
+			p.WaitForSuccess = api.B(true)
+		}
+		if p.RerunOnNodeRebootAfterSuccess == nil {
+			p.RerunOnNodeRebootAfterSuccess = api.B(true)
+		}
+	}
+	if r := j.JobReleaseTask; r != nil && r.ID == "" {
+		r.ID = "jobrelease"
+	}
+	if err := s.Store.CreateJob(ctx, j); err != nil {
+		return mapStoreErr(err, api.CodeJobNotFound, "job", j.ID)
+	}
+	if m := j.JobManagerTask; m != nil {
+		t := &api.Task{ID: m.ID, DisplayName: m.DisplayName, CommandLine: m.CommandLine, ContainerSettings: m.ContainerSettings,
+			ResourceFiles: m.ResourceFiles, OutputFiles: m.OutputFiles, EnvironmentSettings: m.EnvironmentSettings,
+			Constraints: m.Constraints, RequiredSlots: m.RequiredSlots, UserIdentity: m.UserIdentity,
+			ApplicationPackageReferences: m.ApplicationPackageReferences}
+		if err := s.AddTask(ctx, j.ID, t); err != nil {
+			return fmt.Errorf("add job manager task: %w", err)
+		}
+	}
+	s.Hooks.JobChanged(ctx, j.ID)
+	s.Hooks.Kick()
+	return nil
+}
+
+// GetJob reads a job, checking read conditions.
+func (s *Service) GetJob(ctx context.Context, id string, cond Conditions) (*api.Job, error) {
+	j, err := s.Store.GetJob(ctx, id)
+	if err != nil {
+		return nil, mapStoreErr(err, api.CodeJobNotFound, "job", id)
+	}
+	if err := cond.Check(j.ETag, j.LastModified, false); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// ListJobs lists jobs.
+func (s *Service) ListJobs(ctx context.Context, pg store.Page) ([]*api.Job, string, error) {
+	return s.Store.ListJobs(ctx, pg)
+}
+
+func (s *Service) updateJob(ctx context.Context, id string, cond Conditions, fn func(*api.Job) error) (*api.Job, error) {
+	j, err := s.Store.UpdateJob(ctx, id, func(j *api.Job) error {
+		if err := cond.Check(j.ETag, j.LastModified, true); err != nil {
+			return err
+		}
+		if err := fn(j); err != nil {
+			return err
+		}
+		j.ETag = s.NewETag()
+		j.LastModified = api.T(s.Now())
+		return nil
+	})
+	if err != nil {
+		return nil, mapStoreErr(err, api.CodeJobNotFound, "job", id)
+	}
+	return j, nil
+}
+
+func jobWritable(j *api.Job) error {
+	switch j.State {
+	case api.JobCompleted:
+		return errorf(http.StatusConflict, api.CodeJobCompleted, "The specified job is already in a completed state: %s.", j.ID)
+	case api.JobTerminating:
+		return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", j.ID)
+	case api.JobDeleting:
+		return errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", j.ID)
+	}
+	return nil
+}
+
+func validateJobChange(j *api.Job, prio, maxPar *int32, oatc api.OnAllTasksComplete, c *api.JobConstraints) error {
+	if prio != nil && (*prio < -1000 || *prio > 1000) {
+		return api.Invalid("priority", fmt.Sprint(*prio), "priority must be between -1000 and 1000.")
+	}
+	if maxPar != nil && *maxPar != -1 && *maxPar < 1 {
+		return api.Invalid("maxParallelTasks", fmt.Sprint(*maxPar), "maxParallelTasks must be -1 (unlimited) or greater than 0.")
+	}
+	switch oatc {
+	case "", api.OnAllTasksCompleteNoAction, api.OnAllTasksCompleteTerminateJob:
+	default:
+		return api.Invalid("onAllTasksComplete", string(oatc), "onAllTasksComplete must be noaction or terminatejob.")
+	}
+	if oatc == api.OnAllTasksCompleteNoAction && j.OnAllTasksComplete == api.OnAllTasksCompleteTerminateJob {
+		return api.Invalid("onAllTasksComplete", string(oatc), "onAllTasksComplete cannot be changed from terminatejob to noaction.")
+	}
+	if c != nil {
+		if err := validateDuration("constraints.maxWallClockTime", c.MaxWallClockTime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PatchJob changes the given properties of a job.
+func (s *Service) PatchJob(ctx context.Context, id string, p *api.JobPatch, cond Conditions) (*api.Job, error) {
+	j, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
+		if err := jobWritable(j); err != nil {
+			return err
+		}
+		if err := validateJobChange(j, p.Priority, p.MaxParallelTasks, p.OnAllTasksComplete, p.Constraints); err != nil {
+			return AsError(err)
+		}
+		if p.Priority != nil {
+			j.Priority = p.Priority
+		}
+		if p.MaxParallelTasks != nil {
+			j.MaxParallelTasks = p.MaxParallelTasks
+		}
+		if p.AllowTaskPreemption != nil {
+			j.AllowTaskPreemption = p.AllowTaskPreemption
+		}
+		if p.OnAllTasksComplete != "" {
+			j.OnAllTasksComplete = p.OnAllTasksComplete
+		}
+		if p.Constraints != nil {
+			c := *p.Constraints
+			if c.MaxWallClockTime == nil {
+				c.MaxWallClockTime = j.Constraints.MaxWallClockTime
+			}
+			if c.MaxTaskRetryCount == nil {
+				c.MaxTaskRetryCount = j.Constraints.MaxTaskRetryCount
+			}
+			j.Constraints = &c
+		}
+		if p.PoolInfo != nil {
+			if p.PoolInfo.PoolID == "" {
+				return AsError(api.Missing("poolInfo.poolId"))
+			}
+			j.PoolInfo = p.PoolInfo
+		}
+		if p.Metadata != nil {
+			j.Metadata = *p.Metadata
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Hooks.JobChanged(ctx, id)
+	s.Hooks.Kick()
+	return j, nil
+}
+
+// UpdateJob replaces a job's updatable properties; absent ones return to
+// their defaults.
+func (s *Service) UpdateJob(ctx context.Context, id string, u *api.JobUpdate, cond Conditions) (*api.Job, error) {
+	if u.PoolInfo == nil || u.PoolInfo.PoolID == "" {
+		return nil, AsError(api.Missing("poolInfo"))
+	}
+	j, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
+		if err := jobWritable(j); err != nil {
+			return err
+		}
+		if err := validateJobChange(j, u.Priority, u.MaxParallelTasks, u.OnAllTasksComplete, u.Constraints); err != nil {
+			return AsError(err)
+		}
+		j.Priority = api.I32(0)
+		if u.Priority != nil {
+			j.Priority = u.Priority
+		}
+		j.MaxParallelTasks = api.I32(-1)
+		if u.MaxParallelTasks != nil {
+			j.MaxParallelTasks = u.MaxParallelTasks
+		}
+		j.AllowTaskPreemption = api.B(false)
+		if u.AllowTaskPreemption != nil {
+			j.AllowTaskPreemption = u.AllowTaskPreemption
+		}
+		inf := api.Infinite
+		j.Constraints = &api.JobConstraints{MaxWallClockTime: &inf, MaxTaskRetryCount: api.I32(0)}
+		if c := u.Constraints; c != nil {
+			if c.MaxWallClockTime != nil {
+				j.Constraints.MaxWallClockTime = c.MaxWallClockTime
+			}
+			if c.MaxTaskRetryCount != nil {
+				j.Constraints.MaxTaskRetryCount = c.MaxTaskRetryCount
+			}
+		}
+		j.PoolInfo = u.PoolInfo
+		j.Metadata = u.Metadata
+		if u.OnAllTasksComplete != "" {
+			j.OnAllTasksComplete = u.OnAllTasksComplete
+		} else if j.OnAllTasksComplete != api.OnAllTasksCompleteTerminateJob {
+			j.OnAllTasksComplete = api.OnAllTasksCompleteNoAction
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Hooks.JobChanged(ctx, id)
+	s.Hooks.Kick()
+	return j, nil
+}
+
+// forEachTask runs fn on every task of a job that matches state ("" = all).
+func (s *Service) forEachTask(ctx context.Context, jobID string, state api.TaskState, fn func(*store.TaskRow) error) error {
+	tok := ""
+	for {
+		rows, next, err := s.Store.ListTasks(ctx, jobID, store.Page{Token: tok, Max: 1000, State: string(state)})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		tok = next
+	}
+}
+
+// endRunningTasks terminates every active or running task of a job (for
+// job terminate and delete); active tasks are left alone unless all is set.
+func (s *Service) endRunningTasks(ctx context.Context, jobID, reason string, includeActive bool) error {
+	states := []api.TaskState{api.TaskRunning, api.TaskPreparing}
+	if includeActive {
+		states = append(states, api.TaskActive)
+	}
+	for _, st := range states {
+		err := s.forEachTask(ctx, jobID, st, func(r *store.TaskRow) error {
+			_, err := s.Store.UpdateTask(ctx, jobID, r.Task.ID, func(r *store.TaskRow) error {
+				if r.Task.State != st {
+					return nil
+				}
+				if err := TerminateRow(r, s.Now(), reason); err != nil {
+					return err
+				}
+				r.Task.ETag = s.NewETag()
+				r.Task.LastModified = api.T(s.Now())
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TerminateJob ends a job: its running tasks are killed, its active tasks
+// stay as they are, and it becomes completed with terminateReason.
+func (s *Service) TerminateJob(ctx context.Context, id, reason string, cond Conditions) error {
+	if reason == "" {
+		reason = "UserTerminate"
+	}
+	if _, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
+		if j.State == api.JobDeleting {
+			return errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", id)
+		}
+		if j.State == api.JobCompleted {
+			return errorf(http.StatusConflict, api.CodeJobCompleted, "The specified job is already in a completed state: %s.", id)
+		}
+		if j.State == api.JobTerminating {
+			return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is already being terminated: %s.", id)
+		}
+		return lifecycle.ApplyJob(j, lifecycle.TerminateJ, s.Now())
+	}); err != nil {
+		return err
+	}
+	return s.FinishTermination(ctx, id, reason)
+}
+
+// FinishTermination kills a terminating job's running tasks and completes
+// it. The scheduler also calls it for jobs it terminates itself.
+func (s *Service) FinishTermination(ctx context.Context, id, reason string) error {
+	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was terminated", false); err != nil {
+		return err
+	}
+	_, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+		if j.State != api.JobTerminating {
+			return nil
+		}
+		if err := lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now()); err != nil {
+			return err
+		}
+		j.ExecutionInfo.EndTime = api.T(s.Now())
+		j.ExecutionInfo.TerminateReason = reason
+		return nil
+	})
+	s.Hooks.Kick()
+	return err
+}
+
+// DeleteJob deletes a job and all its tasks, killing running ones and
+// removing their directories.
+func (s *Service) DeleteJob(ctx context.Context, id string, cond Conditions) error {
+	j, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
+		if j.State == api.JobDeleting {
+			return nil
+		}
+		return lifecycle.ApplyJob(j, lifecycle.Delete, s.Now())
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was deleted", false); err != nil {
+		return err
+	}
+	_ = s.forEachTask(ctx, id, "", func(r *store.TaskRow) error {
+		s.removeTaskDir(ctx, j, r.Task)
+		return nil
+	})
+	if err := s.Store.DeleteJob(ctx, id); err != nil {
+		return mapStoreErr(err, api.CodeJobNotFound, "job", id)
+	}
+	s.Hooks.Kick()
+	return nil
+}
+
+// DisableJob stops scheduling a job's tasks; running tasks are requeued,
+// terminated or left to finish as opt says.
+func (s *Service) DisableJob(ctx context.Context, id string, opt api.DisableJobOption, cond Conditions) error {
+	switch opt {
+	case api.DisableRequeue, api.DisableTerminate, api.DisableWait:
+	case "":
+		return AsError(api.Missing("disableTasks"))
+	default:
+		return AsError(api.Invalid("disableTasks", string(opt), "disableTasks must be requeue, terminate or wait."))
+	}
+	if _, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
+		if j.State != api.JobActive {
+			return errorf(http.StatusConflict, api.CodeJobNotActive, "The job must be active to be disabled; job %s is %s.", id, j.State)
+		}
+		return lifecycle.ApplyJob(j, lifecycle.Disable, s.Now())
+	}); err != nil {
+		return err
+	}
+	return s.finishDisable(ctx, id, opt)
+}
+
+func (s *Service) finishDisable(ctx context.Context, id string, opt api.DisableJobOption) error {
+	for _, st := range []api.TaskState{api.TaskRunning, api.TaskPreparing} {
+		err := s.forEachTask(ctx, id, st, func(r *store.TaskRow) error {
+			_, err := s.Store.UpdateTask(ctx, id, r.Task.ID, func(r *store.TaskRow) error {
+				if r.Task.State != st {
+					return nil
+				}
+				switch opt {
+				case api.DisableRequeue:
+					if err := RequeueRow(r, s.Now()); err != nil {
+						return err
+					}
+				case api.DisableTerminate:
+					if err := TerminateRow(r, s.Now(), "Task was ended because its job was disabled"); err != nil {
+						return err
+					}
+				default:
+					return nil
+				}
+				r.Task.ETag = s.NewETag()
+				r.Task.LastModified = api.T(s.Now())
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	_, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+		if j.State != api.JobDisabling {
+			return nil
+		}
+		return lifecycle.ApplyJob(j, lifecycle.Disabled, s.Now())
+	})
+	s.Hooks.Kick()
+	return err
+}
+
+// DisableJobInternal disables a job on behalf of a task's exit options
+// (jobAction disable), requeueing its running tasks.
+func (s *Service) DisableJobInternal(ctx context.Context, id string) error {
+	if _, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+		if j.State != api.JobActive {
+			return nil
+		}
+		return lifecycle.ApplyJob(j, lifecycle.Disable, s.Now())
+	}); err != nil {
+		return err
+	}
+	return s.finishDisable(ctx, id, api.DisableRequeue)
+}
+
+// TerminateJobInternal terminates a job on behalf of the scheduler (task
+// failure, all tasks complete, job manager completion).
+func (s *Service) TerminateJobInternal(ctx context.Context, id, reason string) error {
+	changed := false
+	if _, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+		switch j.State {
+		case api.JobActive, api.JobDisabled, api.JobDisabling, api.JobEnabling:
+			changed = true
+			return lifecycle.ApplyJob(j, lifecycle.TerminateJ, s.Now())
+		}
+		return nil
+	}); err != nil || !changed {
+		return err
+	}
+	return s.FinishTermination(ctx, id, reason)
+}
+
+// EnableJob lets a disabled job's tasks be scheduled again.
+func (s *Service) EnableJob(ctx context.Context, id string, cond Conditions) error {
+	_, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
+		if j.State != api.JobDisabled {
+			return errorf(http.StatusConflict, api.CodeJobNotActive, "Only a disabled job can be enabled; job %s is %s.", id, j.State)
+		}
+		now := s.Now()
+		if err := lifecycle.ApplyJob(j, lifecycle.Enable, now); err != nil {
+			return err
+		}
+		return lifecycle.ApplyJob(j, lifecycle.Enabled, now)
+	})
+	if err != nil {
+		return err
+	}
+	s.Hooks.Kick()
+	return nil
+}
+
+// TaskCounts counts a job's tasks and slots by state.
+func (s *Service) TaskCounts(ctx context.Context, id string) (api.TaskCountsResult, error) {
+	if _, err := s.Store.GetJob(ctx, id); err != nil {
+		return api.TaskCountsResult{}, mapStoreErr(err, api.CodeJobNotFound, "job", id)
+	}
+	return s.Store.TaskStateCounts(ctx, id)
+}
+
+// RequeueRow returns a task that was taken from its node through no fault
+// of its own to the queue, revoking its lease.
+func RequeueRow(r *store.TaskRow, now time.Time) error {
+	t := r.Task
+	if err := lifecycle.ApplyTask(t, lifecycle.Requeue, now); err != nil {
+		return err
+	}
+	if t.ExecutionInfo == nil {
+		t.ExecutionInfo = &api.TaskExecutionInformation{}
+	}
+	t.ExecutionInfo.RequeueCount++
+	t.ExecutionInfo.LastRequeueTime = api.T(now)
+	t.ExecutionInfo.StartTime = nil
+	r.Epoch++
+	r.NodeID = ""
+	return nil
+}

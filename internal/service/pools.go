@@ -1,0 +1,300 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// MaxTaskSlotsPerNode is the largest taskSlotsPerNode a pool may ask for.
+const MaxTaskSlotsPerNode = 256
+
+func validateStartTask(property string, st *api.StartTask) error {
+	if st == nil {
+		return nil
+	}
+	if st.CommandLine == "" {
+		return api.Missing(property + ".commandLine")
+	}
+	if st.MaxTaskRetryCount != nil && *st.MaxTaskRetryCount < -1 {
+		return api.Invalid(property+".maxTaskRetryCount", fmt.Sprint(*st.MaxTaskRetryCount), "maxTaskRetryCount must be -1 (unlimited) or at least 0.")
+	}
+	if err := validateEnv(property+".environmentSettings", st.EnvironmentSettings); err != nil {
+		return err
+	}
+	return validateUserIdentity(property+".userIdentity", st.UserIdentity)
+}
+
+func (s *Service) validatePool(p *api.Pool) error {
+	if err := ValidateID("id", p.ID); err != nil {
+		return err
+	}
+	if p.VMSize == "" {
+		return api.Missing("vmSize")
+	}
+	if err := validateDisplayName("displayName", p.DisplayName); err != nil {
+		return err
+	}
+	autoscale := p.EnableAutoScale != nil && *p.EnableAutoScale
+	if !autoscale && p.TargetDedicatedNodes == nil && p.TargetLowPriorityNodes == nil {
+		return api.Missing("targetDedicatedNodes")
+	}
+	for name, v := range map[string]*int32{"targetDedicatedNodes": p.TargetDedicatedNodes, "targetLowPriorityNodes": p.TargetLowPriorityNodes} {
+		if v != nil && *v < 0 {
+			return api.Invalid(name, fmt.Sprint(*v), name+" must not be negative.")
+		}
+	}
+	if p.TaskSlotsPerNode != nil && (*p.TaskSlotsPerNode < 1 || *p.TaskSlotsPerNode > MaxTaskSlotsPerNode) {
+		return api.Invalid("taskSlotsPerNode", fmt.Sprint(*p.TaskSlotsPerNode), fmt.Sprintf("taskSlotsPerNode must be between 1 and %d.", MaxTaskSlotsPerNode))
+	}
+	if tp := p.TaskSchedulingPolicy; tp != nil && tp.NodeFillType != api.FillSpread && tp.NodeFillType != api.FillPack {
+		return api.Invalid("taskSchedulingPolicy.nodeFillType", string(tp.NodeFillType), "nodeFillType must be spread or pack.")
+	}
+	if err := validateDuration("resizeTimeout", p.ResizeTimeout); err != nil {
+		return err
+	}
+	return validateStartTask("startTask", p.StartTask)
+}
+
+func targetNodes(p *api.Pool) int {
+	n := 0
+	if p.TargetDedicatedNodes != nil {
+		n += int(*p.TargetDedicatedNodes)
+	}
+	if p.TargetLowPriorityNodes != nil {
+		n += int(*p.TargetLowPriorityNodes)
+	}
+	return n
+}
+
+// AddPool creates a pool and, where a provisioner exists, its nodes.
+func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
+	if err := s.validatePool(p); err != nil {
+		return AsError(err)
+	}
+	now := s.Now()
+	p.URL = ""
+	p.ETag = s.NewETag()
+	p.CreationTime, p.LastModified, p.StateTransitionTime, p.AllocationStateTransitionTime = api.T(now), api.T(now), api.T(now), api.T(now)
+	p.State, p.AllocationState = api.PoolActive, api.AllocationSteady
+	p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(0), api.I32(0)
+	if p.TargetDedicatedNodes == nil {
+		p.TargetDedicatedNodes = api.I32(0)
+	}
+	if p.TargetLowPriorityNodes == nil {
+		p.TargetLowPriorityNodes = api.I32(0)
+	}
+	if p.TaskSlotsPerNode == nil {
+		p.TaskSlotsPerNode = api.I32(1)
+	}
+	if p.TaskSchedulingPolicy == nil {
+		p.TaskSchedulingPolicy = &api.TaskSchedulingPolicy{NodeFillType: api.FillSpread}
+	}
+	if p.ResizeTimeout == nil {
+		p.ResizeTimeout = api.D(15 * 60 * 1e9)
+	}
+	if p.EnableAutoScale == nil {
+		p.EnableAutoScale = api.B(false)
+	}
+	if p.EnableInterNodeCommunication == nil {
+		p.EnableInterNodeCommunication = api.B(false)
+	}
+	if st := p.StartTask; st != nil && st.WaitForSuccess == nil {
+		st.WaitForSuccess = api.B(true)
+	}
+	if err := s.Store.CreatePool(ctx, p); err != nil {
+		return mapStoreErr(err, api.CodePoolNotFound, "pool", p.ID)
+	}
+	if s.Provisioner != nil {
+		if err := s.Provisioner.Resize(ctx, p, targetNodes(p)); err != nil {
+			s.Log.Error("provision pool nodes", "pool", p.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// GetPool reads a pool.
+func (s *Service) GetPool(ctx context.Context, id string, cond Conditions) (*api.Pool, error) {
+	p, err := s.Store.GetPool(ctx, id)
+	if err != nil {
+		return nil, mapStoreErr(err, api.CodePoolNotFound, "pool", id)
+	}
+	if err := cond.Check(p.ETag, p.LastModified, false); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ListPools lists pools.
+func (s *Service) ListPools(ctx context.Context, pg store.Page) ([]*api.Pool, string, error) {
+	return s.Store.ListPools(ctx, pg)
+}
+
+func (s *Service) updatePool(ctx context.Context, id string, cond Conditions, fn func(*api.Pool) error) (*api.Pool, error) {
+	p, err := s.Store.UpdatePool(ctx, id, func(p *api.Pool) error {
+		if err := cond.Check(p.ETag, p.LastModified, true); err != nil {
+			return err
+		}
+		if p.State == api.PoolDeleting {
+			return errorf(http.StatusConflict, api.CodePoolBeingDeleted, "The specified pool has been marked for deletion and is being reclaimed: %s.", id)
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+		p.ETag = s.NewETag()
+		p.LastModified = api.T(s.Now())
+		return nil
+	})
+	if err != nil {
+		return nil, mapStoreErr(err, api.CodePoolNotFound, "pool", id)
+	}
+	return p, nil
+}
+
+// PatchPool changes the given properties of a pool.
+func (s *Service) PatchPool(ctx context.Context, id string, patch *api.PoolPatch, cond Conditions) (*api.Pool, error) {
+	if err := validateStartTask("startTask", patch.StartTask); err != nil {
+		return nil, AsError(err)
+	}
+	return s.updatePool(ctx, id, cond, func(p *api.Pool) error {
+		if patch.StartTask != nil {
+			p.StartTask = patch.StartTask
+		}
+		if patch.CertificateReferences != nil {
+			p.CertificateReferences = patch.CertificateReferences
+		}
+		if patch.ApplicationPackageReferences != nil {
+			p.ApplicationPackageReferences = *patch.ApplicationPackageReferences
+		}
+		if patch.Metadata != nil {
+			p.Metadata = *patch.Metadata
+		}
+		if patch.TargetNodeCommunicationMode != "" {
+			p.TargetNodeCommunicationMode = patch.TargetNodeCommunicationMode
+		}
+		return nil
+	})
+}
+
+// UpdatePoolProperties replaces a pool's start task, references and
+// metadata.
+func (s *Service) UpdatePoolProperties(ctx context.Context, id string, u *api.PoolUpdateProperties, cond Conditions) error {
+	if err := validateStartTask("startTask", u.StartTask); err != nil {
+		return AsError(err)
+	}
+	if u.Metadata == nil {
+		return AsError(api.Missing("metadata"))
+	}
+	_, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
+		p.StartTask = u.StartTask
+		p.CertificateReferences = u.CertificateReferences
+		p.ApplicationPackageReferences = u.ApplicationPackageReferences
+		p.Metadata = u.Metadata
+		if u.TargetNodeCommunicationMode != "" {
+			p.TargetNodeCommunicationMode = u.TargetNodeCommunicationMode
+		}
+		return nil
+	})
+	return err
+}
+
+// ResizePool changes a pool's target node counts.
+func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, cond Conditions) error {
+	for name, v := range map[string]*int32{"targetDedicatedNodes": r.TargetDedicatedNodes, "targetLowPriorityNodes": r.TargetLowPriorityNodes} {
+		if v != nil && *v < 0 {
+			return AsError(api.Invalid(name, fmt.Sprint(*v), name+" must not be negative."))
+		}
+	}
+	p, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
+		if p.EnableAutoScale != nil && *p.EnableAutoScale {
+			return errorf(http.StatusConflict, "AutoScalingEnabled", "The pool has autoscaling enabled and cannot be resized manually: %s.", id)
+		}
+		if r.TargetDedicatedNodes != nil {
+			p.TargetDedicatedNodes = r.TargetDedicatedNodes
+		}
+		if r.TargetLowPriorityNodes != nil {
+			p.TargetLowPriorityNodes = r.TargetLowPriorityNodes
+		}
+		if r.ResizeTimeout != nil {
+			p.ResizeTimeout = r.ResizeTimeout
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if s.Provisioner != nil {
+		return s.Provisioner.Resize(ctx, p, targetNodes(p))
+	}
+	return nil
+}
+
+// StopResizePool stops a resize; local resizes complete at once, so this
+// only returns the pool to steady.
+func (s *Service) StopResizePool(ctx context.Context, id string, cond Conditions) error {
+	_, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
+		p.AllocationState = api.AllocationSteady
+		p.AllocationStateTransitionTime = api.T(s.Now())
+		return nil
+	})
+	return err
+}
+
+// DeletePool deletes a pool and its nodes.
+func (s *Service) DeletePool(ctx context.Context, id string, cond Conditions) error {
+	if _, err := s.Store.UpdatePool(ctx, id, func(p *api.Pool) error {
+		if err := cond.Check(p.ETag, p.LastModified, true); err != nil {
+			return err
+		}
+		p.State = api.PoolDeleting
+		p.StateTransitionTime = api.T(s.Now())
+		return nil
+	}); err != nil {
+		return mapStoreErr(err, api.CodePoolNotFound, "pool", id)
+	}
+	if s.Provisioner != nil {
+		if err := s.Provisioner.RemovePool(ctx, id); err != nil {
+			s.Log.Error("remove pool nodes", "pool", id, "err", err)
+		}
+	}
+	if err := s.Store.DeletePool(ctx, id); err != nil {
+		return mapStoreErr(err, api.CodePoolNotFound, "pool", id)
+	}
+	return nil
+}
+
+// ListNodes lists a pool's nodes.
+func (s *Service) ListNodes(ctx context.Context, poolID string) ([]*store.Node, error) {
+	if _, err := s.Store.GetPool(ctx, poolID); err != nil {
+		return nil, mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
+	}
+	return s.Store.ListNodes(ctx, poolID)
+}
+
+// GetNode reads a node.
+func (s *Service) GetNode(ctx context.Context, poolID, nodeID string) (*store.Node, error) {
+	if _, err := s.Store.GetPool(ctx, poolID); err != nil {
+		return nil, mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
+	}
+	n, err := s.Store.GetNode(ctx, poolID, nodeID)
+	if err != nil {
+		return nil, mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
+	}
+	return n, nil
+}
+
+// PrepReleaseStatus lists the job preparation and release task runs of a
+// job on each node.
+func (s *Service) PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobPreparationAndReleaseTaskExecutionInformation, error) {
+	j, err := s.Store.GetJob(ctx, jobID)
+	if err != nil {
+		return nil, mapStoreErr(err, api.CodeJobNotFound, "job", jobID)
+	}
+	if j.JobPreparationTask == nil {
+		return nil, errorf(http.StatusConflict, api.CodeJobPreparationTaskNotSpecified, "The job has no job preparation task: %s.", jobID)
+	}
+	return s.Store.PrepReleaseStatus(ctx, jobID)
+}

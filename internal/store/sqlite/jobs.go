@@ -1,0 +1,121 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+func jobColumns(j *api.Job) (state, pool string, prio int32) {
+	if j.PoolInfo != nil {
+		pool = lower(j.PoolInfo.PoolID)
+	}
+	if j.Priority != nil {
+		prio = *j.Priority
+	}
+	return string(j.State), pool, prio
+}
+
+// CreateJob adds a job.
+func (s *Store) CreateJob(ctx context.Context, j *api.Job) error {
+	body, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	state, pool, prio := jobColumns(j)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		seq, err := nextSeq(tx, "jobs")
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`INSERT INTO jobs(id_lower, seq, state, pool_lower, priority, body) VALUES(?,?,?,?,?,?)`,
+			lower(j.ID), seq, state, pool, prio, body)
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+}
+
+// GetJob reads a job.
+func (s *Store) GetJob(ctx context.Context, id string) (*api.Job, error) {
+	var body []byte
+	err := s.r.QueryRowContext(ctx, `SELECT body FROM jobs WHERE id_lower=?`, lower(id)).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get job %s: %w", id, err)
+	}
+	var j api.Job
+	return &j, json.Unmarshal(body, &j)
+}
+
+// ListJobs lists jobs in creation order.
+func (s *Store) ListJobs(ctx context.Context, pg store.Page) ([]*api.Job, string, error) {
+	var out []*api.Job
+	q := `SELECT seq, body FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?`
+	var args []any
+	if pg.State != "" {
+		q = `SELECT seq, body FROM jobs WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`
+		args = []any{pg.State}
+	}
+	next, err := s.list(ctx, q, args, pg, func(body []byte) (any, error) {
+		var j api.Job
+		return &j, json.Unmarshal(body, &j)
+	}, func(v any) { out = append(out, v.(*api.Job)) })
+	return out, next, err
+}
+
+// UpdateJob runs fn on a job in a transaction.
+func (s *Store) UpdateJob(ctx context.Context, id string, fn func(*api.Job) error) (*api.Job, error) {
+	var j api.Job
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var body []byte
+		err := tx.QueryRow(`SELECT body FROM jobs WHERE id_lower=?`, lower(id)).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &j); err != nil {
+			return err
+		}
+		if err := fn(&j); err != nil {
+			return err
+		}
+		body, err = json.Marshal(&j)
+		if err != nil {
+			return err
+		}
+		state, pool, prio := jobColumns(&j)
+		_, err = tx.Exec(`UPDATE jobs SET body=?, state=?, pool_lower=?, priority=? WHERE id_lower=?`,
+			body, state, pool, prio, lower(id))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// DeleteJob removes a job and its tasks.
+func (s *Store) DeleteJob(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM jobs WHERE id_lower=?`, lower(id))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(`DELETE FROM tasks WHERE job_lower=?`, lower(id))
+		return err
+	})
+}

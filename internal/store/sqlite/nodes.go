@@ -1,0 +1,138 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// PutNode inserts or replaces a node.
+func (s *Store) PutNode(ctx context.Context, n *store.Node) error {
+	body, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO nodes(pool_lower, id, body) VALUES(?,?,?)
+		ON CONFLICT(pool_lower, id) DO UPDATE SET body=excluded.body`, lower(n.PoolID), n.Node.ID, body)
+	if err != nil {
+		return fmt.Errorf("put node %s: %w", n.Node.ID, err)
+	}
+	return nil
+}
+
+// GetNode reads a node.
+func (s *Store) GetNode(ctx context.Context, poolID, nodeID string) (*store.Node, error) {
+	var body []byte
+	err := s.r.QueryRowContext(ctx, `SELECT body FROM nodes WHERE pool_lower=? AND id=?`, lower(poolID), nodeID).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var n store.Node
+	return &n, json.Unmarshal(body, &n)
+}
+
+// ListNodes lists a pool's nodes by ID.
+func (s *Store) ListNodes(ctx context.Context, poolID string) ([]*store.Node, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT body FROM nodes WHERE pool_lower=? ORDER BY id`, lower(poolID))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Node
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		var n store.Node
+		if err := json.Unmarshal(body, &n); err != nil {
+			return nil, err
+		}
+		out = append(out, &n)
+	}
+	return out, rows.Err()
+}
+
+// UpdateNode runs fn on a node in a transaction.
+func (s *Store) UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*store.Node) error) (*store.Node, error) {
+	var n store.Node
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var body []byte
+		err := tx.QueryRow(`SELECT body FROM nodes WHERE pool_lower=? AND id=?`, lower(poolID), nodeID).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &n); err != nil {
+			return err
+		}
+		if err := fn(&n); err != nil {
+			return err
+		}
+		body, err = json.Marshal(&n)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE nodes SET body=? WHERE pool_lower=? AND id=?`, body, lower(poolID), nodeID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// DeleteNode removes a node.
+func (s *Store) DeleteNode(ctx context.Context, poolID, nodeID string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM nodes WHERE pool_lower=? AND id=?`, lower(poolID), nodeID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// PutPrepRelease records a job preparation or release task run on a node.
+func (s *Store) PutPrepRelease(ctx context.Context, jobID string, info *api.JobPreparationAndReleaseTaskExecutionInformation) error {
+	body, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO prep_release(job_lower, node_id, body) VALUES(?,?,?)
+		ON CONFLICT(job_lower, node_id) DO UPDATE SET body=excluded.body`, lower(jobID), info.NodeID, body)
+	return err
+}
+
+// PrepReleaseStatus lists a job's preparation/release runs by node.
+func (s *Store) PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobPreparationAndReleaseTaskExecutionInformation, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT body FROM prep_release WHERE job_lower=? ORDER BY node_id`, lower(jobID))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []api.JobPreparationAndReleaseTaskExecutionInformation{}
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		var v api.JobPreparationAndReleaseTaskExecutionInformation
+		if err := json.Unmarshal(body, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

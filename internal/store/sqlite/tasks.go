@@ -1,0 +1,244 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+const taskCols = `seq, job_lower, epoch, node_id, waiting, body`
+
+func taskSlots(t *api.Task) int32 {
+	if t.RequiredSlots != nil && *t.RequiredSlots > 0 {
+		return *t.RequiredSlots
+	}
+	return 1
+}
+
+func scanTask(sc interface{ Scan(...any) error }) (*store.TaskRow, error) {
+	var row store.TaskRow
+	var body []byte
+	var waiting int
+	if err := sc.Scan(&row.Seq, &row.JobID, &row.Epoch, &row.NodeID, &waiting, &body); err != nil {
+		return nil, err
+	}
+	row.Waiting = waiting != 0
+	row.Task = new(api.Task)
+	if err := json.Unmarshal(body, row.Task); err != nil {
+		return nil, fmt.Errorf("decode task: %w", err)
+	}
+	return &row, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func taskResult(t *api.Task) string {
+	if t.ExecutionInfo != nil {
+		return string(t.ExecutionInfo.Result)
+	}
+	return ""
+}
+
+// CreateTasks adds tasks to a job in one transaction. A task whose
+// dependsOn is non-empty is stored as waiting.
+func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task) ([]error, error) {
+	errs := make([]error, len(tasks))
+	bodies := make([][]byte, len(tasks))
+	for i, t := range tasks {
+		b, err := json.Marshal(t)
+		if err != nil {
+			return nil, err
+		}
+		bodies[i] = b
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.Prepare(`INSERT INTO tasks(job_lower, id_lower, state, result, waiting, slots, body) VALUES(?,?,?,?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, t := range tasks {
+			waiting := t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
+			_, err := stmt.Exec(lower(jobID), lower(t.ID), string(t.State), taskResult(t), b2i(waiting), taskSlots(t), bodies[i])
+			if isUnique(err) {
+				errs[i] = store.ErrExists
+			} else if err != nil {
+				errs[i] = fmt.Errorf("insert task %s: %w", t.ID, err)
+			}
+		}
+		return nil
+	})
+	return errs, err
+}
+
+// GetTask reads a task.
+func (s *Store) GetTask(ctx context.Context, jobID, taskID string) (*store.TaskRow, error) {
+	row, err := scanTask(s.r.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND id_lower=?`, lower(jobID), lower(taskID)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get task %s/%s: %w", jobID, taskID, err)
+	}
+	return row, nil
+}
+
+// ListTasks lists a job's tasks in insertion order.
+func (s *Store) ListTasks(ctx context.Context, jobID string, pg store.Page) ([]*store.TaskRow, string, error) {
+	var out []*store.TaskRow
+	q := `SELECT seq, body FROM tasks WHERE job_lower = ? AND seq > ? ORDER BY seq LIMIT ?`
+	args := []any{lower(jobID)}
+	if pg.State != "" {
+		q = `SELECT seq, body FROM tasks WHERE job_lower = ? AND state = ? AND seq > ? ORDER BY seq LIMIT ?`
+		args = append(args, pg.State)
+	}
+	match := pg.Match
+	pg.Match = nil
+	if match != nil {
+		pg.Match = func(v any) bool { return match(v.(*store.TaskRow).Task) }
+	}
+	next, err := s.list(ctx, q, args, pg, func(body []byte) (any, error) {
+		t := new(api.Task)
+		if err := json.Unmarshal(body, t); err != nil {
+			return nil, err
+		}
+		return &store.TaskRow{Task: t, JobID: jobID}, nil
+	}, func(v any) { out = append(out, v.(*store.TaskRow)) })
+	return out, next, err
+}
+
+// UpdateTask runs fn on a task in a transaction.
+func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
+	var row *store.TaskRow
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		row, err = scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND id_lower=?`, lower(jobID), lower(taskID)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+		body, err := json.Marshal(row.Task)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE tasks SET body=?, state=?, result=?, waiting=?, node_id=?, epoch=?, slots=? WHERE seq=?`,
+			body, string(row.Task.State), taskResult(row.Task), b2i(row.Waiting), row.NodeID, row.Epoch, taskSlots(row.Task), row.Seq)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// DeleteTask removes a task.
+func (s *Store) DeleteTask(ctx context.Context, jobID, taskID string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM tasks WHERE job_lower=? AND id_lower=?`, lower(jobID), lower(taskID))
+	if err != nil {
+		return fmt.Errorf("delete task %s/%s: %w", jobID, taskID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteJobTasks removes every task of a job.
+func (s *Store) DeleteJobTasks(ctx context.Context, jobID string) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM tasks WHERE job_lower=?`, lower(jobID))
+	return err
+}
+
+// TaskStateCounts counts a job's tasks and slots by state and result.
+func (s *Store) TaskStateCounts(ctx context.Context, jobID string) (api.TaskCountsResult, error) {
+	var res api.TaskCountsResult
+	rows, err := s.r.QueryContext(ctx, `SELECT state, result, COUNT(*), SUM(slots) FROM tasks WHERE job_lower=? GROUP BY state, result`, lower(jobID))
+	if err != nil {
+		return res, fmt.Errorf("count tasks of %s: %w", jobID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state, result string
+		var n, slots int32
+		if err := rows.Scan(&state, &result, &n, &slots); err != nil {
+			return res, err
+		}
+		add := func(c *api.TaskCounts, v int32) {
+			switch api.TaskState(state) {
+			case api.TaskActive:
+				c.Active += v
+			case api.TaskRunning, api.TaskPreparing:
+				c.Running += v
+			case api.TaskCompleted:
+				c.Completed += v
+				if api.TaskExecutionResult(result) == api.ResultFailure {
+					c.Failed += v
+				} else {
+					c.Succeeded += v
+				}
+			}
+		}
+		add(&res.TaskCounts, n)
+		add(&res.TaskSlotCounts, slots)
+	}
+	return res, rows.Err()
+}
+
+// RunnableTasks returns active, non-waiting tasks of active jobs on a pool,
+// highest job priority first, then in insertion order.
+func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]*store.TaskRow, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT t.seq, t.job_lower, t.epoch, t.node_id, t.waiting, t.body
+		FROM tasks t JOIN jobs j ON t.job_lower = j.id_lower
+		WHERE t.state = 'active' AND t.waiting = 0 AND j.pool_lower = ? AND j.state = 'active'
+		ORDER BY j.priority DESC, t.seq LIMIT ?`, lower(poolID), max)
+	if err != nil {
+		return nil, fmt.Errorf("runnable tasks of pool %s: %w", poolID, err)
+	}
+	return collectTasks(rows)
+}
+
+// WaitingTasks returns a job's waiting tasks.
+func (s *Store) WaitingTasks(ctx context.Context, jobID string) ([]*store.TaskRow, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND state='active' AND waiting=1 ORDER BY seq`, lower(jobID))
+	if err != nil {
+		return nil, fmt.Errorf("waiting tasks of %s: %w", jobID, err)
+	}
+	return collectTasks(rows)
+}
+
+// TasksOnNode returns the tasks leased to a node.
+func (s *Store) TasksOnNode(ctx context.Context, nodeID string) ([]*store.TaskRow, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE node_id=? AND state IN ('running','preparing') ORDER BY seq`, nodeID)
+	if err != nil {
+		return nil, fmt.Errorf("tasks on node %s: %w", nodeID, err)
+	}
+	return collectTasks(rows)
+}
+
+func collectTasks(rows *sql.Rows) ([]*store.TaskRow, error) {
+	defer rows.Close()
+	var out []*store.TaskRow
+	for rows.Next() {
+		r, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,131 @@
+// Package store persists openbatch's pools, jobs, tasks and nodes behind one
+// interface. The store is the single source of truth: every state change,
+// including a node's lease on a task, is a transaction here.
+//
+// Implementations: sqlite (embedded, the default). The interface is written
+// so that a PostgreSQL implementation can follow without touching callers:
+// entities go in and out as api types, and every read-modify-write runs as an
+// update function inside one transaction.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+)
+
+// Errors returned by every Store implementation. Callers test with errors.Is.
+var (
+	// ErrNotFound means the entity does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists means an entity with the same ID (compared
+	// case-insensitively) already exists.
+	ErrExists = errors.New("already exists")
+	// ErrBadToken means a listing's continuation token is malformed.
+	ErrBadToken = errors.New("invalid continuation token")
+)
+
+// Page asks for one page of a listing.
+type Page struct {
+	// Token is the opaque continuation token of the previous page ("" for the first).
+	Token string
+	// Max is the largest number of entities to return (1..1000).
+	Max int
+	// State, when set, keeps only entities in that state (pushed down from
+	// a $filter; the full filter is still applied by Match).
+	State string
+	// Match, when set, keeps only entities for which it returns true.
+	Match func(v any) bool
+}
+
+// Lease records that a node holds a task. Epoch increases every time the
+// task is handed out, requeued or terminated; a report carrying an older
+// epoch is refused (fencing), so a task never completes twice.
+type Lease struct {
+	JobID, TaskID string
+	PoolID        string
+	NodeID        string
+	Epoch         int64
+}
+
+// TaskRow is a task with the bookkeeping the scheduler needs.
+type TaskRow struct {
+	Task  *api.Task
+	JobID string
+	// Epoch is the lease epoch; NodeID the node holding it ("" if none).
+	Epoch  int64
+	NodeID string
+	// Seq is the insertion order within the store.
+	Seq int64
+	// Waiting is true while the task has dependencies not yet satisfied;
+	// waiting tasks are not returned by RunnableTasks.
+	Waiting bool
+}
+
+// Node is a compute node as stored: its wire form plus agent bookkeeping.
+type Node struct {
+	PoolID string
+	Node   *api.ComputeNode
+	// Root is the node's root directory on its machine.
+	Root string
+	// Address is the base URL of the agent's file server ("" for in-process nodes).
+	Address string
+	// LastHeartbeat is when the agent last reported.
+	LastHeartbeat time.Time
+	// Token is a hash of the node's join token.
+	Token string
+}
+
+// Store is openbatch's persistence. Update functions run inside a
+// transaction: if fn returns an error nothing is written and the error is
+// returned unchanged.
+type Store interface {
+	CreatePool(ctx context.Context, p *api.Pool) error
+	GetPool(ctx context.Context, id string) (*api.Pool, error)
+	ListPools(ctx context.Context, pg Page) ([]*api.Pool, string, error)
+	UpdatePool(ctx context.Context, id string, fn func(*api.Pool) error) (*api.Pool, error)
+	DeletePool(ctx context.Context, id string) error
+
+	CreateJob(ctx context.Context, j *api.Job) error
+	GetJob(ctx context.Context, id string) (*api.Job, error)
+	ListJobs(ctx context.Context, pg Page) ([]*api.Job, string, error)
+	UpdateJob(ctx context.Context, id string, fn func(*api.Job) error) (*api.Job, error)
+	DeleteJob(ctx context.Context, id string) error
+
+	// CreateTasks adds tasks to a job in one transaction; the result has one
+	// error per task (nil, ErrExists, or another error). A failing task does
+	// not stop the others.
+	CreateTasks(ctx context.Context, jobID string, tasks []*api.Task) ([]error, error)
+	GetTask(ctx context.Context, jobID, taskID string) (*TaskRow, error)
+	ListTasks(ctx context.Context, jobID string, pg Page) ([]*TaskRow, string, error)
+	// UpdateTask runs fn on the task; fn may change the row's Epoch and NodeID.
+	UpdateTask(ctx context.Context, jobID, taskID string, fn func(*TaskRow) error) (*TaskRow, error)
+	DeleteTask(ctx context.Context, jobID, taskID string) error
+	// DeleteJobTasks removes every task of a job.
+	DeleteJobTasks(ctx context.Context, jobID string) error
+	// TaskStateCounts counts a job's tasks by state and result.
+	TaskStateCounts(ctx context.Context, jobID string) (api.TaskCountsResult, error)
+	// RunnableTasks returns up to max active tasks of jobs on poolID, in
+	// scheduling order (job priority, then insertion order).
+	RunnableTasks(ctx context.Context, poolID string, max int) ([]*TaskRow, error)
+	// WaitingTasks returns a job's active tasks whose dependencies are not
+	// yet satisfied.
+	WaitingTasks(ctx context.Context, jobID string) ([]*TaskRow, error)
+	// TasksOnNode returns the tasks a node currently holds a lease on.
+	TasksOnNode(ctx context.Context, nodeID string) ([]*TaskRow, error)
+
+	// PutPrepRelease records a job preparation or release task run on a node.
+	PutPrepRelease(ctx context.Context, jobID string, info *api.JobPreparationAndReleaseTaskExecutionInformation) error
+	// PrepReleaseStatus lists a job's preparation/release runs by node.
+	PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobPreparationAndReleaseTaskExecutionInformation, error)
+
+	PutNode(ctx context.Context, n *Node) error
+	GetNode(ctx context.Context, poolID, nodeID string) (*Node, error)
+	ListNodes(ctx context.Context, poolID string) ([]*Node, error)
+	UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*Node) error) (*Node, error)
+	DeleteNode(ctx context.Context, poolID, nodeID string) error
+
+	Close() error
+}
