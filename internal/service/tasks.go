@@ -168,6 +168,9 @@ func (s *Service) AddTask(ctx context.Context, jobID string, t *api.Task) error 
 	if errs[0] != nil {
 		return mapStoreErr(errs[0], api.CodeTaskNotFound, "task", t.ID)
 	}
+	if hasDeps(t) {
+		s.Hooks.JobChanged(ctx, jobID)
+	}
 	s.Hooks.Kick()
 	return nil
 }
@@ -218,10 +221,15 @@ func (s *Service) AddTasks(ctx context.Context, jobID string, tasks []*api.Task,
 		if err != nil {
 			return nil, err
 		}
+		deps := false
 		for k, e := range errs {
 			if e != nil {
 				out[idx[k]].Err = mapStoreErr(e, api.CodeTaskNotFound, "task", valid[k].ID)
 			}
+			deps = deps || hasDeps(valid[k])
+		}
+		if deps {
+			s.Hooks.JobChanged(ctx, jobID)
 		}
 		s.Hooks.Kick()
 	}
@@ -438,7 +446,7 @@ func (s *Service) ReactivateTask(ctx context.Context, jobID, taskID string, cond
 		t.NodeInfo = nil
 		r.Epoch++
 		r.NodeID = ""
-		r.Waiting = t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
+		r.Waiting = hasDeps(t)
 		return nil
 	})
 	if err != nil {
@@ -456,6 +464,10 @@ func (s *Service) Subtasks(ctx context.Context, jobID, taskID string) ([]api.Sub
 		return nil, err
 	}
 	return []api.SubtaskInformation{}, nil
+}
+
+func hasDeps(t *api.Task) bool {
+	return t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
 }
 
 func equalFold(a, b string) bool { return lower(a) == lower(b) }

@@ -12,16 +12,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openbatch/openbatch/internal/azurite"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
@@ -29,54 +27,34 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 )
 
-// Well-known Azurite development account (public, documented by Microsoft).
+
+// Azurite is a running Azurite with test helpers.
+type Azurite struct {
+	*azurite.Azurite
+}
+
+// Well-known Azurite development account.
 const (
-	AzuriteAccount = "devstoreaccount1"
-	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+	AzuriteAccount = azurite.Account
+	AzuriteKey     = azurite.Key
 )
 
-// Azurite is a running Azurite blob service.
-type Azurite struct {
-	// Endpoint is the blob service URL, e.g. http://127.0.0.1:41234/devstoreaccount1.
-	Endpoint string
-	// Account and Key are the shared-key credentials.
-	Account, Key string
-	cmd          *exec.Cmd
-	dir          string
-	log          *bytes.Buffer
-}
+// RepoRoot returns the directory holding go.mod.
+func RepoRoot() (string, error) { return azurite.RepoRoot() }
 
-// RepoRoot returns the directory holding go.mod, found upward from the
-// working directory.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+// NodeBin returns the path of an executable installed from tools/node.
+func NodeBin(name string) (string, error) { return azurite.NodeBin(name) }
 
-// NodeBin returns the path of an executable installed by tools/node's
-// package.json (node_modules/.bin/NAME), or an error saying how to install it.
-func NodeBin(name string) (string, error) {
-	root, err := RepoRoot()
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) { return azurite.FreePort() }
+
+// StartAzurite starts Azurite with on-disk storage under dir.
+func StartAzurite(ctx context.Context, dir string) (*Azurite, error) {
+	a, err := azurite.Start(ctx, dir)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	p := filepath.Join(root, "tools", "node", "node_modules", ".bin", name)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s is not installed (run scripts/setup.sh): %w", name, err)
-	}
-	return p, nil
+	return &Azurite{a}, nil
 }
 
 // Require skips the test when a tool is missing, or fails it when
@@ -90,76 +68,6 @@ func Require(t testing.TB, err error) {
 		t.Fatalf("required test tool missing: %v", err)
 	}
 	t.Skipf("skipping: %v", err)
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// StartAzurite starts Azurite's blob service on a free port with on-disk
-// storage under dir. Call Close when done.
-func StartAzurite(ctx context.Context, dir string) (*Azurite, error) {
-	bin, err := NodeBin("azurite-blob")
-	if err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		a := &Azurite{
-			Endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, AzuriteAccount),
-			Account:  AzuriteAccount, Key: AzuriteKey, dir: dir, log: &bytes.Buffer{},
-		}
-		a.cmd = exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
-			"--location", dir, "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent")
-		a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
-		a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := a.cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start azurite: %w", err)
-		}
-		if lastErr = a.wait(ctx, port); lastErr == nil {
-			return a, nil
-		}
-		a.Close()
-	}
-	return nil, lastErr
-}
-
-func (a *Azurite) wait(ctx context.Context, port int) error {
-	deadline := time.Now().Add(30 * time.Second)
-	exited := make(chan struct{})
-	go func() { _ = a.cmd.Wait(); close(exited) }()
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("azurite exited early: %s", a.log.String())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("azurite did not listen on port %d within 30s", port)
-}
-
-// Close stops Azurite and its child processes.
-func (a *Azurite) Close() {
-	if a.cmd != nil && a.cmd.Process != nil {
-		_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL)
-	}
 }
 
 var shared struct {

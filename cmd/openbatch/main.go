@@ -1,0 +1,60 @@
+// Command openbatch is a self-hosted batch compute service that speaks the
+// Azure Batch data-plane REST API: `openbatch dev` runs everything on one
+// machine, `openbatch server` and `openbatch agent` split it across several.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRootCmd().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "openbatch:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "openbatch",
+		Short:         "A self-hosted batch service that speaks the Azure Batch API",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newDevCmd(), newServerCmd(), newAgentCmd(), newVersionCmd(),
+		newOutputsCmd(), newConventionsCmd())
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "openbatch", version)
+		},
+	}
+}
+
+// exitCoder is an error that carries a process exit code (e.g. track
+// returning its command's exit code).
+type exitCoder interface{ ExitCode() int }
+
+func exitCode(err error) int {
+	if e, ok := err.(exitCoder); ok {
+		return e.ExitCode()
+	}
+	return 1
+}

@@ -1,0 +1,350 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/nodeproto"
+)
+
+// Worker is one compute node: it joins a pool through a Coordinator, runs
+// the pool's start task, then pulls tasks as leases, runs each through the
+// Runner and reports its outcome. The same Worker runs in-process under
+// `openbatch dev` and in its own process under `openbatch agent`.
+type Worker struct {
+	Coord  nodeproto.Coordinator
+	Runner *Runner
+	// Registration says which pool to join and where the node lives; its
+	// NodeID may be empty to have the server assign one.
+	Registration nodeproto.Registration
+	Log          *slog.Logger
+	// RetryInterval is the pause after a failed call to the server.
+	RetryInterval time.Duration
+
+	mu      sync.Mutex
+	running map[string]*runningTask // by lease key
+	prep    map[string]*prepState   // by job ID
+	nodeID  string
+	wake    chan struct{}
+}
+
+type runningTask struct {
+	lease  nodeproto.Lease
+	slots  int
+	cancel context.CancelFunc
+}
+
+type prepState struct {
+	once sync.Once
+	ok   bool
+	info *api.TaskFailureInformation
+}
+
+func leaseKey(l nodeproto.Lease) string { return strings.ToLower(l.JobID) + "/" + strings.ToLower(l.TaskID) }
+
+// NodeID returns the node's ID once registered.
+func (w *Worker) NodeID() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.nodeID
+}
+
+// Run registers the node and works until ctx ends or the node is removed
+// from its pool. Running tasks are killed when ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+	if w.RetryInterval == 0 {
+		w.RetryInterval = time.Second
+	}
+	w.running = map[string]*runningTask{}
+	w.prep = map[string]*prepState{}
+	w.wake = make(chan struct{}, 1)
+
+	var cfg *nodeproto.NodeConfig
+	for {
+		var err error
+		cfg, err = w.Coord.Register(ctx, w.Registration)
+		if err == nil {
+			break
+		}
+		w.Log.Warn("register node", "pool", w.Registration.PoolID, "err", err)
+		if !sleep(ctx, w.RetryInterval) {
+			return ctx.Err()
+		}
+	}
+	w.mu.Lock()
+	w.nodeID = cfg.NodeID
+	w.mu.Unlock()
+	log := w.Log.With("pool", cfg.PoolID, "node", cfg.NodeID)
+	layout, err := NewLayout(w.Registration.Root)
+	if err != nil {
+		return err
+	}
+	if err := layout.Init(); err != nil {
+		return fmt.Errorf("create node directories: %w", err)
+	}
+	node := Node{AccountName: cfg.AccountName, AccountURL: cfg.AccountURL, PoolID: cfg.PoolID, NodeID: cfg.NodeID,
+		IsDedicated: w.Registration.Dedicated, Layout: layout}
+	log.Info("node joined pool", "root", layout.Root, "slots", cfg.Slots)
+
+	state := api.NodeIdle
+	var startInfo *api.StartTaskInformation
+	if st := cfg.StartTask; st != nil {
+		wait := st.WaitForSuccess == nil || *st.WaitForSuccess
+		if wait {
+			state = api.NodeWaitingForStartTask
+		}
+		startInfo = &api.StartTaskInformation{State: api.StartTaskRunning, StartTime: time.Now().UTC()}
+		// Report that the start task is running, then run it.
+		_, _ = w.Coord.Acquire(ctx, nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo})
+		startInfo = w.runStartTask(ctx, node, st)
+		switch {
+		case startInfo.Result == api.ResultSuccess:
+			state = api.NodeIdle
+		case wait:
+			state = api.NodeStartTaskFailed
+		default:
+			state = api.NodeIdle
+		}
+	}
+
+	defer w.cancelAll()
+	for ctx.Err() == nil {
+		status := nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo,
+			FreeSlots: cfg.Slots - w.usedSlots(), Running: w.leases(), Wait: cfg.HeartbeatInterval}
+		if state == api.NodeStartTaskFailed {
+			status.FreeSlots = 0
+		}
+		work, err := w.Coord.Acquire(ctx, status)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, nodeproto.ErrUnknownNode) {
+				return err
+			}
+			log.Warn("acquire work", "err", err)
+			sleep(ctx, w.RetryInterval)
+			continue
+		}
+		if work.Leave {
+			log.Info("node removed from pool")
+			return nil
+		}
+		for _, l := range work.Cancel {
+			w.cancel(l)
+		}
+		for _, ref := range work.RemoveTaskDirs {
+			if err := layout.RemoveTaskDir(ref.JobID, ref.TaskID); err != nil {
+				log.Warn("remove task directory", "job", ref.JobID, "task", ref.TaskID, "err", err)
+			}
+		}
+		for _, a := range work.Assignments {
+			w.start(ctx, node, a, log)
+		}
+	}
+	return ctx.Err()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (w *Worker) usedSlots() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, r := range w.running {
+		n += r.slots
+	}
+	return n
+}
+
+func (w *Worker) leases() []nodeproto.Lease {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]nodeproto.Lease, 0, len(w.running))
+	for _, r := range w.running {
+		out = append(out, r.lease)
+	}
+	return out
+}
+
+func (w *Worker) cancel(l nodeproto.Lease) {
+	w.mu.Lock()
+	r := w.running[leaseKey(l)]
+	w.mu.Unlock()
+	if r != nil && r.lease.Epoch == l.Epoch {
+		r.cancel()
+	}
+}
+
+func (w *Worker) cancelAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.running {
+		r.cancel()
+	}
+}
+
+// start runs one assignment in the background.
+func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, log *slog.Logger) {
+	slots := 1
+	if a.Task.RequiredSlots != nil && *a.Task.RequiredSlots > 1 {
+		slots = int(*a.Task.RequiredSlots)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	rt := &runningTask{lease: a.Lease, slots: slots, cancel: cancel}
+	w.mu.Lock()
+	w.running[leaseKey(a.Lease)] = rt
+	w.mu.Unlock()
+	go func() {
+		defer cancel()
+		rep := w.runTask(rctx, node, a)
+		w.mu.Lock()
+		delete(w.running, leaseKey(a.Lease))
+		w.mu.Unlock()
+		if rctx.Err() != nil && ctx.Err() != nil {
+			return // the node is shutting down; the server requeues the task
+		}
+		// Report with the node's context, not the run's: a run cancelled by
+		// terminate still reports (and is refused as stale).
+		for attempt := 0; ; attempt++ {
+			err := w.Coord.Complete(ctx, rep)
+			if err == nil || errors.Is(err, nodeproto.ErrStaleLease) || ctx.Err() != nil {
+				if errors.Is(err, nodeproto.ErrStaleLease) {
+					log.Info("report refused: lease no longer held", "job", a.Lease.JobID, "task", a.Lease.TaskID)
+				}
+				return
+			}
+			log.Warn("report task outcome", "job", a.Lease.JobID, "task", a.Lease.TaskID, "err", err)
+			if !sleep(ctx, w.RetryInterval*time.Duration(min(attempt+1, 10))) {
+				return
+			}
+		}
+	}()
+}
+
+func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment) nodeproto.Report {
+	t := &a.Task
+	rep := nodeproto.Report{NodeID: node.NodeID, PoolID: node.PoolID, Lease: a.Lease,
+		TaskRootDirectory: TaskRootDirectory(a.Lease.JobID, t.ID)}
+	spec := Spec{Kind: KindTask, Node: node, JobID: a.Lease.JobID, TaskID: t.ID, CommandLine: t.CommandLine,
+		JobEnvironment: a.JobEnvironment, Environment: t.EnvironmentSettings, ResourceFiles: t.ResourceFiles,
+		OutputFiles: t.OutputFiles}
+	if t.Constraints != nil && t.Constraints.MaxWallClockTime != nil {
+		spec.MaxWallClockTime = t.Constraints.MaxWallClockTime.Std()
+	}
+	if p := a.JobPreparationTask; p != nil {
+		spec.JobPreparationTaskID = p.ID
+		if ok, info := w.runPrep(ctx, node, a); !ok {
+			now := time.Now().UTC()
+			rep.StartTime, rep.EndTime = now, now
+			rep.FailureInfo = info
+			rep.Kind = nodeproto.FailureKind(kindPreProcessing)
+			return rep
+		}
+	}
+	res := w.Runner.Run(ctx, spec)
+	rep.StartTime, rep.EndTime = res.StartTime, res.EndTime
+	rep.ExitCode, rep.FailureInfo, rep.Stats = res.ExitCode, res.FailureInfo, res.Stats
+	rep.Kind = nodeproto.FailureKind(failureKind(&res))
+	return rep
+}
+
+// Failure kinds, matching lifecycle.FailureKind's values.
+const (
+	kindNone = iota
+	kindPreProcessing
+	kindFileUpload
+	kindEnded
+)
+
+func failureKind(res *Result) int {
+	switch {
+	case res.FailureInfo == nil:
+		return kindNone
+	case strings.HasPrefix(res.FailureInfo.Code, "FileUpload"):
+		return kindFileUpload
+	case res.FailureInfo.Code == api.FailureTaskEnded:
+		return kindEnded
+	case res.PreProcessingError:
+		return kindPreProcessing
+	}
+	return kindNone
+}
+
+// runPrep runs the job's preparation task once per job on this node.
+func (w *Worker) runPrep(ctx context.Context, node Node, a nodeproto.Assignment) (bool, *api.TaskFailureInformation) {
+	p := a.JobPreparationTask
+	w.mu.Lock()
+	ps := w.prep[strings.ToLower(a.Lease.JobID)]
+	if ps == nil {
+		ps = &prepState{}
+		w.prep[strings.ToLower(a.Lease.JobID)] = ps
+	}
+	w.mu.Unlock()
+	ps.once.Do(func() {
+		spec := Spec{Kind: KindJobPreparation, Node: node, JobID: a.Lease.JobID, TaskID: p.ID, CommandLine: p.CommandLine,
+			JobEnvironment: a.JobEnvironment, Environment: p.EnvironmentSettings, ResourceFiles: p.ResourceFiles}
+		if p.Constraints != nil && p.Constraints.MaxWallClockTime != nil {
+			spec.MaxWallClockTime = p.Constraints.MaxWallClockTime.Std()
+		}
+		res := w.Runner.Run(ctx, spec)
+		info := &api.JobPrepReleaseTaskExecutionInformation{StartTime: res.StartTime, EndTime: api.T(res.EndTime),
+			State: api.PrepTaskCompleted, ExitCode: res.ExitCode, FailureInfo: res.FailureInfo, Result: res.Outcome(),
+			TaskRootDirectory: TaskRootDirectory(a.Lease.JobID, p.ID)}
+		if info.FailureInfo == nil && res.Outcome() == api.ResultFailure {
+			info.FailureInfo = FailureExitCodeInfo()
+		}
+		_ = w.Coord.PrepRelease(ctx, nodeproto.PrepReleaseReport{NodeID: node.NodeID, PoolID: node.PoolID, JobID: a.Lease.JobID, Prep: info})
+		wait := p.WaitForSuccess == nil || *p.WaitForSuccess
+		ps.ok = res.Outcome() == api.ResultSuccess || !wait
+		if !ps.ok {
+			ps.info = &api.TaskFailureInformation{Category: api.UserError, Code: api.FailureJobPreparationTaskFailed,
+				Message: "Task cannot run because the job preparation task failed on node"}
+		}
+	})
+	return ps.ok, ps.info
+}
+
+// runStartTask runs the pool's start task with its retries.
+func (w *Worker) runStartTask(ctx context.Context, node Node, st *api.StartTask) *api.StartTaskInformation {
+	spec := Spec{Kind: KindStartTask, Node: node, CommandLine: st.CommandLine, Environment: st.EnvironmentSettings, ResourceFiles: st.ResourceFiles}
+	maxRetries := int32(0)
+	if st.MaxTaskRetryCount != nil {
+		maxRetries = *st.MaxTaskRetryCount
+	}
+	info := &api.StartTaskInformation{}
+	for {
+		res := w.Runner.Run(ctx, spec)
+		info.State = api.StartTaskCompleted
+		info.StartTime, info.EndTime = res.StartTime, api.T(res.EndTime)
+		info.ExitCode, info.FailureInfo, info.Result = res.ExitCode, res.FailureInfo, res.Outcome()
+		if info.Result == api.ResultSuccess || res.PreProcessingError || ctx.Err() != nil {
+			break
+		}
+		if maxRetries >= 0 && info.RetryCount >= maxRetries {
+			info.FailureInfo = FailureExitCodeInfo()
+			break
+		}
+		info.RetryCount++
+		info.LastRetryTime = api.T(time.Now().UTC())
+	}
+	return info
+}

@@ -1,0 +1,157 @@
+// Package app assembles an openbatch server from its parts: the store,
+// the service, the scheduler, the HTTP API and, for `openbatch dev`, local
+// node agents. The cmd package only parses flags and calls in here.
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/openbatch/openbatch/internal/httpapi"
+	"github.com/openbatch/openbatch/internal/nodeproto"
+	"github.com/openbatch/openbatch/internal/scheduler"
+	"github.com/openbatch/openbatch/internal/service"
+	"github.com/openbatch/openbatch/internal/store/sqlite"
+	"github.com/openbatch/openbatch/sharedkey"
+)
+
+// Development account: public constants, like Azurite's devstoreaccount1.
+const (
+	DevAccountName = "devbatch1"
+	DevAccountKey  = "nNcHL4t9bJBMx0NlczG9wynFhSJmxZFc2OwsgoL2qILfs4syynxUi5OPRKBkNApdicmDJJiZb4pdWkp2OEupiw=="
+)
+
+// Config configures a server.
+type Config struct {
+	// Listen is the TCP address to serve on (default 127.0.0.1:8080).
+	Listen string
+	// AccountName and AccountKey (base64) authenticate API clients.
+	AccountName, AccountKey string
+	// DataDir holds the database and, in dev mode, the nodes' directories.
+	DataDir string
+	// LocalNodes runs node agents in-process: a pool's target node count
+	// becomes that many local nodes (openbatch dev).
+	LocalNodes bool
+	// Agent configures in-process agents (storage credentials etc).
+	Agent AgentOptions
+	// HeartbeatTimeout is how long a node may be silent (default 30s).
+	HeartbeatTimeout time.Duration
+	Log              *slog.Logger
+}
+
+// Server is a running openbatch server.
+type Server struct {
+	Endpoint  string
+	Config    Config
+	JoinToken string
+	Service   *service.Service
+	Scheduler *scheduler.Scheduler
+
+	http     *http.Server
+	listener net.Listener
+	store    *sqlite.Store
+	cancel   context.CancelFunc
+	done     chan struct{}
+	local    *LocalNodes
+}
+
+// DefaultDataDir returns $XDG_DATA_HOME/openbatch or ~/.local/share/openbatch.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "openbatch")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "openbatch")
+	}
+	return filepath.Join(os.TempDir(), "openbatch")
+}
+
+// Start opens the store, starts the scheduler and serves the API. It returns
+// once the listener is ready.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.AccountName == "" {
+		cfg.AccountName = DevAccountName
+	}
+	if cfg.AccountKey == "" {
+		cfg.AccountKey = DevAccountKey
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir()
+	}
+	cred, err := sharedkey.NewCredential(cfg.AccountName, cfg.AccountKey)
+	if err != nil {
+		return nil, fmt.Errorf("account key: %w", err)
+	}
+	keyBytes, _ := base64.StdEncoding.DecodeString(cfg.AccountKey)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "openbatch.db"))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	endpoint := "http://" + ln.Addr().String()
+	svc := service.New(st, cfg.Log)
+	svc.ValidateOutputFiles = validateOutputFiles
+	svc.ValidateResourceFiles = validateResourceFiles
+	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, AccountName: cfg.AccountName, AccountURL: endpoint})
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
+		listener: ln, store: st, cancel: cancel, done: make(chan struct{})}
+	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
+		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, s.JoinToken)}}
+	files := &fileRouter{store: st}
+	api.Files = files
+	svc.TaskDirs = files
+	if cfg.LocalNodes {
+		s.local = newLocalNodes(runCtx, sched, cfg, files)
+		svc.Provisioner = s.local
+		if err := s.local.restore(ctx, st); err != nil {
+			cancel()
+			ln.Close()
+			st.Close()
+			return nil, err
+		}
+	}
+	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go sched.Run(runCtx)
+	go func() {
+		defer close(s.done)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Log.Error("http server stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Close stops the server: agents, scheduler, HTTP and store.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if s.local != nil {
+		s.local.stop()
+	}
+	s.cancel()
+	err := s.http.Shutdown(ctx)
+	<-s.done
+	return errors.Join(err, s.store.Close())
+}

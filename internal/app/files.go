@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/openbatch/openbatch/internal/agent"
+	"github.com/openbatch/openbatch/internal/httpapi"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// fileRouter finds the node directory behind task and node files.
+type fileRouter struct {
+	store store.Store
+}
+
+func (f *fileRouter) dir(ctx context.Context, poolID, nodeID, rel string) (httpapi.Dir, error) {
+	n, err := f.store.GetNode(ctx, poolID, nodeID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: node %s is gone", httpapi.ErrFilesUnavailable, nodeID)
+		}
+		return nil, err
+	}
+	if n.Address != "" {
+		return &remoteDir{base: n.Address, rel: rel, token: n.Token}, nil
+	}
+	return httpapi.LocalDir(filepath.Join(n.Root, filepath.FromSlash(rel))), nil
+}
+
+// TaskDir implements httpapi.FileServer.
+func (f *fileRouter) TaskDir(ctx context.Context, jobID, taskID string) (httpapi.Dir, error) {
+	row, err := f.store.GetTask(ctx, jobID, taskID)
+	if err != nil {
+		return nil, err
+	}
+	ni := row.Task.NodeInfo
+	if ni == nil || ni.NodeID == "" {
+		return nil, httpapi.ErrFilesUnavailable
+	}
+	return f.dir(ctx, ni.PoolID, ni.NodeID, agent.TaskRootDirectory(jobID, row.Task.ID))
+}
+
+// NodeDir implements httpapi.FileServer.
+func (f *fileRouter) NodeDir(ctx context.Context, poolID, nodeID string) (httpapi.Dir, error) {
+	return f.dir(ctx, poolID, nodeID, "")
+}
+
+// RemoveTaskDir implements service.TaskDirs for local nodes; remote nodes
+// remove task directories when their retention ends.
+func (f *fileRouter) RemoveTaskDir(ctx context.Context, poolID, nodeID, jobID, taskID string) error {
+	n, err := f.store.GetNode(ctx, poolID, nodeID)
+	if err != nil || n.Address != "" {
+		return nil
+	}
+	l, err := agent.NewLayout(n.Root)
+	if err != nil {
+		return err
+	}
+	return l.RemoveTaskDir(jobID, taskID)
+}

@@ -1,0 +1,183 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/agent"
+	"github.com/openbatch/openbatch/internal/nodeproto"
+	"github.com/openbatch/openbatch/internal/scheduler"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// AgentOptions configure the node agents openbatch dev runs in-process.
+type AgentOptions struct {
+	// Runner is the task runner configuration (output steps, storage).
+	Runner agent.Config
+}
+
+// LocalNodes runs a pool's nodes as in-process agents: a pool's target node
+// count becomes that many local nodes, each with its own root directory
+// under the data directory.
+type LocalNodes struct {
+	ctx    context.Context
+	sched  *scheduler.Scheduler
+	runner *agent.Runner
+	dir    string
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	nodes map[string]map[string]*localNode // pool -> node ID -> node
+	wg    sync.WaitGroup
+}
+
+type localNode struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, cfg Config, _ *fileRouter) *LocalNodes {
+	rc := cfg.Agent.Runner
+	if rc.Logger == nil {
+		rc.Logger = cfg.Log
+	}
+	return &LocalNodes{ctx: ctx, sched: sched, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
+		log: cfg.Log, nodes: map[string]map[string]*localNode{}}
+}
+
+// restore restarts the local nodes of pools that existed before a restart,
+// with their previous IDs and directories.
+func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
+	tok := ""
+	for {
+		pools, next, err := st.ListPools(ctx, store.Page{Token: tok})
+		if err != nil {
+			return err
+		}
+		for _, p := range pools {
+			nodes, err := st.ListNodes(ctx, p.ID)
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				if n.Address == "" {
+					l.startNode(p.ID, n.Node.ID)
+				}
+			}
+			if err := l.Resize(ctx, p, targetOf(p)); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		tok = next
+	}
+}
+
+func targetOf(p *api.Pool) int {
+	n := 0
+	if p.TargetDedicatedNodes != nil {
+		n += int(*p.TargetDedicatedNodes)
+	}
+	if p.TargetLowPriorityNodes != nil {
+		n += int(*p.TargetLowPriorityNodes)
+	}
+	return n
+}
+
+// Resize implements service.Provisioner.
+func (l *LocalNodes) Resize(ctx context.Context, pool *api.Pool, target int) error {
+	l.mu.Lock()
+	have := len(l.nodes[pool.ID])
+	var remove []string
+	if have > target {
+		for id := range l.nodes[pool.ID] {
+			remove = append(remove, id)
+		}
+		sort.Strings(remove)
+		remove = remove[:have-target]
+	}
+	l.mu.Unlock()
+	for i := have; i < target; i++ {
+		l.startNode(pool.ID, scheduler.NewNodeID())
+	}
+	for _, id := range remove {
+		l.stopNode(pool.ID, id)
+		if err := l.sched.RemoveNode(ctx, pool.ID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemovePool implements service.Provisioner.
+func (l *LocalNodes) RemovePool(ctx context.Context, poolID string) error {
+	l.mu.Lock()
+	var ids []string
+	for id := range l.nodes[poolID] {
+		ids = append(ids, id)
+	}
+	l.mu.Unlock()
+	for _, id := range ids {
+		l.stopNode(poolID, id)
+		if err := l.sched.RemoveNode(ctx, poolID, id); err != nil {
+			return err
+		}
+		_ = os.RemoveAll(filepath.Join(l.dir, id))
+	}
+	return nil
+}
+
+func (l *LocalNodes) startNode(poolID, nodeID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.nodes[poolID] == nil {
+		l.nodes[poolID] = map[string]*localNode{}
+	}
+	if _, ok := l.nodes[poolID][nodeID]; ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(l.ctx)
+	ln := &localNode{cancel: cancel, done: make(chan struct{})}
+	l.nodes[poolID][nodeID] = ln
+	w := &agent.Worker{Coord: l.sched, Runner: l.runner, Log: l.log,
+		Registration: nodeproto.Registration{PoolID: poolID, NodeID: nodeID, Root: filepath.Join(l.dir, nodeID),
+			IPAddress: "127.0.0.1", Dedicated: true}}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer close(ln.done)
+		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+			l.log.Error(fmt.Sprintf("local node %s stopped", nodeID), "err", err)
+		}
+	}()
+}
+
+func (l *LocalNodes) stopNode(poolID, nodeID string) {
+	l.mu.Lock()
+	ln := l.nodes[poolID][nodeID]
+	delete(l.nodes[poolID], nodeID)
+	l.mu.Unlock()
+	if ln != nil {
+		ln.cancel()
+		<-ln.done
+	}
+}
+
+func (l *LocalNodes) stop() {
+	l.mu.Lock()
+	for _, m := range l.nodes {
+		for _, n := range m {
+			n.cancel()
+		}
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}

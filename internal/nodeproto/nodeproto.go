@@ -1,0 +1,146 @@
+// Package nodeproto is the protocol between the server and its node agents:
+// a node registers, then repeatedly acquires work (which is also its
+// heartbeat) and reports each task run's outcome.
+//
+// Every task handed to a node is a lease carrying an epoch. The server bumps
+// the epoch whenever the task leaves the node's hands (completed, requeued,
+// terminated), and refuses any report with an old epoch: a node that lost
+// its lease can never complete a task twice. The same Coordinator interface
+// is served over HTTP for `openbatch agent` and called directly in-process by
+// `openbatch dev`.
+package nodeproto
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+)
+
+// ErrStaleLease is returned for a report whose lease is no longer current.
+var ErrStaleLease = errors.New("stale lease: the task was requeued, terminated or completed elsewhere")
+
+// ErrUnknownNode is returned when a node that is not registered calls.
+var ErrUnknownNode = errors.New("unknown node: register again")
+
+// Lease identifies one hand-out of a task to a node.
+type Lease struct {
+	JobID  string `json:"jobId"`
+	TaskID string `json:"taskId"`
+	Epoch  int64  `json:"epoch"`
+}
+
+// Registration is a node joining a pool.
+type Registration struct {
+	PoolID string `json:"poolId"`
+	// NodeID is the node's ID; empty asks the server to assign one.
+	NodeID string `json:"nodeId,omitempty"`
+	// Root is the node's root directory on its machine (informational).
+	Root string `json:"root"`
+	// Address is the base URL of the node's file server ("" in-process).
+	Address string `json:"address,omitempty"`
+	// IPAddress is reported as the node's ipAddress.
+	IPAddress string `json:"ipAddress,omitempty"`
+	// Dedicated says whether the node is dedicated (as opposed to spot).
+	Dedicated bool `json:"dedicated"`
+}
+
+// NodeConfig is what a registered node needs to know about its pool.
+type NodeConfig struct {
+	NodeID      string         `json:"nodeId"`
+	PoolID      string         `json:"poolId"`
+	VMSize      string         `json:"vmSize"`
+	Slots       int            `json:"slots"`
+	StartTask   *api.StartTask `json:"startTask,omitempty"`
+	AccountName string         `json:"accountName"`
+	AccountURL  string         `json:"accountUrl"`
+	// HeartbeatInterval is how often an idle node must call Acquire.
+	HeartbeatInterval time.Duration `json:"heartbeatInterval"`
+}
+
+// NodeStatus is a node's report of itself on each Acquire.
+type NodeStatus struct {
+	PoolID    string `json:"poolId"`
+	NodeID    string `json:"nodeId"`
+	FreeSlots int    `json:"freeSlots"`
+	// Running lists the leases the node is running now.
+	Running []Lease `json:"running,omitempty"`
+	// State is the node's state (idle, running, starttaskfailed, ...).
+	State api.NodeState `json:"state"`
+	// StartTaskInfo is the pool start task's latest run, if any.
+	StartTaskInfo *api.StartTaskInformation `json:"startTaskInfo,omitempty"`
+	// Wait is how long the server may hold the call when it has no work.
+	Wait time.Duration `json:"wait"`
+}
+
+// Assignment is a task leased to a node, with everything needed to run it.
+type Assignment struct {
+	Lease       Lease    `json:"lease"`
+	Task        api.Task `json:"task"`
+	JobPriority int32    `json:"jobPriority"`
+	// JobEnvironment is the job's commonEnvironmentSettings.
+	JobEnvironment []api.EnvironmentSetting `json:"jobEnvironment,omitempty"`
+	// JobPreparationTask runs on the node before the job's first task there.
+	JobPreparationTask *api.JobPreparationTask `json:"jobPreparationTask,omitempty"`
+	// JobReleaseTask runs on the node when the job ends.
+	JobReleaseTask *api.JobReleaseTask `json:"jobReleaseTask,omitempty"`
+}
+
+// Work is the answer to Acquire.
+type Work struct {
+	Assignments []Assignment `json:"assignments,omitempty"`
+	// Cancel lists leases the node must stop (kill the process, report nothing).
+	Cancel []Lease `json:"cancel,omitempty"`
+	// RemoveTaskDirs lists task directories to delete (task or job deleted).
+	RemoveTaskDirs []TaskRef `json:"removeTaskDirs,omitempty"`
+	// Leave is true when the node has been removed from its pool.
+	Leave bool `json:"leave,omitempty"`
+}
+
+// TaskRef names a task.
+type TaskRef struct {
+	JobID  string `json:"jobId"`
+	TaskID string `json:"taskId"`
+}
+
+// FailureKind says at which stage a run failed (see lifecycle.FailureKind).
+type FailureKind int
+
+// Report is the outcome of one task run.
+type Report struct {
+	NodeID      string                      `json:"nodeId"`
+	PoolID      string                      `json:"poolId"`
+	Lease       Lease                       `json:"lease"`
+	StartTime   time.Time                   `json:"startTime"`
+	EndTime     time.Time                   `json:"endTime"`
+	ExitCode    *int32                      `json:"exitCode,omitempty"`
+	FailureInfo *api.TaskFailureInformation `json:"failureInfo,omitempty"`
+	Kind        FailureKind                 `json:"kind"`
+	Stats       *api.TaskStatistics         `json:"stats,omitempty"`
+	// TaskRootDirectory is the task directory relative to the node root.
+	TaskRootDirectory string `json:"taskRootDirectory,omitempty"`
+}
+
+// PrepReleaseReport records a job preparation or release task run.
+type PrepReleaseReport struct {
+	NodeID  string                                      `json:"nodeId"`
+	PoolID  string                                      `json:"poolId"`
+	JobID   string                                      `json:"jobId"`
+	Prep    *api.JobPrepReleaseTaskExecutionInformation `json:"prep,omitempty"`
+	Release *api.JobPrepReleaseTaskExecutionInformation `json:"release,omitempty"`
+}
+
+// Coordinator is the server side of the protocol.
+type Coordinator interface {
+	// Register adds a node to a pool and returns its configuration.
+	Register(ctx context.Context, reg Registration) (*NodeConfig, error)
+	// Acquire records the node's heartbeat and returns work: new leases,
+	// leases to cancel, directories to remove. With no work it may block up
+	// to status.Wait.
+	Acquire(ctx context.Context, status NodeStatus) (*Work, error)
+	// Complete reports a run's outcome; ErrStaleLease if the lease is gone.
+	Complete(ctx context.Context, rep Report) error
+	// PrepRelease records a job preparation or release task run.
+	PrepRelease(ctx context.Context, rep PrepReleaseReport) error
+}

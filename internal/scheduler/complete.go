@@ -1,0 +1,291 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
+	"github.com/openbatch/openbatch/internal/nodeproto"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// maxRecentTasks is how many recent tasks a node lists.
+const maxRecentTasks = 20
+
+// Complete applies a run's outcome: retry, or complete with the result and
+// exit options, then the job-level rules.
+func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
+	job, err := s.store.GetJob(ctx, rep.Lease.JobID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nodeproto.ErrStaleLease
+		}
+		return err
+	}
+	now := s.now()
+	var decision lifecycle.Decision
+	row, err := s.store.UpdateTask(ctx, rep.Lease.JobID, rep.Lease.TaskID, func(r *store.TaskRow) error {
+		if r.Epoch != rep.Lease.Epoch || r.NodeID != rep.NodeID || r.Task.State != api.TaskRunning {
+			return nodeproto.ErrStaleLease
+		}
+		t := r.Task
+		decision = lifecycle.Decide(t, job, lifecycle.Outcome{ExitCode: rep.ExitCode, FailureInfo: rep.FailureInfo, Kind: lifecycle.FailureKind(rep.Kind)})
+		ei := t.ExecutionInfo
+		if ei == nil {
+			ei = &api.TaskExecutionInformation{}
+			t.ExecutionInfo = ei
+		}
+		if !rep.StartTime.IsZero() {
+			ei.StartTime = api.T(rep.StartTime.UTC())
+		}
+		if rep.Stats != nil {
+			t.Stats = rep.Stats
+		}
+		if decision.Retry {
+			if err := lifecycle.ApplyTask(t, lifecycle.Retry, now); err != nil {
+				return err
+			}
+			ei.RetryCount++
+			ei.LastRetryTime = api.T(now)
+			ei.ExitCode = rep.ExitCode
+			r.NodeID = ""
+		} else {
+			if err := lifecycle.ApplyTask(t, lifecycle.Finish, now); err != nil {
+				return err
+			}
+			end := now
+			if !rep.EndTime.IsZero() {
+				end = rep.EndTime.UTC()
+			}
+			ei.EndTime = api.T(end)
+			ei.ExitCode = rep.ExitCode
+			ei.Result = decision.Result
+			ei.FailureInfo = decision.FailureInfo
+			r.NodeID = ""
+		}
+		r.Epoch++
+		t.ETag = s.svc.NewETag()
+		t.LastModified = api.T(now)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nodeproto.ErrStaleLease
+		}
+		return err
+	}
+	s.recordOnNode(ctx, rep, row.Task, decision)
+	if decision.Retry {
+		s.Kick()
+		return nil
+	}
+	s.afterCompletion(ctx, job, row.Task, decision.Options)
+	s.Kick()
+	return nil
+}
+
+func (s *Scheduler) recordOnNode(ctx context.Context, rep nodeproto.Report, t *api.Task, d lifecycle.Decision) {
+	_, err := s.store.UpdateNode(ctx, rep.PoolID, rep.NodeID, func(n *store.Node) error {
+		n.Node.TotalTasksRun++
+		if !d.Retry && d.Result == api.ResultSuccess {
+			n.Node.TotalTasksSucceeded++
+		}
+		ti := api.TaskInformation{JobID: rep.Lease.JobID, TaskID: t.ID, TaskState: t.State, ExecutionInfo: t.ExecutionInfo}
+		n.Node.RecentTasks = append([]api.TaskInformation{ti}, n.Node.RecentTasks...)
+		if len(n.Node.RecentTasks) > maxRecentTasks {
+			n.Node.RecentTasks = n.Node.RecentTasks[:maxRecentTasks]
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("record task on node", "node", rep.NodeID, "err", err)
+	}
+}
+
+// TaskCompleted runs the completion rules for a task that completed outside
+// a node report (terminate, delete).
+func (s *Scheduler) TaskCompleted(ctx context.Context, jobID, taskID string) {
+	job, err := s.store.GetJob(ctx, jobID)
+	if err != nil {
+		return
+	}
+	row, err := s.store.GetTask(ctx, jobID, taskID)
+	if err != nil {
+		// Deleted: dependents may now be unblocked or stay blocked; re-check.
+		s.resolveDependencies(ctx, job)
+		s.checkAllComplete(ctx, job)
+		return
+	}
+	s.afterCompletion(ctx, job, row.Task, optionsOf(row.Task))
+}
+
+// JobChanged re-checks a job's dependencies and onAllTasksComplete.
+func (s *Scheduler) JobChanged(ctx context.Context, jobID string) {
+	job, err := s.store.GetJob(ctx, jobID)
+	if err != nil {
+		return
+	}
+	s.resolveDependencies(ctx, job)
+	s.checkAllComplete(ctx, job)
+}
+
+func (s *Scheduler) afterCompletion(ctx context.Context, job *api.Job, t *api.Task, opts api.ExitOptions) {
+	failed := t.ExecutionInfo != nil && t.ExecutionInfo.FailureInfo != nil
+	if m := job.JobManagerTask; m != nil && strings.EqualFold(m.ID, t.ID) && m.KillJobOnCompletion != nil && *m.KillJobOnCompletion {
+		s.terminateJob(ctx, job.ID, "JMComplete")
+		return
+	}
+	if failed && job.OnTaskFailure == api.OnTaskFailurePerformExitOptionsJobAction {
+		switch opts.JobAction {
+		case api.JobActionTerminate:
+			s.terminateJob(ctx, job.ID, "TaskFailed")
+			return
+		case api.JobActionDisable:
+			if err := s.svc.DisableJobInternal(ctx, job.ID); err != nil {
+				s.log.Error("disable job after task failure", "job", job.ID, "err", err)
+			}
+		}
+	}
+	if job.UsesTaskDependencies != nil && *job.UsesTaskDependencies {
+		s.resolveDependencies(ctx, job)
+	}
+	s.checkAllComplete(ctx, job)
+}
+
+func (s *Scheduler) terminateJob(ctx context.Context, jobID, reason string) {
+	if err := s.svc.TerminateJobInternal(ctx, jobID, reason); err != nil {
+		s.log.Error("terminate job", "job", jobID, "reason", reason, "err", err)
+	}
+}
+
+// checkAllComplete terminates a job whose onAllTasksComplete is
+// terminatejob once no task is active or running.
+func (s *Scheduler) checkAllComplete(ctx context.Context, job *api.Job) {
+	if job.OnAllTasksComplete != api.OnAllTasksCompleteTerminateJob || job.State != api.JobActive {
+		return
+	}
+	c, err := s.store.TaskStateCounts(ctx, job.ID)
+	if err != nil {
+		return
+	}
+	if c.TaskCounts.Active == 0 && c.TaskCounts.Running == 0 {
+		s.terminateJob(ctx, job.ID, "AllTasksComplete")
+	}
+}
+
+// optionsOf recomputes the exit options of a completed task from its
+// stored outcome.
+func optionsOf(t *api.Task) api.ExitOptions {
+	o := lifecycle.Outcome{}
+	if ei := t.ExecutionInfo; ei != nil {
+		o.ExitCode, o.FailureInfo = ei.ExitCode, ei.FailureInfo
+		if ei.FailureInfo != nil {
+			o.Kind = kindOf(ei.FailureInfo.Code)
+		}
+	}
+	return lifecycle.ExitOptions(t.ExitConditions, o)
+}
+
+func kindOf(code string) lifecycle.FailureKind {
+	switch {
+	case strings.HasPrefix(code, "FileUpload"):
+		return lifecycle.FileUpload
+	case code == api.FailureTaskEnded:
+		return lifecycle.Ended
+	case code == api.FailureExitCode:
+		return lifecycle.NoFailure
+	}
+	return lifecycle.PreProcessing
+}
+
+// depState says whether one dependency lets a task run.
+type depState int
+
+const (
+	depPending depState = iota
+	depSatisfied
+	depBlocked
+)
+
+func (s *Scheduler) depOf(ctx context.Context, jobID, id string) (depState, bool) {
+	row, err := s.store.GetTask(ctx, jobID, id)
+	if err != nil {
+		return depPending, false
+	}
+	if row.Task.State != api.TaskCompleted {
+		return depPending, true
+	}
+	if optionsOf(row.Task).DependencyAction == api.DependencyBlock {
+		return depBlocked, true
+	}
+	return depSatisfied, true
+}
+
+// resolveDependencies releases a job's waiting tasks whose dependencies
+// are all satisfied. A dependency on a task ID that does not exist keeps the
+// task waiting; IDs in a range that do not exist are ignored.
+func (s *Scheduler) resolveDependencies(ctx context.Context, job *api.Job) {
+	waiting, err := s.store.WaitingTasks(ctx, job.ID)
+	if err != nil {
+		s.log.Error("list waiting tasks", "job", job.ID, "err", err)
+		return
+	}
+	released := false
+	for _, w := range waiting {
+		if !s.dependenciesSatisfied(ctx, job.ID, w.Task.DependsOn) {
+			continue
+		}
+		_, err := s.store.UpdateTask(ctx, job.ID, w.Task.ID, func(r *store.TaskRow) error {
+			r.Waiting = false
+			return nil
+		})
+		if err == nil {
+			released = true
+		}
+	}
+	if released {
+		s.Kick()
+	}
+}
+
+func (s *Scheduler) dependenciesSatisfied(ctx context.Context, jobID string, d *api.TaskDependencies) bool {
+	if d == nil {
+		return true
+	}
+	for _, id := range d.TaskIDs {
+		if st, _ := s.depOf(ctx, jobID, id); st != depSatisfied {
+			return false
+		}
+	}
+	for _, r := range d.TaskIDRanges {
+		for i := r.Start; i <= r.End; i++ {
+			st, exists := s.depOf(ctx, jobID, strconv.Itoa(int(i)))
+			if exists && st != depSatisfied {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// PrepRelease records a job preparation or release task run on a node.
+func (s *Scheduler) PrepRelease(ctx context.Context, rep nodeproto.PrepReleaseReport) error {
+	cur := &api.JobPreparationAndReleaseTaskExecutionInformation{PoolID: rep.PoolID, NodeID: rep.NodeID}
+	if all, err := s.store.PrepReleaseStatus(ctx, rep.JobID); err == nil {
+		for i := range all {
+			if all[i].NodeID == rep.NodeID {
+				cur = &all[i]
+			}
+		}
+	}
+	if rep.Prep != nil {
+		cur.JobPreparationTaskExecutionInfo = rep.Prep
+	}
+	if rep.Release != nil {
+		cur.JobReleaseTaskExecutionInfo = rep.Release
+	}
+	return s.store.PutPrepRelease(ctx, rep.JobID, cur)
+}

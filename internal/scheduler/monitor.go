@@ -1,0 +1,82 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// Run watches node heartbeats and job wall-clock limits until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.checkNodes(ctx)
+		s.checkJobs(ctx)
+	}
+}
+
+// checkNodes marks silent nodes unknown and requeues their tasks.
+func (s *Scheduler) checkNodes(ctx context.Context) {
+	tok := ""
+	for {
+		pools, next, err := s.store.ListPools(ctx, store.Page{Token: tok})
+		if err != nil {
+			return
+		}
+		for _, p := range pools {
+			nodes, err := s.store.ListNodes(ctx, p.ID)
+			if err != nil {
+				continue
+			}
+			for _, n := range nodes {
+				if n.Node.State == api.NodeUnknown || s.now().Sub(n.LastHeartbeat) < s.cfg.HeartbeatTimeout {
+					continue
+				}
+				_, _ = s.store.UpdateNode(ctx, p.ID, n.Node.ID, func(n *store.Node) error {
+					n.Node.State = api.NodeUnknown
+					n.Node.StateTransitionTime = api.T(s.now())
+					n.Node.RunningTasksCount = 0
+					return nil
+				})
+				s.log.Warn("node missed its heartbeats; requeueing its tasks", "pool", p.ID, "node", n.Node.ID,
+					"silent_for", s.now().Sub(n.LastHeartbeat).Round(time.Second))
+				s.requeueNode(ctx, n.Node.ID, "node lost")
+			}
+		}
+		if next == "" {
+			return
+		}
+		tok = next
+	}
+}
+
+// checkJobs terminates jobs past their maxWallClockTime.
+func (s *Scheduler) checkJobs(ctx context.Context) {
+	tok := ""
+	for {
+		jobs, next, err := s.store.ListJobs(ctx, store.Page{Token: tok, State: string(api.JobActive)})
+		if err != nil {
+			return
+		}
+		for _, j := range jobs {
+			if j.Constraints == nil || j.Constraints.MaxWallClockTime == nil || *j.Constraints.MaxWallClockTime == api.Infinite || j.CreationTime == nil {
+				continue
+			}
+			if s.now().Sub(*j.CreationTime) > j.Constraints.MaxWallClockTime.Std() {
+				s.terminateJob(ctx, j.ID, "MaxWallClockTimeExpiry")
+			}
+		}
+		if next == "" {
+			return
+		}
+		tok = next
+	}
+}

@@ -1,0 +1,199 @@
+// Package scheduler matches runnable tasks to node slots and applies the
+// Batch rules when runs end: priority, maxParallelTasks, requiredSlots,
+// spread/pack fill, dependencies, retries, exit conditions, job actions,
+// onAllTasksComplete, and requeue of tasks whose node went silent.
+//
+// It is the server side of nodeproto: nodes pull work with Acquire (which is
+// also their heartbeat) and report with Complete. All state lives in the
+// store; the scheduler keeps only a wake-up channel.
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/nodeproto"
+	"github.com/openbatch/openbatch/internal/service"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// Config tunes the scheduler.
+type Config struct {
+	// HeartbeatTimeout is how long a node may stay silent before it is
+	// marked unknown and its tasks are requeued. Default 30s.
+	HeartbeatTimeout time.Duration
+	// HeartbeatInterval is how often idle nodes poll. Default 5s.
+	HeartbeatInterval time.Duration
+	// AccountName and AccountURL are given to nodes for AZ_BATCH_* variables.
+	AccountName, AccountURL string
+}
+
+// Scheduler hands out tasks and processes their outcomes.
+type Scheduler struct {
+	store store.Store
+	svc   *service.Service
+	log   *slog.Logger
+	cfg   Config
+
+	mu   sync.Mutex
+	wake chan struct{}
+}
+
+var _ nodeproto.Coordinator = (*Scheduler)(nil)
+var _ service.Hooks = (*Scheduler)(nil)
+
+// New returns a scheduler over svc's store. It installs itself as svc's
+// hooks.
+func New(svc *service.Service, cfg Config) *Scheduler {
+	if cfg.HeartbeatTimeout == 0 {
+		cfg.HeartbeatTimeout = 30 * time.Second
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 5 * time.Second
+	}
+	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, wake: make(chan struct{})}
+	svc.Hooks = s
+	return s
+}
+
+// Kick wakes nodes waiting in Acquire: there may be new work or new cancels.
+func (s *Scheduler) Kick() {
+	s.mu.Lock()
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) wakeChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wake
+}
+
+func (s *Scheduler) now() time.Time { return s.svc.Now() }
+
+// NewNodeID returns an ID in the shape of Azure's node IDs.
+func NewNodeID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "tvmps_" + hex.EncodeToString(b[:]) + "_d"
+}
+
+// Register adds a node to a pool.
+func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*nodeproto.NodeConfig, error) {
+	pool, err := s.store.GetPool(ctx, reg.PoolID)
+	if err != nil {
+		return nil, fmt.Errorf("register node in pool %s: %w", reg.PoolID, err)
+	}
+	if reg.NodeID == "" {
+		reg.NodeID = NewNodeID()
+	}
+	now := s.now()
+	state := api.NodeStarting
+	if pool.StartTask == nil {
+		state = api.NodeIdle
+	}
+	n := &store.Node{PoolID: pool.ID, Root: reg.Root, Address: reg.Address, LastHeartbeat: now,
+		Node: &api.ComputeNode{ID: reg.NodeID, State: state, SchedulingState: api.SchedulingEnabled,
+			StateTransitionTime: api.T(now), LastBootTime: api.T(now), AllocationTime: api.T(now),
+			IPAddress: reg.IPAddress, VMSize: pool.VMSize, IsDedicated: reg.Dedicated, StartTask: pool.StartTask,
+			NodeAgentInfo: &api.NodeAgentInformation{Version: "openbatch", LastUpdateTime: now}}}
+	if existing, err := s.store.GetNode(ctx, pool.ID, reg.NodeID); err == nil {
+		// A node that restarts keeps its counters; its old leases are requeued.
+		n.Node.TotalTasksRun, n.Node.TotalTasksSucceeded = existing.Node.TotalTasksRun, existing.Node.TotalTasksSucceeded
+		s.requeueNode(ctx, reg.NodeID, "node agent restarted")
+	}
+	if err := s.store.PutNode(ctx, n); err != nil {
+		return nil, err
+	}
+	if err := s.syncPoolCounts(ctx, pool.ID); err != nil {
+		return nil, err
+	}
+	slots := 1
+	if pool.TaskSlotsPerNode != nil {
+		slots = int(*pool.TaskSlotsPerNode)
+	}
+	return &nodeproto.NodeConfig{NodeID: reg.NodeID, PoolID: pool.ID, VMSize: pool.VMSize, Slots: slots,
+		StartTask: pool.StartTask, AccountName: s.cfg.AccountName, AccountURL: s.cfg.AccountURL,
+		HeartbeatInterval: s.cfg.HeartbeatInterval}, nil
+}
+
+// RemoveNode deletes a node; its running tasks are requeued.
+func (s *Scheduler) RemoveNode(ctx context.Context, poolID, nodeID string) error {
+	s.requeueNode(ctx, nodeID, "node removed from pool")
+	if err := s.store.DeleteNode(ctx, poolID, nodeID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.Kick()
+	return s.syncPoolCounts(ctx, poolID)
+}
+
+// syncPoolCounts sets the pool's currentDedicatedNodes from its node list.
+func (s *Scheduler) syncPoolCounts(ctx context.Context, poolID string) error {
+	nodes, err := s.store.ListNodes(ctx, poolID)
+	if err != nil {
+		return err
+	}
+	var ded, low int32
+	for _, n := range nodes {
+		if n.Node.IsDedicated {
+			ded++
+		} else {
+			low++
+		}
+	}
+	_, err = s.store.UpdatePool(ctx, poolID, func(p *api.Pool) error {
+		if p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == ded && p.CurrentLowPriorityNodes != nil && *p.CurrentLowPriorityNodes == low {
+			return errNoChange
+		}
+		p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(ded), api.I32(low)
+		p.ETag = s.svc.NewETag()
+		p.LastModified = api.T(s.now())
+		return nil
+	})
+	if errors.Is(err, errNoChange) || errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+var errNoChange = errors.New("no change")
+
+// requeueNode returns every task leased to a node to the queue.
+func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string) {
+	rows, err := s.store.TasksOnNode(ctx, nodeID)
+	if err != nil {
+		s.log.Error("list tasks on lost node", "node", nodeID, "err", err)
+		return
+	}
+	for _, r := range rows {
+		_, err := s.store.UpdateTask(ctx, r.JobID, r.Task.ID, func(row *store.TaskRow) error {
+			if row.NodeID != nodeID || (row.Task.State != api.TaskRunning && row.Task.State != api.TaskPreparing) {
+				return errNoChange
+			}
+			if err := service.RequeueRow(row, s.now()); err != nil {
+				return err
+			}
+			row.Task.ETag = s.svc.NewETag()
+			row.Task.LastModified = api.T(s.now())
+			return nil
+		})
+		if err != nil && !errors.Is(err, errNoChange) {
+			s.log.Error("requeue task", "job", r.JobID, "task", r.Task.ID, "err", err)
+			continue
+		}
+		if err == nil {
+			s.log.Info("requeued task", "job", r.JobID, "task", r.Task.ID, "node", nodeID, "reason", why)
+		}
+	}
+	if len(rows) > 0 {
+		s.Kick()
+	}
+}
