@@ -46,7 +46,9 @@ type prepState struct {
 	info *api.TaskFailureInformation
 }
 
-func leaseKey(l nodeproto.Lease) string { return strings.ToLower(l.JobID) + "/" + strings.ToLower(l.TaskID) }
+func leaseKey(l nodeproto.Lease) string {
+	return strings.ToLower(l.JobID) + "/" + strings.ToLower(l.TaskID)
+}
 
 // NodeID returns the node's ID once registered.
 func (w *Worker) NodeID() string {

@@ -27,7 +27,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 )
 
-
 // Azurite is a running Azurite with test helpers.
 type Azurite struct {
 	*azurite.Azurite
