@@ -75,6 +75,9 @@ type Spec struct {
 	// OutputFiles are uploaded after the process exits by an output-files
 	// step appended to the runner (Config.AfterProcess).
 	OutputFiles []api.OutputFile
+	// Retryable is true when a non-zero exit of this run will be retried
+	// by the service; output files are then not uploaded for this run.
+	Retryable bool
 	// MaxWallClockTime limits the run from its start (resource download
 	// included); zero, api.Infinite.Std() or anything over 100 years mean
 	// no limit.

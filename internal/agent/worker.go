@@ -249,8 +249,15 @@ func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment)
 	spec := Spec{Kind: KindTask, Node: node, JobID: a.Lease.JobID, TaskID: t.ID, CommandLine: t.CommandLine,
 		JobEnvironment: a.JobEnvironment, Environment: t.EnvironmentSettings, ResourceFiles: t.ResourceFiles,
 		OutputFiles: t.OutputFiles}
-	if t.Constraints != nil && t.Constraints.MaxWallClockTime != nil {
-		spec.MaxWallClockTime = t.Constraints.MaxWallClockTime.Std()
+	if c := t.Constraints; c != nil {
+		if c.MaxWallClockTime != nil {
+			spec.MaxWallClockTime = c.MaxWallClockTime.Std()
+		}
+		retries := int32(0)
+		if t.ExecutionInfo != nil {
+			retries = t.ExecutionInfo.RetryCount
+		}
+		spec.Retryable = c.MaxTaskRetryCount != nil && (*c.MaxTaskRetryCount < 0 || retries < *c.MaxTaskRetryCount)
 	}
 	if p := a.JobPreparationTask; p != nil {
 		spec.JobPreparationTaskID = p.ID

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/openbatch/openbatch/blob/azure"
 	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/scheduler"
@@ -122,6 +123,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	files := &fileRouter{store: st}
 	api.Files = files
 	svc.TaskDirs = files
+	if cfg.LocalNodes && len(cfg.Agent.Runner.AfterProcess) == 0 {
+		if err := ConfigureAgent(&cfg, azure.Options{}, nil); err != nil {
+			cancel()
+			ln.Close()
+			st.Close()
+			return nil, err
+		}
+	}
 	if cfg.LocalNodes {
 		s.local = newLocalNodes(runCtx, sched, cfg, files)
 		svc.Provisioner = s.local

@@ -1,0 +1,340 @@
+package azure
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openbatch/openbatch/blob"
+)
+
+// smallAlloc is the size up to which a single-request upload allocates its
+// own buffer instead of taking one from the shared pool, so that many tiny
+// files do not queue behind large ones.
+const smallAlloc = 256 << 10
+
+// bufferPool hands out at most n block buffers, allocated on first use.
+type bufferPool struct {
+	size   int64
+	tokens chan []byte
+}
+
+func newBufferPool(n int, size int64) *bufferPool {
+	p := &bufferPool{size: size, tokens: make(chan []byte, max(n, 1))}
+	for range cap(p.tokens) {
+		p.tokens <- nil
+	}
+	return p
+}
+
+// get waits for a buffer of at least n bytes. A file so large that its
+// blocks exceed the pool's size (over MaxBlocks·BlockSize) gets a bigger
+// buffer in place of the pooled one, still one per token.
+func (p *bufferPool) get(ctx context.Context, n int64) ([]byte, error) {
+	select {
+	case b := <-p.tokens:
+		if int64(cap(b)) < n {
+			b = make([]byte, max(n, p.size))
+		}
+		return b[:n], nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+func (p *bufferPool) put(b []byte) {
+	if int64(cap(b)) > p.size {
+		b = nil // do not keep outsized buffers
+	}
+	p.tokens <- b
+}
+
+// Put uploads size bytes of src as block blob name, replacing any existing
+// blob. Up to SinglePutMax bytes go in one Put Blob request; larger content
+// is read sequentially into pooled buffers, staged as BlockConcurrency
+// parallel Put Block requests and committed with Put Block List. The MD5 of
+// the content is computed from the same bytes as they are read and set as the
+// blob's Content-MD5 (x-ms-blob-content-md5); a single Put Blob also sends it
+// as Content-MD5 so the service verifies the body.
+func (c *azContainer) Put(ctx context.Context, name string, src io.ReaderAt, size int64, opts blob.PutOptions) (blob.PutResult, error) {
+	st := &retryStats{}
+	ctx = context.WithValue(ctx, statsKey{}, st)
+	bb := c.cc.NewBlockBlobClient(name)
+	var (
+		res blob.PutResult
+		err error
+	)
+	if size <= c.b.opts.SinglePutMax {
+		res, err = c.putSingle(ctx, bb, src, size, opts)
+	} else {
+		res, err = c.putBlocks(ctx, bb, src, size, opts)
+	}
+	res.Retries = int(st.retries.Load())
+	if err != nil {
+		return res, c.classify("put", name, err, res.Retries)
+	}
+	return res, nil
+}
+
+func (c *azContainer) putSingle(ctx context.Context, bb *blockblob.Client, src io.ReaderAt, size int64, opts blob.PutOptions) (blob.PutResult, error) {
+	var buf []byte
+	if size <= smallAlloc {
+		buf = make([]byte, size)
+	} else {
+		b, err := c.b.pool.get(ctx, size)
+		if err != nil {
+			return blob.PutResult{}, err
+		}
+		defer c.b.pool.put(b)
+		buf = b
+	}
+	if _, err := readFull(src, 0, buf); err != nil {
+		return blob.PutResult{}, err
+	}
+	sum := md5.Sum(buf)
+	digest, err := checkMD5(opts.ContentMD5, sum[:])
+	if err != nil {
+		return blob.PutResult{}, err
+	}
+	_, err = bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(buf)), &blockblob.UploadOptions{
+		HTTPHeaders:             headers(opts, digest),
+		Metadata:                metadata(opts),
+		Tier:                    tier(opts),
+		TransactionalValidation: azblobblob.TransferValidationTypeMD5(digest),
+	})
+	if err != nil {
+		return blob.PutResult{}, err
+	}
+	return blob.PutResult{Size: size, ContentMD5: digest}, nil
+}
+
+func (c *azContainer) putBlocks(ctx context.Context, bb *blockblob.Client, src io.ReaderAt, size int64, opts blob.PutOptions) (blob.PutResult, error) {
+	blockSize := c.b.opts.BlockSize
+	if (size+blockSize-1)/blockSize > MaxBlocks {
+		const mib = 1 << 20
+		blockSize = ((size+MaxBlocks-1)/MaxBlocks + mib - 1) / mib * mib
+	}
+	n := int((size + blockSize - 1) / blockSize)
+	prefix, err := blockPrefix()
+	if err != nil {
+		return blob.PutResult{}, err
+	}
+	ids := make([]string, n)
+	h := md5.New()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.b.opts.BlockConcurrency)
+	var readErr error
+	for i := 0; i < n; i++ {
+		off := int64(i) * blockSize
+		buf, err := c.b.pool.get(gctx, min(blockSize, size-off))
+		if err != nil {
+			readErr = err
+			break
+		}
+		if _, err := readFull(src, off, buf); err != nil {
+			c.b.pool.put(buf)
+			readErr = err
+			cancel(err)
+			break
+		}
+		h.Write(buf)
+		ids[i] = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", prefix, i))
+		id := ids[i]
+		g.Go(func() error {
+			defer c.b.pool.put(buf)
+			_, err := bb.StageBlock(gctx, id, streaming.NopCloser(bytes.NewReader(buf)), nil)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return blob.PutResult{}, err
+	}
+	if readErr != nil {
+		return blob.PutResult{}, readErr
+	}
+	digest, err := checkMD5(opts.ContentMD5, h.Sum(nil))
+	if err != nil {
+		return blob.PutResult{}, err
+	}
+	_, err = bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{
+		HTTPHeaders: headers(opts, digest),
+		Metadata:    metadata(opts),
+		Tier:        tier(opts),
+	})
+	if err != nil {
+		return blob.PutResult{}, err
+	}
+	return blob.PutResult{Size: size, ContentMD5: digest, Blocks: n}, nil
+}
+
+// errShrank reports a source that became shorter than its announced size,
+// e.g. a log file truncated by the task while it is uploaded.
+var errShrank = errors.New("source shrank during upload")
+
+// readFull reads len(buf) bytes at off, failing clearly if the source has
+// become shorter than it was when the upload started.
+func readFull(src io.ReaderAt, off int64, buf []byte) (int, error) {
+	n, err := src.ReadAt(buf, off)
+	if n == len(buf) {
+		return n, nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: %d bytes at offset %d, want %d", errShrank, n, off, len(buf))
+	}
+	return n, fmt.Errorf("read source: %w", err)
+}
+
+// checkMD5 returns the digest to send: the caller's if given (which must
+// match what was read), else the computed one.
+func checkMD5(given, computed []byte) ([]byte, error) {
+	if given == nil {
+		return computed, nil
+	}
+	if !bytes.Equal(given, computed) {
+		return nil, fmt.Errorf("content MD5 %x does not match the caller's ContentMD5 %x", computed, given)
+	}
+	return given, nil
+}
+
+func blockPrefix() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("block id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+func headers(o blob.PutOptions, digest []byte) *azblobblob.HTTPHeaders {
+	h := &azblobblob.HTTPHeaders{BlobContentMD5: digest}
+	set := func(dst **string, v string) {
+		if v != "" {
+			*dst = &v
+		}
+	}
+	set(&h.BlobContentType, o.ContentType)
+	set(&h.BlobContentEncoding, o.ContentEncoding)
+	set(&h.BlobContentLanguage, o.ContentLanguage)
+	set(&h.BlobContentDisposition, o.ContentDisposition)
+	set(&h.BlobCacheControl, o.CacheControl)
+	return h
+}
+
+func metadata(o blob.PutOptions) map[string]*string {
+	if len(o.Metadata) == 0 {
+		return nil
+	}
+	m := make(map[string]*string, len(o.Metadata))
+	for k, v := range o.Metadata {
+		m[k] = &v
+	}
+	return m
+}
+
+func tier(o blob.PutOptions) *azblobblob.AccessTier {
+	if o.AccessTier == "" {
+		return nil
+	}
+	t := azblobblob.AccessTier(o.AccessTier)
+	return &t
+}
+
+// classify turns an SDK or transport error into a *blob.Error without any
+// secret in its text.
+func (c *azContainer) classify(op, name string, err error, retries int) error {
+	e := &blob.Error{Op: op, Container: c.url, Blob: name, Retries: retries, Err: scrub(err)}
+	var re *azcore.ResponseError
+	var afe *azidentity.AuthenticationFailedError
+	var ne net.Error
+	switch {
+	case errors.As(err, &re):
+		e.StatusCode, e.Code = re.StatusCode, re.ErrorCode
+		switch {
+		case re.StatusCode == 404:
+			// On a write, only the container (or account) can be missing.
+			e.Kind = blob.ContainerNotFound
+		case re.StatusCode == 401 || re.StatusCode == 403:
+			e.Kind = blob.AccessDenied
+		case re.StatusCode == 409:
+			e.Kind = blob.Conflict
+		case re.StatusCode == 408 || re.StatusCode == 504 || re.ErrorCode == "OperationTimedOut":
+			e.Kind, e.Transient = blob.TimedOut, true
+		case re.StatusCode == 429 || re.StatusCode >= 500:
+			e.Kind, e.Transient = blob.Misc, true
+		default:
+			e.Kind = blob.Misc
+		}
+		e.Err = fmt.Errorf("%s", responseMessage(re))
+	case errors.As(err, &afe):
+		e.Kind = blob.AccessDenied
+		e.Err = fmt.Errorf("cannot get a token for the identity: %s", blob.RedactText(firstLine(afe.Error())))
+	case errors.Is(err, context.Canceled), errors.Is(err, errShrank):
+		e.Kind = blob.Misc
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		e.Kind, e.Transient = blob.TimedOut, true
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.ErrUnexpectedEOF):
+		e.Kind, e.Transient = blob.Misc, true
+	default:
+		e.Kind = blob.Misc
+	}
+	return e
+}
+
+// scrub replaces the URL inside a *url.Error (which the HTTP client builds
+// from the full request URL, SAS included) with its redacted form.
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: blob.Redact(ue.URL), Err: ue.Err}
+	}
+	return err
+}
+
+var (
+	reXMLMessage = regexp.MustCompile(`(?s)<Message>(.*?)</Message>`)
+	reXMLDetail  = regexp.MustCompile(`(?s)<AuthenticationErrorDetail>(.*?)</AuthenticationErrorDetail>`)
+)
+
+// responseMessage condenses a ResponseError (a multi-line dump with the
+// response body) to the storage service's own message on one line.
+func responseMessage(re *azcore.ResponseError) string {
+	text := re.Error()
+	msg := fmt.Sprintf("HTTP %d", re.StatusCode)
+	if m := reXMLMessage.FindStringSubmatch(text); m != nil {
+		msg = oneLine(m[1])
+	} else if re.RawResponse != nil {
+		msg = re.RawResponse.Status
+	}
+	if d := reXMLDetail.FindStringSubmatch(text); d != nil {
+		msg += " (" + oneLine(d[1]) + ")"
+	}
+	return blob.RedactText(msg)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
+}

@@ -1,0 +1,95 @@
+package blob_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openbatch/openbatch/blob"
+)
+
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://acc.blob.core.windows.net/c?sv=2023-01-03&sp=w&se=2030-01-01&sig=abc%2Bdef%3D",
+			"https://acc.blob.core.windows.net/c?sv=2023-01-03&sp=w&se=2030-01-01&sig=REDACTED"},
+		{"http://127.0.0.1:10000/devstoreaccount1/c?SIG=secret&sp=w", "http://127.0.0.1:10000/devstoreaccount1/c?SIG=REDACTED&sp=w"},
+		{"https://user:pw@host/c", "https://host/c"},
+		{"file:///data/out", "file:///data/out"},
+		{"not a url sig=topsecret&x", "not a url sig=REDACTED&x"},
+	} {
+		if got := blob.Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	txt := `Put "https://a/c/b?sp=w&sig=abc%2F" failed; DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Zm9v==;` +
+		` Authorization: SharedKey acc:c2lnbmF0dXJl sig%3Dxyz`
+	got := blob.RedactText(txt)
+	for _, secret := range []string{"abc%2F", "Zm9v", "c2lnbmF0dXJl", "xyz"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("RedactText left %q in %q", secret, got)
+		}
+	}
+}
+
+type fakeContainer struct {
+	errs  []error
+	calls int
+}
+
+func (f *fakeContainer) Put(_ context.Context, _ string, _ io.ReaderAt, size int64, _ blob.PutOptions) (blob.PutResult, error) {
+	f.calls++
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		return blob.PutResult{}, err
+	}
+	return blob.PutResult{Size: size, Retries: 1}, nil
+}
+func (f *fakeContainer) Get(context.Context, string) (io.ReadCloser, blob.Properties, error) {
+	return nil, blob.Properties{}, errors.ErrUnsupported
+}
+func (f *fakeContainer) String() string { return "fake" }
+
+func TestWithRetry(t *testing.T) {
+	transient := &blob.Error{Kind: blob.TimedOut, Transient: true, Retries: 2}
+	f := &fakeContainer{errs: []error{transient}}
+	c := blob.WithRetry(f, blob.RetryPolicy{BaseDelay: time.Millisecond})
+	res, err := c.Put(context.Background(), "b", strings.NewReader("x"), 1, blob.PutOptions{})
+	if err != nil || f.calls != 2 || res.Retries != 2+1+1 {
+		t.Fatalf("err %v calls %d retries %d", err, f.calls, res.Retries)
+	}
+	// Permanent errors are not retried.
+	f = &fakeContainer{errs: []error{&blob.Error{Kind: blob.AccessDenied}}}
+	c = blob.WithRetry(f, blob.RetryPolicy{BaseDelay: time.Millisecond})
+	if _, err := c.Put(context.Background(), "b", strings.NewReader("x"), 1, blob.PutOptions{}); !errors.Is(err, blob.ErrAccessDenied) || f.calls != 1 {
+		t.Fatalf("err %v calls %d", err, f.calls)
+	}
+	// Attempts are bounded.
+	f = &fakeContainer{errs: []error{transient, transient, transient, transient}}
+	c = blob.WithRetry(f, blob.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond})
+	if _, err := c.Put(context.Background(), "b", strings.NewReader("x"), 1, blob.PutOptions{}); !errors.Is(err, blob.ErrTimedOut) || f.calls != 3 {
+		t.Fatalf("err %v calls %d", err, f.calls)
+	}
+}
+
+func TestKindAndMux(t *testing.T) {
+	if blob.KindOf(context.DeadlineExceeded) != blob.TimedOut || blob.KindOf(errors.New("x")) != blob.Misc {
+		t.Error("KindOf")
+	}
+	e := &blob.Error{Kind: blob.ContainerNotFound, Op: "put", Container: "https://a/c?sig=REDACTED", Err: errors.New("see https://a/c?sig=leak")}
+	if !errors.Is(e, blob.ErrContainerNotFound) || errors.Is(e, blob.ErrAccessDenied) || strings.Contains(e.Error(), "leak") {
+		t.Errorf("Error: %v", e)
+	}
+	m := blob.NewMux(map[string]blob.Opener{"FILE": blob.OpenerFunc(func(context.Context, string, blob.OpenOptions) (blob.Container, error) {
+		return &fakeContainer{}, nil
+	})})
+	if _, err := m.Open(context.Background(), "file:///x", blob.OpenOptions{}); err != nil {
+		t.Error(err)
+	}
+	if _, err := m.Open(context.Background(), "s3://b/c?sig=s3cret", blob.OpenOptions{}); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("unknown scheme: %v", err)
+	}
+}

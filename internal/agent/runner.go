@@ -1,0 +1,231 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+)
+
+// Defaults of Config.
+const (
+	DefaultKillGrace           = 5 * time.Second
+	DefaultDownloadConcurrency = 4
+	DefaultDownloadTimeout     = 30 * time.Minute
+)
+
+// StorageAccount is the storage account that resolves a resource file's
+// autoStorageContainerName (the Batch account's "auto-storage" account).
+type StorageAccount struct {
+	// BlobEndpoint is the blob service URL, e.g.
+	// https://acct.blob.core.windows.net or http://127.0.0.1:10000/devstoreaccount1.
+	BlobEndpoint string
+	AccountName  string
+	AccountKey   string
+}
+
+// Config configures a Runner. The zero value works: every field has a
+// documented default. A Config is read-only once given to NewRunner.
+type Config struct {
+	// Logger receives one line per step; nil means slog.Default().
+	Logger *slog.Logger
+	// Path is the PATH of tasks; "" means DefaultPath.
+	Path string
+	// PassEnv names agent environment variables copied into every task's
+	// environment when set (e.g. "TZ", "http_proxy"). Nothing else of the
+	// agent's environment reaches a task.
+	PassEnv []string
+	// ExtraEnv is added to every task's base environment.
+	ExtraEnv map[string]string
+	// KillGrace is how long a process group gets between SIGTERM and
+	// SIGKILL when a run is cancelled or exceeds its wall clock time;
+	// 0 means DefaultKillGrace (5 s, short enough for terminate to feel
+	// immediate, long enough for a shell trap to flush its files).
+	KillGrace time.Duration
+	// HTTPClient downloads httpUrl resource files that are not blob URLs;
+	// nil means a client with no overall timeout (DownloadTimeout bounds
+	// each file).
+	HTTPClient *http.Client
+	// AutoStorage resolves autoStorageContainerName; nil makes such
+	// resource files fail with ResourceContainerListMiscError.
+	AutoStorage *StorageAccount
+	// DownloadConcurrency bounds the files downloaded at once per run;
+	// 0 means DefaultDownloadConcurrency.
+	DownloadConcurrency int
+	// DownloadTimeout bounds each file download and each container
+	// listing (BlobDownloadTimedOut / ResourceContainerListTimedOut);
+	// 0 means DefaultDownloadTimeout.
+	DownloadTimeout time.Duration
+	// AfterProcess are steps run after the process step, in order, such as
+	// output-file upload. See Step and RunsAfterFailure.
+	AfterProcess []Step
+}
+
+// maxWallClockLimit is the largest wall-clock limit enforced; longer ones
+// (api.Infinite included) mean "no limit" and cannot overflow a deadline.
+const maxWallClockLimit = 100 * 365 * 24 * time.Hour
+
+// Step is one stage of a task run.
+type Step interface {
+	// Name names the step in logs ("resourcefiles", "outputfiles").
+	Name() string
+	// Run performs the step on run. Returning a *Failure (possibly wrapped)
+	// ends the run with that failure; any other error ends it with an
+	// Unknown server error. Cancellation of ctx means the task is being
+	// terminated: return promptly.
+	Run(ctx context.Context, run *TaskRun) error
+}
+
+// RunsAfterFailure is implemented by steps that must run even when an
+// earlier step failed, for example an output-files step honouring
+// uploadCondition "taskfailure" or "taskcompletion". Such a step inspects
+// run.Result to decide what to do. Steps that do not implement it are
+// skipped once the run has failed.
+type RunsAfterFailure interface {
+	RunsAfterFailure() bool
+}
+
+// TaskRun is the state of one run as it moves through the steps.
+type TaskRun struct {
+	// Spec is the run's specification (read-only for steps).
+	Spec *Spec
+	// Paths are the run's task directory paths.
+	Paths TaskPaths
+	// Env is the task's environment, set by the environment step. Output
+	// steps use it to expand $VAR in file patterns.
+	Env Environment
+	// Result is the outcome so far: after the process step it holds the
+	// exit code, and FailureInfo if an earlier step failed.
+	Result *Result
+	// Log is the run's logger (with job and task attributes).
+	Log *slog.Logger
+
+	cfg *Config
+}
+
+// Runner runs task specs on this machine. It holds no per-run state and is
+// safe for concurrent use: one Runner can serve many nodes and tasks.
+type Runner struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// NewRunner returns a Runner with cfg's defaults filled in.
+func NewRunner(cfg Config) *Runner {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = DefaultKillGrace
+	}
+	if cfg.DownloadConcurrency <= 0 {
+		cfg.DownloadConcurrency = DefaultDownloadConcurrency
+	}
+	if cfg.DownloadTimeout <= 0 {
+		cfg.DownloadTimeout = DefaultDownloadTimeout
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	cfg.AfterProcess = append([]Step(nil), cfg.AfterProcess...)
+	return &Runner{cfg: cfg, log: cfg.Logger}
+}
+
+// builtinSteps are the steps up to and including the process; they run
+// under the wall-clock limit.
+func builtinSteps() []Step {
+	return []Step{taskDirStep{}, environmentStep{}, resourceFilesStep{}, processStep{}}
+}
+
+// Run runs spec to completion and reports what happened. It blocks until
+// the process and its whole process group are gone and every step has
+// finished. Cancelling ctx terminates the run (see ErrTerminated). The
+// wall-clock limit covers the built-in steps; steps in Config.AfterProcess
+// run under ctx alone so that, for example, outputs of a task killed for
+// exceeding its wall clock time can still be uploaded.
+func (r *Runner) Run(ctx context.Context, spec Spec) Result {
+	res := &Result{StartTime: time.Now().UTC()}
+	if spec.TaskID == "" {
+		switch spec.Kind {
+		case KindJobPreparation:
+			spec.TaskID = DefaultJobPreparationTaskID
+		case KindJobRelease:
+			spec.TaskID = DefaultJobReleaseTaskID
+		}
+	}
+	log := r.log.With("kind", spec.Kind.String(), "job", spec.JobID, "task", spec.TaskID, "node", spec.Node.NodeID)
+	run := &TaskRun{Spec: &spec, Result: res, Log: log, cfg: &r.cfg}
+
+	limited := ctx
+	if d := spec.MaxWallClockTime; d > 0 && d < maxWallClockLimit {
+		var cancel context.CancelFunc
+		limited, cancel = context.WithDeadlineCause(ctx, res.StartTime.Add(d), errWallClock)
+		defer cancel()
+	}
+
+	paths, err := spec.Node.Layout.PathsFor(spec.Kind, spec.JobID, spec.TaskID)
+	if err != nil {
+		r.fail(run, NewFailure(api.ServerError, api.FailureUnknown, "The task directory could not be determined", true, err))
+		res.EndTime = time.Now().UTC()
+		return *res
+	}
+	run.Paths = paths
+
+	builtin := builtinSteps()
+	steps := append(builtin, r.cfg.AfterProcess...)
+	for i, step := range steps {
+		after := i >= len(builtin)
+		if res.FailureInfo != nil {
+			if ra, ok := step.(RunsAfterFailure); !after || !ok || !ra.RunsAfterFailure() {
+				continue
+			}
+		}
+		sctx := limited
+		if after {
+			sctx = ctx
+		}
+		t0 := time.Now()
+		var err error
+		if sctx.Err() != nil && !after {
+			err = endedFailure(sctx, res.ExitCode == nil)
+		} else {
+			err = step.Run(sctx, run)
+		}
+		if err != nil {
+			f := asFailure(sctx, err, res.ExitCode == nil)
+			log.Info("step failed", "step", step.Name(), "code", f.Info.Code, "err", f.Error(), "elapsed", time.Since(t0))
+			r.fail(run, f)
+			continue
+		}
+		log.Debug("step done", "step", step.Name(), "elapsed", time.Since(t0))
+	}
+	res.EndTime = time.Now().UTC()
+	return *res
+}
+
+// fail records f unless an earlier failure is already recorded: the first
+// failure of a run is the one reported.
+func (r *Runner) fail(run *TaskRun, f *Failure) {
+	if run.Result.FailureInfo != nil {
+		run.Log.Warn("later failure not reported: an earlier one wins", "code", f.Info.Code, "err", f.Error())
+		return
+	}
+	info := f.Info
+	run.Result.FailureInfo = &info
+	run.Result.PreProcessingError = f.PreProcessing
+}
+
+// asFailure turns a step's error into a Failure.
+func asFailure(ctx context.Context, err error, preProcessing bool) *Failure {
+	var f *Failure
+	if errors.As(err, &f) {
+		return f
+	}
+	if ctx.Err() != nil {
+		return endedFailure(ctx, preProcessing)
+	}
+	return NewFailure(api.ServerError, api.FailureUnknown, "The node could not run the task: "+scrubSecrets(err.Error()), preProcessing, err)
+}

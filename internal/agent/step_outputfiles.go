@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"context"
+	"errors"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/blob"
+	"github.com/openbatch/openbatch/outputfiles"
+)
+
+// OutputFilesStep uploads a task's outputFiles once its process has exited,
+// through the outputfiles engine. It runs after failures too, so that
+// taskfailure and taskcompletion files are uploaded; it does nothing for a
+// run whose non-zero exit the service will retry (Azure uploads only on the
+// final attempt).
+type OutputFilesStep struct {
+	// Opener opens upload destinations (outputfiles.NewOpener).
+	Opener blob.Opener
+	// Options configure the engine; ExtraRoots gains the node's root
+	// directory so that absolute patterns may name files anywhere on the
+	// node (e.g. $AZ_BATCH_NODE_SHARED_DIR), as on Azure.
+	Options outputfiles.Options
+}
+
+// Name implements Step.
+func (OutputFilesStep) Name() string { return "outputfiles" }
+
+// RunsAfterFailure implements RunsAfterFailure.
+func (OutputFilesStep) RunsAfterFailure() bool { return true }
+
+// Run implements Step.
+func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
+	spec := run.Spec
+	if spec.Kind != KindTask || len(spec.OutputFiles) == 0 {
+		return nil
+	}
+	res := run.Result
+	outcome := outputfiles.Outcome{}
+	if res.ExitCode != nil {
+		outcome = outputfiles.ExitedWith(int(*res.ExitCode))
+		if *res.ExitCode != 0 && res.FailureInfo == nil && spec.Retryable {
+			run.Log.Info("output files not uploaded: the task will be retried")
+			return nil
+		}
+	}
+	opts := s.Options
+	opts.ExtraRoots = append(append([]string(nil), opts.ExtraRoots...), spec.Node.Layout.Root)
+	if opts.Logger == nil {
+		opts.Logger = run.Log
+	}
+	up, err := outputfiles.New(s.Opener, opts).Upload(ctx, outputfiles.Request{
+		TaskDir: run.Paths.Dir, WorkingDir: run.Paths.WorkingDir, Env: map[string]string(run.Env),
+		OutputFiles: spec.OutputFiles, Outcome: outcome,
+	})
+	if err != nil {
+		return NewFailure(api.ServerError, api.FailureFileUploadMiscError,
+			"The output files could not be uploaded: "+blob.RedactText(err.Error()), false, err)
+	}
+	if up.FailureInfo != nil {
+		return &Failure{Info: *up.FailureInfo, Err: errors.New("output file upload failed")}
+	}
+	return nil
+}
