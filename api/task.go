@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -90,4 +91,12 @@ type TaskCounts struct {
 type TaskCountsResult struct {
 	TaskCounts     TaskCounts `json:"taskCounts"`
 	TaskSlotCounts TaskCounts `json:"taskSlotCounts"`
+}
+
+// ExitCode formats the task's exit code, or "-" when it has none.
+func (t *Task) ExitCode() string {
+	if t.ExecutionInfo == nil || t.ExecutionInfo.ExitCode == nil {
+		return "-"
+	}
+	return strconv.Itoa(int(*t.ExecutionInfo.ExitCode))
 }

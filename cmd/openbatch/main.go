@@ -32,7 +32,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDevCmd(), newServerCmd(), newAgentCmd(), newVersionCmd(),
+	root.AddCommand(newDemoCmd(), newDevCmd(), newServerCmd(), newAgentCmd(), newVersionCmd(),
 		newOutputsCmd(), newConventionsCmd())
 	return root
 }

@@ -33,7 +33,7 @@ func (processStep) Name() string { return "process" }
 func (processStep) Run(ctx context.Context, run *TaskRun) error {
 	argv, err := cmdline.Split(run.Spec.CommandLine)
 	if err != nil {
-		return launchFailure("The command line could not be parsed", err)
+		return launchFailure("The command line could not be parsed: "+err.Error(), err)
 	}
 	if len(argv) == 0 {
 		return launchFailure("The command line is empty", errors.New("no program to run"))

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything openbatch's tests need on a fresh Debian machine:
+#   - the Azure CLI (Debian package azure-cli), for the end-to-end tests;
+#   - the pinned npm packages in tools/node (Azurite, @azure/batch).
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_sudo() { if [ "$(id -u)" -ne 0 ]; then echo sudo; fi; }
+
+if ! command -v az >/dev/null 2>&1; then
+  echo "setup: installing the Azure CLI (Debian package azure-cli)..."
+  $(need_sudo) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq azure-cli >/dev/null
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing Node.js and npm (Debian packages)..."
+  $(need_sudo) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+stamp=tools/node/node_modules/.openbatch-lock
+if [ ! -f "$stamp" ] || ! cmp -s tools/node/package-lock.json "$stamp"; then
+  echo "setup: installing pinned npm packages in tools/node..."
+  (cd tools/node && npm ci --no-audit --no-fund --loglevel=error)
+  cp tools/node/package-lock.json "$stamp"
+fi
+echo "setup: done (az $(az version --query '"azure-cli"' -o tsv 2>/dev/null), node $(node --version))"
