@@ -20,8 +20,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
+		// A command's own exit code (track) is passed on without a message:
+		// the command already said what happened.
+		if e, ok := err.(exitCoder); ok {
+			os.Exit(e.ExitCode())
+		}
 		fmt.Fprintln(os.Stderr, "openbatch:", err)
-		os.Exit(exitCode(err))
+		os.Exit(1)
 	}
 }
 
@@ -33,7 +38,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDemoCmd(), newDevCmd(), newServerCmd(), newAgentCmd(), newVersionCmd(),
-		newOutputsCmd(), newConventionsCmd())
+		newOutputsCmd(), newConventionsCmd(), newTrackCmd())
 	return root
 }
 
@@ -51,10 +56,3 @@ func newVersionCmd() *cobra.Command {
 // exitCoder is an error that carries a process exit code (e.g. track
 // returning its command's exit code).
 type exitCoder interface{ ExitCode() int }
-
-func exitCode(err error) int {
-	if e, ok := err.(exitCoder); ok {
-		return e.ExitCode()
-	}
-	return 1
-}

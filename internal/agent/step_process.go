@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -55,26 +56,41 @@ func (processStep) Run(ctx context.Context, run *TaskRun) error {
 	defer stderr.Close()
 
 	cmd := &exec.Cmd{
-		Path:        prog,
-		Args:        argv,
-		Dir:         run.Paths.WorkingDir,
-		Env:         run.Env.Environ(),
-		Stdout:      stdout, // *os.File: the child writes the file directly
-		Stderr:      stderr,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		Path:   prog,
+		Args:   argv,
+		Dir:    run.Paths.WorkingDir,
+		Env:    run.Env.Environ(),
+		Stdout: stdout, // *os.File: the child writes the file directly
+		Stderr: stderr,
+		// Pdeathsig: if the agent dies (kill -9), the task's direct child
+		// dies with it instead of running on unsupervised; the service
+		// requeues the task after the node's heartbeat timeout.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	}
 	if ctx.Err() != nil {
 		return endedFailure(ctx, true)
 	}
 	started := time.Now()
-	if err := cmd.Start(); err != nil {
+	// Pdeathsig fires when the thread that started the child exits, so the
+	// child is started and waited for on one locked OS thread that lives as
+	// long as the child does.
+	startErr := make(chan error, 1)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			startErr <- err
+			return
+		}
+		startErr <- nil
+		done <- cmd.Wait()
+	}()
+	if err := <-startErr; err != nil {
 		return startFailure(prog, err)
 	}
 	pgid := cmd.Process.Pid
 	run.Log.Info("process started", "pid", pgid, "program", prog)
-
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 
 	var ended *Failure
 	select {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -217,6 +218,14 @@ func decodeJSON(data []byte, v any, strict bool) error {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
+		if prop := failingProperty(data, reflect.TypeOf(v)); prop != "" && !isSyntaxOrTypeError(err) {
+			// A value's own parser (a duration, say) refused it; say which
+			// property holds it.
+			reason := fmt.Sprintf("The property %s has an invalid value: %v.", prop, err)
+			e := invalidBody(reason)
+			e.Values = append([]api.BatchErrorDetail{{Key: "PropertyName", Value: prop}}, e.Values...)
+			return e
+		}
 		return invalidBody(describeJSONError(err, data))
 	}
 	if dec.More() {
@@ -250,4 +259,86 @@ func invalidBody(reason string) *service.Error {
 	return &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidRequestBody,
 		Message: "The specified Request Body is not syntactically valid. " + reason,
 		Values:  []api.BatchErrorDetail{{Key: "Reason", Value: reason}}}
+}
+
+func isSyntaxOrTypeError(err error) bool {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &se) || errors.As(err, &te)
+}
+
+// failingProperty finds the JSON path (e.g. "constraints.maxWallClockTime")
+// of the first property of data whose value does not decode into its field
+// of t, by decoding field by field. It returns "" if none is found. It is
+// only called after a decode failed, so its cost does not matter.
+func failingProperty(data []byte, t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil {
+			return ""
+		}
+		for name, raw := range obj {
+			f, ok := jsonField(t, name)
+			if !ok || json.Unmarshal(raw, reflect.New(f.Type).Interface()) == nil {
+				continue
+			}
+			if sub := failingProperty(raw, f.Type); sub != "" {
+				if strings.HasPrefix(sub, "[") {
+					return name + sub
+				}
+				return name + "." + sub
+			}
+			return name
+		}
+	case reflect.Slice:
+		var items []json.RawMessage
+		if t.Elem().Kind() == reflect.Uint8 || json.Unmarshal(data, &items) != nil {
+			return ""
+		}
+		for i, raw := range items {
+			if json.Unmarshal(raw, reflect.New(t.Elem()).Interface()) == nil {
+				continue
+			}
+			sub := failingProperty(raw, t.Elem())
+			if sub == "" {
+				return fmt.Sprintf("[%d]", i)
+			}
+			if strings.HasPrefix(sub, "[") {
+				return fmt.Sprintf("[%d]%s", i, sub)
+			}
+			return fmt.Sprintf("[%d].%s", i, sub)
+		}
+	}
+	return ""
+}
+
+// jsonField finds the struct field that encoding/json decodes name into
+// (exact tag match first, then case-insensitive), searching embedded
+// structs.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	var fold reflect.StructField
+	found := false
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+		if !found && strings.EqualFold(tag, name) {
+			fold, found = f, true
+		}
+	}
+	return fold, found
 }
