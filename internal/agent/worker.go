@@ -30,8 +30,15 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[string]*runningTask // by lease key
 	prep    map[string]*prepState   // by job ID
+	retain  map[string]retained     // completed task dirs by lease key
 	nodeID  string
 	wake    chan struct{}
+}
+
+// retained is a completed task's directory and when it may be removed.
+type retained struct {
+	jobID, taskID string
+	until         time.Time
 }
 
 type runningTask struct {
@@ -68,6 +75,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.running = map[string]*runningTask{}
 	w.prep = map[string]*prepState{}
+	w.retain = map[string]retained{}
 	w.wake = make(chan struct{}, 1)
 
 	var cfg *nodeproto.NodeConfig
@@ -120,6 +128,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	defer w.cancelAll()
 	for ctx.Err() == nil {
+		w.sweep(layout, log)
 		status := nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo,
 			FreeSlots: cfg.Slots - w.usedSlots(), Running: w.leases(), Wait: cfg.HeartbeatInterval}
 		if state == api.NodeStartTaskFailed {
@@ -214,12 +223,16 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 	rt := &runningTask{lease: a.Lease, slots: slots, cancel: cancel}
 	w.mu.Lock()
 	w.running[leaseKey(a.Lease)] = rt
+	delete(w.retain, leaseKey(a.Lease)) // a retry reuses the directory
 	w.mu.Unlock()
 	go func() {
 		defer cancel()
 		rep := w.runTask(rctx, node, a)
 		w.mu.Lock()
 		delete(w.running, leaseKey(a.Lease))
+		if d := retention(&a.Task); d >= 0 {
+			w.retain[leaseKey(a.Lease)] = retained{jobID: a.Lease.JobID, taskID: a.Task.ID, until: time.Now().Add(d)}
+		}
 		w.mu.Unlock()
 		if rctx.Err() != nil && ctx.Err() != nil {
 			return // the node is shutting down; the server requeues the task
@@ -356,4 +369,37 @@ func (w *Worker) runStartTask(ctx context.Context, node Node, st *api.StartTask)
 		info.LastRetryTime = api.T(time.Now().UTC())
 	}
 	return info
+}
+
+// retention is how long a task's directory is kept after it ends (-1:
+// forever, for the infinite duration).
+func retention(t *api.Task) time.Duration {
+	if t.Constraints == nil || t.Constraints.RetentionTime == nil {
+		return 7 * 24 * time.Hour
+	}
+	if *t.Constraints.RetentionTime == api.Infinite {
+		return -1
+	}
+	return t.Constraints.RetentionTime.Std()
+}
+
+// sweep removes task directories whose retention time has passed.
+func (w *Worker) sweep(layout Layout, log *slog.Logger) {
+	now := time.Now()
+	var due []retained
+	w.mu.Lock()
+	for k, r := range w.retain {
+		if now.After(r.until) {
+			due = append(due, r)
+			delete(w.retain, k)
+		}
+	}
+	w.mu.Unlock()
+	for _, r := range due {
+		if err := layout.RemoveTaskDir(r.jobID, r.taskID); err != nil {
+			log.Warn("remove task directory after retention", "job", r.jobID, "task", r.taskID, "err", err)
+		} else {
+			log.Debug("removed task directory after retention", "job", r.jobID, "task", r.taskID)
+		}
+	}
 }

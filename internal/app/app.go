@@ -45,7 +45,9 @@ type Config struct {
 	Agent AgentOptions
 	// HeartbeatTimeout is how long a node may be silent (default 30s).
 	HeartbeatTimeout time.Duration
-	Log              *slog.Logger
+	// HeartbeatInterval is how often idle nodes poll (default 5s).
+	HeartbeatInterval time.Duration
+	Log               *slog.Logger
 }
 
 // Server is a running openbatch server.
@@ -114,7 +116,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	svc := service.New(st, cfg.Log)
 	svc.ValidateOutputFiles = validateOutputFiles
 	svc.ValidateResourceFiles = validateResourceFiles
-	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, AccountName: cfg.AccountName, AccountURL: endpoint})
+	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, HeartbeatInterval: cfg.HeartbeatInterval, AccountName: cfg.AccountName, AccountURL: endpoint})
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
 		listener: ln, store: st, cancel: cancel, done: make(chan struct{})}

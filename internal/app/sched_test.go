@@ -331,3 +331,46 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Fatalf("task after restart: %v %+v", err, tk)
 	}
 }
+
+// A completed task's directory is removed after its retentionTime, and at
+// once when the task is deleted.
+func TestTaskDirectoryRetention(t *testing.T) {
+	srv, c := startDev(t, func(cfg *Config) { cfg.HeartbeatInterval = 200 * time.Millisecond })
+	mustPoolJob(t, c, 1, 2, nil)
+	ctx := ctxT(t, 30*time.Second)
+	addAll(t, c, "j1", []*api.Task{
+		{ID: "short", CommandLine: "/bin/true", Constraints: &api.TaskConstraints{RetentionTime: api.D(500 * time.Millisecond)}},
+		{ID: "kept", CommandLine: "/bin/true"},
+	})
+	waitAll(t, c, "j1", 2, 20*time.Second)
+	dir := func(id string) string {
+		tk, err := c.GetTask(ctx, "j1", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := srv.Service.Store.GetNode(ctx, "p1", tk.NodeInfo.NodeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Root + "/" + tk.NodeInfo.TaskRootDirectory
+	}
+	shortDir, keptDir := dir("short"), dir("kept")
+	for {
+		if _, err := os.Stat(shortDir); os.IsNotExist(err) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s still exists after its retention time", shortDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(keptDir); err != nil {
+		t.Fatalf("task with default retention lost its directory: %v", err)
+	}
+	if _, err := c.Do(ctx, "DELETE", "/jobs/j1/tasks/kept", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(keptDir); !os.IsNotExist(err) {
+		t.Fatalf("deleted task's directory still exists: %v", err)
+	}
+}
