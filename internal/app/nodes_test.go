@@ -1,0 +1,140 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/client"
+)
+
+func waitNodes(t *testing.T, c *client.Client, poolID string, n int, ok func(api.ComputeNode) bool) []api.ComputeNode {
+	t.Helper()
+	ctx := ctxT(t, 30*time.Second)
+	for {
+		nodes, err := client.ListAll[api.ComputeNode](ctx, c, "/pools/"+poolID+"/nodes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		good := 0
+		for _, nd := range nodes {
+			if ok(nd) {
+				good++
+			}
+		}
+		if good == n && len(nodes) == n {
+			return nodes
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("nodes of %s: %+v", poolID, nodes)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestStartTask(t *testing.T) {
+	_, c := startDev(t)
+	ctx := ctxT(t, 30*time.Second)
+	good := &api.Pool{ID: "good", VMSize: "x", TargetDedicatedNodes: api.I32(1),
+		StartTask: &api.StartTask{CommandLine: `/bin/sh -c 'echo ready > "$AZ_BATCH_NODE_SHARED_DIR/ready"'`}}
+	bad := &api.Pool{ID: "bad", VMSize: "x", TargetDedicatedNodes: api.I32(1),
+		StartTask: &api.StartTask{CommandLine: "/bin/sh -c 'exit 4'", MaxTaskRetryCount: api.I32(1)}}
+	for _, p := range []*api.Pool{good, bad} {
+		if err := c.AddPool(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes := waitNodes(t, c, "good", 1, func(n api.ComputeNode) bool { return n.State == api.NodeIdle })
+	if si := nodes[0].StartTaskInfo; si == nil || si.State != api.StartTaskCompleted || si.Result != api.ResultSuccess || si.ExitCode == nil || *si.ExitCode != 0 {
+		t.Fatalf("good start task info: %+v", si)
+	}
+	nodes = waitNodes(t, c, "bad", 1, func(n api.ComputeNode) bool { return n.State == api.NodeStartTaskFailed })
+	if si := nodes[0].StartTaskInfo; si == nil || si.Result != api.ResultFailure || si.RetryCount != 1 || si.FailureInfo == nil {
+		t.Fatalf("bad start task info: %+v", si)
+	}
+	// Tasks never run on a node whose start task failed (waitForSuccess).
+	if err := c.AddJob(ctx, &api.Job{ID: "onbad", PoolInfo: &api.PoolInformation{PoolID: "bad"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddTask(ctx, "onbad", &api.Task{ID: "t", CommandLine: "/bin/true"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if tk, _ := c.GetTask(ctx, "onbad", "t"); tk.State != api.TaskActive {
+		t.Fatalf("task on a pool whose start task failed is %s", tk.State)
+	}
+	// A node is addressed through its own pool only.
+	_, err := c.Do(ctx, "GET", "/pools/good/nodes/"+nodes[0].ID+"/files?recursive=true", nil, nil)
+	if client.Code(err) != api.CodeNodeNotFound {
+		t.Fatalf("files of pool bad's node through pool good: %v", err)
+	}
+}
+
+func TestJobPreparationTask(t *testing.T) {
+	_, c := startDev(t)
+	job := &api.Job{ID: "prep", JobPreparationTask: &api.JobPreparationTask{
+		CommandLine: `/bin/sh -c 'echo prepared > "$AZ_BATCH_NODE_SHARED_DIR/prep-$AZ_BATCH_JOB_ID"'`}}
+	mustPoolJob(t, c, 1, 2, job)
+	ctx := ctxT(t, 30*time.Second)
+	addAll(t, c, "prep", []*api.Task{
+		{ID: "a", CommandLine: `/bin/sh -c 'cat "$AZ_BATCH_NODE_SHARED_DIR/prep-$AZ_BATCH_JOB_ID"; test -d "$AZ_BATCH_JOB_PREP_WORKING_DIR"'`},
+		{ID: "b", CommandLine: `/bin/true`},
+	})
+	done := waitAll(t, c, "prep", 2, 30*time.Second)
+	for _, tk := range done {
+		if tk.ExecutionInfo.Result != api.ResultSuccess {
+			t.Fatalf("%s: %+v", tk.ID, tk.ExecutionInfo.FailureInfo)
+		}
+	}
+	out, err := c.GetTaskFile(ctx, "prep", "a", "stdout.txt")
+	if err != nil || !strings.Contains(string(out), "prepared") {
+		t.Fatalf("stdout = %q, %v", out, err)
+	}
+	var status struct {
+		Value []api.JobPreparationAndReleaseTaskExecutionInformation `json:"value"`
+	}
+	if _, err := c.Do(ctx, "GET", "/jobs/prep/jobpreparationandreleasetaskstatus", nil, &status); err != nil {
+		t.Fatal(err)
+	}
+	if len(status.Value) != 1 || status.Value[0].JobPreparationTaskExecutionInfo == nil ||
+		status.Value[0].JobPreparationTaskExecutionInfo.Result != api.ResultSuccess {
+		t.Fatalf("prep status = %+v", status.Value)
+	}
+}
+
+// requiredSlots: a 2-slot task occupies two of a node's slots; pack fills
+// one node before the next, spread uses both.
+func TestSlotsAndFillType(t *testing.T) {
+	for _, fill := range []api.ComputeNodeFillType{api.FillPack, api.FillSpread} {
+		t.Run(string(fill), func(t *testing.T) {
+			_, c := startDev(t)
+			ctx := ctxT(t, 30*time.Second)
+			if err := c.AddPool(ctx, &api.Pool{ID: "p1", VMSize: "x", TargetDedicatedNodes: api.I32(0), TaskSlotsPerNode: api.I32(4),
+				TaskSchedulingPolicy: &api.TaskSchedulingPolicy{NodeFillType: fill}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.AddJob(ctx, &api.Job{ID: "j1", PoolInfo: &api.PoolInformation{PoolID: "p1"}}); err != nil {
+				t.Fatal(err)
+			}
+			var tasks []*api.Task
+			for i := 0; i < 2; i++ {
+				tasks = append(tasks, &api.Task{ID: fmt.Sprintf("t%d", i), CommandLine: "/bin/sleep 0.6", RequiredSlots: api.I32(2)})
+			}
+			addAll(t, c, "j1", tasks)
+			if _, err := c.Do(ctx, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": 2}, nil); err != nil {
+				t.Fatal(err)
+			}
+			done := waitAll(t, c, "j1", 2, 30*time.Second)
+			nodes := map[string]bool{}
+			for _, tk := range done {
+				nodes[tk.NodeInfo.NodeID] = true
+			}
+			t.Logf("%s: tasks ran on %d node(s)", fill, len(nodes))
+			if want := map[api.ComputeNodeFillType]int{api.FillSpread: 2, api.FillPack: 1}[fill]; len(nodes) != want {
+				t.Errorf("%s put the two 2-slot tasks on %d node(s), want %d", fill, len(nodes), want)
+			}
+		})
+	}
+}
