@@ -41,8 +41,11 @@ func TestAPIBodyValidation(t *testing.T) {
 		{"task id too long", "/jobs/j1/tasks", `{"id":"` + long + `","commandLine":"echo"}`, api.CodeInvalidPropertyValue, []string{"id", "64"}},
 		{"task id bad char", "/jobs/j1/tasks", `{"id":"a.b","commandLine":"echo"}`, api.CodeInvalidPropertyValue, []string{"id", "'.'"}},
 		{"task id space", "/jobs/j1/tasks", `{"id":"a b","commandLine":"echo"}`, api.CodeInvalidPropertyValue, []string{"id"}},
-		{"task bad duration", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","constraints":{"maxWallClockTime":"1 hour"}}`, api.CodeInvalidRequestBody, []string{"maxWallClockTime", "1 hour"}},
-		{"task bad duration unit", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","constraints":{"retentionTime":"PT5X"}}`, api.CodeInvalidRequestBody, []string{"retentionTime"}},
+		{"task bad duration", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","constraints":{"maxWallClockTime":"1 hour"}}`, api.CodeInvalidRequestBody, []string{"constraints.maxWallClockTime", "1 hour"}},
+		{"task duration wrong type", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","constraints":{"maxWallClockTime":5}}`, api.CodeInvalidRequestBody, []string{"constraints.maxWallClockTime", "number"}},
+		{"task enum wrong type", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","outputFiles":[{"filePattern":"a","destination":{"container":{"containerUrl":"u"}},"uploadOptions":{"uploadCondition":7}}]}`, api.CodeInvalidRequestBody, []string{"outputFiles[0].uploadOptions.uploadCondition"}},
+		{"collection value not a list", "/jobs/j1/addtaskcollection", `{"value":7}`, api.CodeInvalidRequestBody, []string{"value"}},
+		{"task bad duration unit", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","constraints":{"retentionTime":"PT5X"}}`, api.CodeInvalidRequestBody, []string{"constraints.retentionTime", "PT5X"}},
 		{"task negative slots", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","requiredSlots":0}`, api.CodeInvalidPropertyValue, []string{"requiredSlots"}},
 		{"task bad enum", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","userIdentity":{"autoUser":{"scope":"galaxy"}}}`, api.CodeInvalidPropertyValue, []string{"scope", "galaxy"}},
 		{"task dependsOn without usesTaskDependencies", "/jobs/j1/tasks", `{"id":"x1","commandLine":"echo","dependsOn":{"taskIds":["a"]}}`, api.CodeTaskDependenciesNotSpecified, []string{"usesTaskDependencies"}},
@@ -54,6 +57,11 @@ func TestAPIBodyValidation(t *testing.T) {
 		{"job malformed", "/jobs", `{"id":`, api.CodeInvalidRequestBody, nil},
 		{"job bad priority", "/jobs", `{"id":"jx","poolInfo":{"poolId":"p1"},"priority":5000}`, api.CodeInvalidPropertyValue, []string{"priority"}},
 		{"job bad duration", "/jobs", `{"id":"jx","poolInfo":{"poolId":"p1"},"constraints":{"maxWallClockTime":"forever"}}`, api.CodeInvalidRequestBody, []string{"maxWallClockTime"}},
+		{"job manager bad slots", "/jobs", `{"id":"jx","poolInfo":{"poolId":"p1"},"jobManagerTask":{"id":"jm","commandLine":"echo","requiredSlots":0}}`, api.CodeInvalidPropertyValue, []string{"jobManagerTask.requiredSlots"}},
+		{"job manager bad retry", "/jobs", `{"id":"jx","poolInfo":{"poolId":"p1"},"jobManagerTask":{"id":"jm","commandLine":"echo","constraints":{"maxTaskRetryCount":-5}}}`, api.CodeInvalidPropertyValue, []string{"jobManagerTask.constraints.maxTaskRetryCount"}},
+		{"job manager bad user", "/jobs", `{"id":"jx","poolInfo":{"poolId":"p1"},"jobManagerTask":{"id":"jm","commandLine":"echo","userIdentity":{"autoUser":{"elevationLevel":"root"}}}}`, api.CodeInvalidPropertyValue, []string{"jobManagerTask.userIdentity.autoUser.elevationLevel"}},
+		{"job manager bad env", "/jobs", `{"id":"jx","poolInfo":{"poolId":"p1"},"jobManagerTask":{"id":"jm","commandLine":"echo","environmentSettings":[{"value":"x"}]}}`, api.CodeMissingRequiredProperty, []string{"jobManagerTask.environmentSettings[0].name"}},
+		{"job release without prep", "/jobs", `{"id":"jx","poolInfo":{"poolId":"p1"},"jobReleaseTask":{"commandLine":"echo"}}`, api.CodeInvalidPropertyValue, []string{"jobReleaseTask"}},
 		{"pool missing id", "/pools", `{"vmSize":"x","targetDedicatedNodes":0}`, api.CodeMissingRequiredProperty, []string{"id"}},
 		{"pool id bad char", "/pools", `{"id":"p!","vmSize":"x","targetDedicatedNodes":0}`, api.CodeInvalidPropertyValue, []string{"id"}},
 		{"pool id too long", "/pools", `{"id":"` + long + `","vmSize":"x","targetDedicatedNodes":0}`, api.CodeInvalidPropertyValue, []string{"id"}},
@@ -184,6 +192,12 @@ func TestAPIEnumsAndDuplicates(t *testing.T) {
 		t.Errorf("enum emitted in input case: %s", w.Body)
 	}
 
+	wantStatus(t, "disable with Requeue", send(t, ep, "POST", "/jobs/j2/disable", `{"disableTasks":"Requeue"}`), http.StatusAccepted)
+	wantStatus(t, "enable", send(t, ep, "POST", "/jobs/j2/enable", nil), http.StatusAccepted)
+	wantStatus(t, "pool with Pack", send(t, ep, "POST", "/pools", `{"id":"p9","vmSize":"x","targetDedicatedNodes":0,"taskSchedulingPolicy":{"nodeFillType":"Pack"}}`), http.StatusCreated)
+	if m := send(t, ep, "GET", "/pools/p9", nil).JSON(t); get(m, "taskSchedulingPolicy", "nodeFillType") != "pack" {
+		t.Errorf("nodeFillType = %v", get(m, "taskSchedulingPolicy", "nodeFillType"))
+	}
 	for _, d := range []struct{ name, path, body, code string }{
 		{"duplicate task", "/jobs/j2/tasks", `{"id":"t1","commandLine":"echo"}`, api.CodeTaskExists},
 		{"duplicate task other case", "/jobs/j2/tasks", `{"id":"T1","commandLine":"echo"}`, api.CodeTaskExists},
@@ -194,8 +208,7 @@ func TestAPIEnumsAndDuplicates(t *testing.T) {
 	} {
 		wantError(t, d.name, send(t, ep, "POST", d.path, d.body), http.StatusConflict, d.code)
 	}
-	// The original is untouched, and IDs resolve case-insensitively... or
-	// not: whichever, the original task must still be the one stored.
+	// The refused duplicates left the original as it was.
 	if m := send(t, ep, "GET", "/jobs/j2/tasks/t1", nil).JSON(t); get(m, "userIdentity", "autoUser", "scope") != "task" {
 		t.Fatalf("duplicate add overwrote the task: %v", m)
 	}
@@ -337,7 +350,7 @@ func TestAPIStateConflicts(t *testing.T) {
 		t.Fatalf("refused operations changed the completed job: %s → %s", jBefore.Body, jAfter.Body)
 	}
 	wantError(t, "get late task", send(t, ep, "GET", "/jobs/j1/tasks/late", nil), 404, api.CodeTaskNotFound)
-	// The job-terminated slow task can be reactivated? No: its job is completed.
+	// Tasks of a completed job cannot be reactivated.
 	wantError(t, "reactivate in completed job", send(t, ep, "POST", "/jobs/j1/tasks/slow/reactivate", nil), 409, api.CodeJobCompleted)
 }
 

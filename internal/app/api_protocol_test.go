@@ -375,6 +375,14 @@ func TestAPIPagingSelectFilter(t *testing.T) {
 			t.Errorf("$filter=%s: got [%s], want [%s]", f.filter, got, f.want)
 		}
 	}
+	// The old Go SDK re-encodes "$" as %24 and spaces as "+".
+	w = send(t, ep, "GET", "/jobs/j1/tasks?%24filter=state+eq+%27completed%27&%24select=id&maxresults=2", nil)
+	wantStatus(t, "go sdk encoding", w, http.StatusOK)
+	next, _ := w.JSON(t)["odata.nextLink"].(string)
+	u, _ := url.Parse(next)
+	if n := len(w.JSON(t)["value"].([]any)); n != 2 || u == nil || u.Query().Get("$filter") != "state eq 'completed'" || u.Query().Get("$select") != "id" {
+		t.Errorf("%%24-encoded query: %d items, nextLink %q", n, next)
+	}
 	if ids, _ := listIDs(t, ep, "/jobs?$filter="+url.QueryEscape("state eq 'disabled' or id eq 'j2'")); strings.Join(ids, ",") != "j1,j2" {
 		t.Errorf("job filter: %v", ids)
 	}

@@ -118,14 +118,15 @@ func TestSlotsAndFillType(t *testing.T) {
 			if err := c.AddJob(ctx, &api.Job{ID: "j1", PoolInfo: &api.PoolInformation{PoolID: "p1"}}); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := c.Do(ctx, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": 2}, nil); err != nil {
+				t.Fatal(err)
+			}
+			waitNodes(t, c, "p1", 2, func(n api.ComputeNode) bool { return n.State == api.NodeIdle })
 			var tasks []*api.Task
 			for i := 0; i < 2; i++ {
 				tasks = append(tasks, &api.Task{ID: fmt.Sprintf("t%d", i), CommandLine: "/bin/sleep 0.6", RequiredSlots: api.I32(2)})
 			}
 			addAll(t, c, "j1", tasks)
-			if _, err := c.Do(ctx, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": 2}, nil); err != nil {
-				t.Fatal(err)
-			}
 			done := waitAll(t, c, "j1", 2, 30*time.Second)
 			nodes := map[string]bool{}
 			for _, tk := range done {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,15 +220,7 @@ func decodeJSON(data []byte, v any, strict bool) error {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		if prop := failingProperty(data, reflect.TypeOf(v)); prop != "" && !isSyntaxOrTypeError(err) {
-			// A value's own parser (a duration, say) refused it; say which
-			// property holds it.
-			reason := fmt.Sprintf("The property %s has an invalid value: %v.", prop, err)
-			e := invalidBody(reason)
-			e.Values = append([]api.BatchErrorDetail{{Key: "PropertyName", Value: prop}}, e.Values...)
-			return e
-		}
-		return invalidBody(describeJSONError(err, data))
+		return invalidBody(describeJSONError(err, data, v))
 	}
 	if dec.More() {
 		return invalidBody("The request body has data after the JSON value.")
@@ -234,23 +228,32 @@ func decodeJSON(data []byte, v any, strict bool) error {
 	return nil
 }
 
-func describeJSONError(err error, data []byte) string {
+func describeJSONError(err error, data []byte, v any) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
+	if errors.As(err, &se) {
 		return fmt.Sprintf("The request body is not valid JSON: %v (at byte %d).", se, se.Offset)
-	case errors.As(err, &te):
-		field := te.Field
+	}
+	if errors.As(err, &te) {
+		field := failingProperty(data, reflect.TypeOf(v))
+		if field == "" {
+			field = te.Field
+		}
 		if field == "" {
 			field = "(body)"
 		}
 		return fmt.Sprintf("The property %s has a value of the wrong type: expected %s, got JSON %s.", field, te.Type, te.Value)
+	}
+	switch {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return fmt.Sprintf("The request body contains a property the Batch API does not define: %s. Check its spelling and case.",
 			strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return "The request body ends before the JSON value is complete."
+	}
+	if field := failingProperty(data, reflect.TypeOf(v)); field != "" {
+		// A value's own parser (a duration, say) refused it.
+		return fmt.Sprintf("The property %s has an invalid value: %v.", field, err)
 	}
 	return "The request body is not valid: " + err.Error()
 }
@@ -259,12 +262,6 @@ func invalidBody(reason string) *service.Error {
 	return &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidRequestBody,
 		Message: "The specified Request Body is not syntactically valid. " + reason,
 		Values:  []api.BatchErrorDetail{{Key: "Reason", Value: reason}}}
-}
-
-func isSyntaxOrTypeError(err error) bool {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	return errors.As(err, &se) || errors.As(err, &te)
 }
 
 // failingProperty finds the JSON path (e.g. "constraints.maxWallClockTime")
@@ -281,7 +278,8 @@ func failingProperty(data []byte, t reflect.Type) string {
 		if json.Unmarshal(data, &obj) != nil {
 			return ""
 		}
-		for name, raw := range obj {
+		for _, name := range slices.Sorted(maps.Keys(obj)) {
+			raw := obj[name]
 			f, ok := jsonField(t, name)
 			if !ok || json.Unmarshal(raw, reflect.New(f.Type).Interface()) == nil {
 				continue

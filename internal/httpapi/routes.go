@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"net/http"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/service"
+	"github.com/openbatch/openbatch/internal/store"
 )
 
 func (s *Server) routes(mux *http.ServeMux) {
@@ -234,17 +236,33 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	var views []*api.ComputeNode
-	for _, n := range nodes {
-		v := nodeView(r, n)
-		if pg.Match == nil || pg.Match(v) {
-			views = append(views, v)
+	// A pool's nodes are few and come sorted by ID, so paging is done here:
+	// the token is the last ID of the previous page.
+	after := ""
+	if pg.Token != "" {
+		b, derr := base64.RawURLEncoding.DecodeString(pg.Token)
+		if derr != nil || len(b) == 0 {
+			writeError(w, r, pageErr(store.ErrBadToken))
+			return
 		}
+		after = string(b)
 	}
-	if views == nil {
-		views = []*api.ComputeNode{}
+	views, next := []*api.ComputeNode{}, ""
+	for _, n := range nodes {
+		if after != "" && n.Node.ID <= after {
+			continue
+		}
+		v := nodeView(r, n)
+		if pg.Match != nil && !pg.Match(v) {
+			continue
+		}
+		if len(views) == pg.Max {
+			next = base64.RawURLEncoding.EncodeToString([]byte(views[len(views)-1].ID))
+			break
+		}
+		views = append(views, v)
 	}
-	writeList(w, r, "nodes", views, "", sel)
+	writeList(w, r, "nodes", views, next, sel)
 }
 
 func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {

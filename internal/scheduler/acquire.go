@@ -122,12 +122,11 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		return nil, err
 	}
 	free := st.FreeSlots
-	limit := free
-	if pool.TaskSchedulingPolicy == nil || pool.TaskSchedulingPolicy.NodeFillType != api.FillPack {
-		// Spread: take one task per call while another node of the pool
-		// has nothing to do, so that tasks spread across nodes.
-		if s.otherIdleNode(ctx, node) {
-			limit = 1
+	spread := pool.TaskSchedulingPolicy == nil || pool.TaskSchedulingPolicy.NodeFillType != api.FillPack
+	var loads map[string]int32
+	if spread {
+		if loads, err = s.peerLoads(ctx, node); err != nil {
+			return nil, err
 		}
 	}
 	candidates, err := s.store.RunnableTasks(ctx, st.PoolID, free*4+16)
@@ -141,13 +140,13 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 	jobs := map[string]*jobState{}
 	var out []nodeproto.Assignment
 	for _, c := range candidates {
-		if len(out) >= limit || free <= 0 {
+		if free <= 0 {
 			break
 		}
-		need := int32(1)
-		if c.Task.RequiredSlots != nil {
-			need = *c.Task.RequiredSlots
+		if spread && !leastLoaded(node.Node.ID, loads) {
+			break // another live node has fewer tasks: leave this one to it
 		}
+		need := taskSlotsOf(c.Task)
 		if need > poolSlots || int(need) > free {
 			continue
 		}
@@ -167,6 +166,9 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		}
 		js.running++
 		free -= int(need)
+		if loads != nil {
+			loads[node.Node.ID] += need
+		}
 		out = append(out, a)
 	}
 	return out, nil
@@ -201,17 +203,51 @@ func (s *Scheduler) jobState(ctx context.Context, cache map[string]*jobState, jo
 	return js, nil
 }
 
-func (s *Scheduler) otherIdleNode(ctx context.Context, self *store.Node) bool {
+// peerLoads returns the slots in use on each live, schedulable node of
+// self's pool (self included), from the leases in the store. A node that has
+// not called for two heartbeat intervals is left out, so a dying node does
+// not hold back the others.
+func (s *Scheduler) peerLoads(ctx context.Context, self *store.Node) (map[string]int32, error) {
 	nodes, err := s.store.ListNodes(ctx, self.PoolID)
 	if err != nil {
-		return false
+		return nil, err
 	}
+	loads := map[string]int32{}
 	for _, n := range nodes {
-		if n.Node.ID != self.Node.ID && n.Node.State == api.NodeIdle && n.Node.SchedulingState != api.SchedulingDisabled {
-			return true
+		live := n.Node.ID == self.Node.ID || s.now().Sub(n.LastHeartbeat) < 2*s.cfg.HeartbeatInterval
+		if !live || !schedulable(n.Node) {
+			continue
+		}
+		rows, err := s.store.TasksOnNode(ctx, n.Node.ID)
+		if err != nil {
+			return nil, err
+		}
+		var used int32
+		for _, r := range rows {
+			used += taskSlotsOf(r.Task)
+		}
+		loads[n.Node.ID] = used
+	}
+	return loads, nil
+}
+
+func taskSlotsOf(t *api.Task) int32 {
+	if t.RequiredSlots != nil && *t.RequiredSlots > 0 {
+		return *t.RequiredSlots
+	}
+	return 1
+}
+
+// leastLoaded reports whether self has no more slots in use than any other
+// node in loads (spread fill: work goes to the least busy node first).
+func leastLoaded(self string, loads map[string]int32) bool {
+	mine := loads[self]
+	for id, l := range loads {
+		if id != self && l < mine {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // lease moves one task to running on node, bumping its epoch.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -56,16 +57,16 @@ func (s *Service) validateJob(j *api.Job) error {
 		return err
 	}
 	if m := j.JobManagerTask; m != nil {
-		if err := ValidateID("jobManagerTask.id", m.ID); err != nil {
-			return err
-		}
-		if m.CommandLine == "" {
-			return api.Missing("jobManagerTask.commandLine")
-		}
-		if s.ValidateOutputFiles != nil {
-			if err := s.ValidateOutputFiles(m.OutputFiles); err != nil {
-				return err
+		// The job manager becomes the job's first task: check it as one, so
+		// that a job is never created with a task that cannot be added.
+		if err := s.validateTask(jobManagerTask(m), j); err != nil {
+			var pe *api.PropertyError
+			if errors.As(err, &pe) {
+				q := *pe
+				q.Property = "jobManagerTask." + pe.Property
+				return &q
 			}
+			return err
 		}
 	}
 	if p := j.JobPreparationTask; p != nil {
@@ -90,6 +91,14 @@ func (s *Service) validateJob(j *api.Job) error {
 		}
 	}
 	return nil
+}
+
+// jobManagerTask is the task a job manager task is run as.
+func jobManagerTask(m *api.JobManagerTask) *api.Task {
+	return &api.Task{ID: m.ID, DisplayName: m.DisplayName, CommandLine: m.CommandLine, ContainerSettings: m.ContainerSettings,
+		ResourceFiles: m.ResourceFiles, OutputFiles: m.OutputFiles, EnvironmentSettings: m.EnvironmentSettings,
+		Constraints: m.Constraints, RequiredSlots: m.RequiredSlots, UserIdentity: m.UserIdentity,
+		ApplicationPackageReferences: m.ApplicationPackageReferences}
 }
 
 // AddJob creates a job; a job manager task, if any, is added as the job's
@@ -161,11 +170,11 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 		return mapStoreErr(err, api.CodeJobNotFound, "job", j.ID)
 	}
 	if m := j.JobManagerTask; m != nil {
-		t := &api.Task{ID: m.ID, DisplayName: m.DisplayName, CommandLine: m.CommandLine, ContainerSettings: m.ContainerSettings,
-			ResourceFiles: m.ResourceFiles, OutputFiles: m.OutputFiles, EnvironmentSettings: m.EnvironmentSettings,
-			Constraints: m.Constraints, RequiredSlots: m.RequiredSlots, UserIdentity: m.UserIdentity,
-			ApplicationPackageReferences: m.ApplicationPackageReferences}
-		if err := s.AddTask(ctx, j.ID, t); err != nil {
+		if err := s.AddTask(ctx, j.ID, jobManagerTask(m)); err != nil {
+			// Leave no job behind a failed add.
+			if derr := s.Store.DeleteJob(ctx, j.ID); derr != nil {
+				s.Log.Error("remove job after its job manager task failed", "job", j.ID, "err", derr)
+			}
 			return fmt.Errorf("add job manager task: %w", err)
 		}
 	}
