@@ -181,7 +181,7 @@ func fileNames(files []azFile) []string {
 
 // download runs `az batch task file download` into a fresh file and returns
 // its content (the CLI refuses to overwrite a destination).
-func (a *azCLI) download(dir, job, task, path string) string {
+func (a *azCLI) download(dir, job, task, path string, extra ...string) string {
 	a.t.Helper()
 	f, err := os.CreateTemp(dir, "download-*.txt")
 	if err != nil {
@@ -190,7 +190,7 @@ func (a *azCLI) download(dir, job, task, path string) string {
 	dest := f.Name()
 	f.Close()
 	os.Remove(dest)
-	a.ok("batch", "task", "file", "download", "--job-id", job, "--task-id", task, "--file-path", path, "--destination", dest)
+	a.ok(append([]string{"batch", "task", "file", "download", "--job-id", job, "--task-id", task, "--file-path", path, "--destination", dest}, extra...)...)
 	b, err := os.ReadFile(dest)
 	if err != nil {
 		a.t.Fatal(err)
@@ -288,7 +288,7 @@ func TestAzureCLI(t *testing.T) {
 
 	single := writeJSONFile(t, tmp, "task.json", map[string]any{
 		"id":                  "tjson",
-		"commandLine":         "/bin/sh -c 'echo hello from $GREETING; mkdir -p sub; printf nested-content > sub/nested.txt'",
+		"commandLine":         `/bin/sh -c 'echo hello from $GREETING; mkdir -p "sub dir"; printf nested-content > "sub dir/nested file.txt"'`,
 		"environmentSettings": []map[string]string{{"name": "GREETING", "value": "az"}},
 		"constraints":         map[string]any{"maxWallClockTime": "PT1H", "maxTaskRetryCount": 0},
 	})
@@ -312,6 +312,30 @@ func TestAzureCLI(t *testing.T) {
 		if want := fmt.Sprintf("ta%d", i+1); r.TaskID != want || r.Status != "success" || r.Error != nil {
 			t.Fatalf("task create (array) result %d = %+v, want %s success", i, r, want)
 		}
+	}
+
+	// A collection with an id that exists: per-task clienterror TaskExists,
+	// the other task is added.
+	dupArray := writeJSONFile(t, tmp, "dup.json", []map[string]any{
+		{"id": "ta2", "commandLine": "/bin/sh -c 'echo again'"},
+		{"id": "ta4", "commandLine": "/bin/sh -c 'echo a4'"},
+	})
+	type azAddError struct {
+		TaskID string `json:"taskId"`
+		Status string `json:"status"`
+		Error  *struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	var dupRes []azAddError
+	az.json(&dupRes, "batch", "task", "create", "--job-id", "j1", "--json-file", dupArray)
+	slices.SortFunc(dupRes, func(a, b azAddError) int { return strings.Compare(a.TaskID, b.TaskID) })
+	if len(dupRes) != 2 || dupRes[0].TaskID != "ta2" || dupRes[0].Status != "clienterror" || dupRes[0].Error == nil ||
+		dupRes[0].Error.Code != "TaskExists" || dupRes[1].TaskID != "ta4" || dupRes[1].Status != "success" || dupRes[1].Error != nil {
+		t.Fatalf("task create (array with an existing id) = %+v", dupRes)
+	}
+	if out := az.fails("batch", "task", "create", "--job-id", "j1", "--task-id", "ta4", "--command-line", "/bin/true"); !strings.Contains(out, "already exists") {
+		t.Fatalf("task create of an existing id: %s", out)
 	}
 
 	// stdout of a running task.
@@ -341,7 +365,7 @@ func TestAzureCLI(t *testing.T) {
 	eventually(t, 60*time.Second, 300*time.Millisecond, "completed tasks", func() error {
 		az.json(&ids, "batch", "task", "list", "--job-id", "j1", "--filter", "state eq 'completed'", "--query", "[].id")
 		slices.Sort(ids)
-		if !slices.Equal(ids, []string{"ta1", "ta2", "ta3", "tjson"}) {
+		if !slices.Equal(ids, []string{"ta1", "ta2", "ta3", "ta4", "tjson"}) {
 			return fmt.Errorf("completed = %v", ids)
 		}
 		return nil
@@ -360,8 +384,8 @@ func TestAzureCLI(t *testing.T) {
 	az.json(&rows, "batch", "task", "list", "--job-id", "j1", "--select", "id,state,executionInfo",
 		"--query", "[].{id:id,state:state,exit:executionInfo.exitCode,result:executionInfo.result}")
 	slices.SortFunc(rows, func(a, b exitRow) int { return strings.Compare(a.ID, b.ID) })
-	wantRows := map[string][2]any{"ta1": {0, "success"}, "ta2": {0, "success"}, "ta3": {3, "failure"}, "tjson": {0, "success"}}
-	if len(rows) != 5 {
+	wantRows := map[string][2]any{"ta1": {0, "success"}, "ta2": {0, "success"}, "ta3": {3, "failure"}, "ta4": {0, "success"}, "tjson": {0, "success"}}
+	if len(rows) != 6 {
 		t.Fatalf("task list --query rows = %+v", rows)
 	}
 	for _, r := range rows {
@@ -394,25 +418,28 @@ func TestAzureCLI(t *testing.T) {
 	var files []azFile
 	az.json(&files, "batch", "task", "file", "list", "--job-id", "j1", "--task-id", "tjson")
 	if names := fileNames(files); !slices.Contains(names, "stdout.txt") || !slices.Contains(names, "stderr.txt") ||
-		!slices.Contains(names, "wd") || slices.Contains(names, "wd/sub/nested.txt") {
+		!slices.Contains(names, "wd") || slices.Contains(names, "wd/sub dir/nested file.txt") {
 		t.Fatalf("task file list = %v", names)
 	}
 	az.json(&files, "batch", "task", "file", "list", "--job-id", "j1", "--task-id", "tjson", "--recursive", "true")
 	var nested *azFile
 	for i := range files {
-		if files[i].Name == "wd/sub/nested.txt" {
+		if files[i].Name == "wd/sub dir/nested file.txt" {
 			nested = &files[i]
 		}
 	}
 	if nested == nil || nested.IsDirectory || nested.Properties == nil || nested.Properties.ContentLength == nil ||
 		*nested.Properties.ContentLength != int64(len("nested-content")) {
-		t.Fatalf("task file list --recursive: wd/sub/nested.txt = %+v in %v", nested, fileNames(files))
+		t.Fatalf("task file list --recursive: wd/sub dir/nested file.txt = %+v in %v", nested, fileNames(files))
 	}
 	if got := az.download(tmp, "j1", "tjson", "stdout.txt"); got != "hello from az\n" {
 		t.Fatalf("tjson stdout.txt = %q", got)
 	}
-	if got := az.download(tmp, "j1", "tjson", "wd/sub/nested.txt"); got != "nested-content" {
-		t.Fatalf("tjson wd/sub/nested.txt = %q", got)
+	if got := az.download(tmp, "j1", "tjson", "wd/sub dir/nested file.txt"); got != "nested-content" {
+		t.Fatalf("tjson wd/sub dir/nested file.txt = %q", got)
+	}
+	if got := az.download(tmp, "j1", "tjson", "stdout.txt", "--start-range", "6", "--end-range", "9"); got != "from" {
+		t.Fatalf("tjson stdout.txt bytes 6-9 = %q, want %q", got, "from")
 	}
 	az.ok("batch", "task", "file", "show", "--job-id", "j1", "--task-id", "tjson", "--file-path", "stdout.txt")
 	az.fails("batch", "task", "file", "show", "--job-id", "j1", "--task-id", "tjson", "--file-path", "no-such-file.txt")
@@ -439,7 +466,7 @@ func TestAzureCLI(t *testing.T) {
 	}
 	az.json(&ids, "batch", "task", "list", "--job-id", "j1", "--query", "[].id")
 	slices.Sort(ids)
-	if !slices.Equal(ids, []string{"sleeper", "ta2", "ta3", "tjson"}) {
+	if !slices.Equal(ids, []string{"sleeper", "ta2", "ta3", "ta4", "tjson"}) {
 		t.Fatalf("tasks after delete = %v", ids)
 	}
 
@@ -479,7 +506,7 @@ func TestAzureCLI(t *testing.T) {
 	// Nothing changed.
 	az.json(&ids, "batch", "task", "list", "--job-id", "j1", "--query", "[].id")
 	slices.Sort(ids)
-	if !slices.Equal(ids, []string{"sleeper", "ta2", "ta3", "tjson"}) {
+	if !slices.Equal(ids, []string{"sleeper", "ta2", "ta3", "ta4", "tjson"}) {
 		t.Fatalf("tasks after wrong-key calls = %v", ids)
 	}
 	az.json(&ids, "batch", "job", "list", "--query", "[].id")

@@ -10,6 +10,8 @@
 //   OB_NTASKS     number of tasks to add through addCollection (<= 100)
 //   OB_PAGE       maxResults for the paged task listing
 //   OB_BAD_KEY    a wrong base64 key: one call is made with it, expecting 403
+//   OB_MODE       "list-tasks": only list OB_JOB's tasks (maxResults OB_PAGE,
+//                 following listNext) and print {count, distinct, pages, ids?}
 // Resolve @azure/batch from tools/node/node_modules with NODE_PATH.
 "use strict";
 
@@ -28,10 +30,40 @@ async function readStream(s) {
 }
 
 function errInfo(e) {
-  return { statusCode: e.statusCode, code: e.code || (e.body && e.body.code), message: String(e.message || e).split("\n")[0] };
+  const body = e.body || {};
+  const msg = body.message && typeof body.message === "object" ? body.message.value : body.message || e.message;
+  return { statusCode: e.statusCode, code: e.code || body.code, message: String(msg || "").split("\n")[0] };
+}
+
+async function listTasks(client, jobId, pageSize) {
+  const counts = new Map();
+  let pages = 0;
+  let page = await client.task.list(jobId, { taskListOptions: { maxResults: pageSize, select: "id,state" } });
+  for (;;) {
+    pages++;
+    if (page.length > pageSize) throw new Error(`page ${pages} has ${page.length} tasks, more than maxResults ${pageSize}`);
+    for (const t of page) counts.set(t.id, (counts.get(t.id) || 0) + 1);
+    if (!page.odatanextLink) break;
+    page = await client.task.listNext(page.odatanextLink);
+  }
+  let count = 0;
+  const duplicates = [];
+  for (const [id, n] of counts) {
+    count += n;
+    if (n > 1) duplicates.push(id);
+  }
+  return { count, distinct: counts.size, pages, duplicates, ids: [...counts.keys()] };
 }
 
 async function main() {
+  if (process.env.OB_MODE === "list-tasks") {
+    const client = new BatchServiceClient(new BatchSharedKeyCredentials(env("OB_ACCOUNT"), env("OB_KEY")), env("OB_ENDPOINT"));
+    const started = Date.now();
+    const r = await listTasks(client, env("OB_JOB"), parseInt(env("OB_PAGE"), 10));
+    r.seconds = (Date.now() - started) / 1000;
+    process.stdout.write(JSON.stringify(r) + "\n");
+    return;
+  }
   const endpoint = env("OB_ENDPOINT");
   const account = env("OB_ACCOUNT");
   const client = new BatchServiceClient(new BatchSharedKeyCredentials(account, env("OB_KEY")), endpoint);
