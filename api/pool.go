@@ -156,3 +156,53 @@ type NodeAgentInformation struct {
 	Version        string    `json:"version"`
 	LastUpdateTime time.Time `json:"lastUpdateTime"`
 }
+
+// NodeDisableScheduling is the body of node disablescheduling.
+type NodeDisableScheduling struct {
+	// NodeDisableSchedulingOption is requeue (default), terminate or
+	// taskcompletion.
+	NodeDisableSchedulingOption string `json:"nodeDisableSchedulingOption,omitempty"`
+}
+
+// NodeRemove is the body of pool removenodes.
+type NodeRemove struct {
+	NodeList               []string  `json:"nodeList"`
+	ResizeTimeout          *Duration `json:"resizeTimeout,omitempty"`
+	NodeDeallocationOption string    `json:"nodeDeallocationOption,omitempty"`
+}
+
+// NodeCounts are a pool's nodes by state (camelCase keys, as the service
+// spells them).
+type NodeCounts struct {
+	Creating            int32 `json:"creating"`
+	Idle                int32 `json:"idle"`
+	Offline             int32 `json:"offline"`
+	Preempted           int32 `json:"preempted"`
+	Rebooting           int32 `json:"rebooting"`
+	Reimaging           int32 `json:"reimaging"`
+	Running             int32 `json:"running"`
+	Starting            int32 `json:"starting"`
+	StartTaskFailed     int32 `json:"startTaskFailed"`
+	LeavingPool         int32 `json:"leavingPool"`
+	Unknown             int32 `json:"unknown"`
+	Unusable            int32 `json:"unusable"`
+	WaitingForStartTask int32 `json:"waitingForStartTask"`
+	UpgradingOS         int32 `json:"upgradingOS"`
+	Total               int32 `json:"total"`
+}
+
+// PoolNodeCounts are one pool's node counts.
+type PoolNodeCounts struct {
+	PoolID      string      `json:"poolId"`
+	Dedicated   *NodeCounts `json:"dedicated,omitempty"`
+	LowPriority *NodeCounts `json:"lowPriority,omitempty"`
+}
+
+// ImageInformation describes a supported VM image.
+type ImageInformation struct {
+	NodeAgentSKUID   string          `json:"nodeAgentSKUId"`
+	ImageReference   json.RawMessage `json:"imageReference"`
+	OSType           string          `json:"osType"`
+	VerificationType string          `json:"verificationType"`
+	Capabilities     []string        `json:"capabilities,omitempty"`
+}

@@ -143,6 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go sched.Run(runCtx)
 	go func() {

@@ -181,3 +181,24 @@ func (l *LocalNodes) stop() {
 	l.mu.Unlock()
 	l.wg.Wait()
 }
+
+// nodeRemover removes named nodes: local nodes are stopped first; every
+// node is then deleted from the pool, which tells a remote agent to leave
+// and requeues its running tasks.
+type nodeRemover struct {
+	local *LocalNodes
+	sched *scheduler.Scheduler
+}
+
+// RemoveNodes implements service.NodeRemover.
+func (r nodeRemover) RemoveNodes(ctx context.Context, poolID string, ids []string) error {
+	for _, id := range ids {
+		if r.local != nil {
+			r.local.stopNode(poolID, id)
+		}
+		if err := r.sched.RemoveNode(ctx, poolID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -23,6 +23,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /pools/{poolId}/updateproperties", s.updatePoolProperties)
 	mux.HandleFunc("GET /pools/{poolId}/nodes", s.listNodes)
 	mux.HandleFunc("GET /pools/{poolId}/nodes/{nodeId}", s.getNode)
+	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/disablescheduling", s.disableScheduling)
+	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/enablescheduling", s.enableScheduling)
+	mux.HandleFunc("POST /pools/{poolId}/removenodes", s.removeNodes)
+	mux.HandleFunc("GET /nodecounts", s.nodeCounts)
+	mux.HandleFunc("GET /supportedimages", s.supportedImages)
 
 	mux.HandleFunc("POST /jobs", s.addJob)
 	mux.HandleFunc("GET /jobs", s.listJobs)
@@ -476,4 +481,54 @@ func (s *Server) prepReleaseStatus(w http.ResponseWriter, r *http.Request) {
 		v[i].NodeURL = nodeURL(r, v[i].PoolID, v[i].NodeID)
 	}
 	writeList(w, r, "jobpreparationandreleasetaskstatuslist", v, "", nil)
+}
+
+func (s *Server) disableScheduling(w http.ResponseWriter, r *http.Request) {
+	var body api.NodeDisableScheduling
+	if err := optionalBody(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.DisableScheduling(r.Context(), r.PathValue("poolId"), r.PathValue("nodeId"), body.NodeDisableSchedulingOption); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusOK, nodeURL(r, r.PathValue("poolId"), r.PathValue("nodeId")))
+}
+
+func (s *Server) enableScheduling(w http.ResponseWriter, r *http.Request) {
+	if err := s.Svc.EnableScheduling(r.Context(), r.PathValue("poolId"), r.PathValue("nodeId")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusOK, nodeURL(r, r.PathValue("poolId"), r.PathValue("nodeId")))
+}
+
+func (s *Server) removeNodes(w http.ResponseWriter, r *http.Request) {
+	var body api.NodeRemove
+	if err := decodeBody(r, &body, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Svc.RemoveNodes(r.Context(), r.PathValue("poolId"), &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
+}
+
+func (s *Server) nodeCounts(w http.ResponseWriter, r *http.Request) {
+	counts, err := s.Svc.NodeCounts(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if counts == nil {
+		counts = []api.PoolNodeCounts{}
+	}
+	writeList(w, r, "poolnodecounts", counts, "", nil)
+}
+
+func (s *Server) supportedImages(w http.ResponseWriter, r *http.Request) {
+	writeList(w, r, "supportedimages", service.SupportedImages(), "", nil)
 }

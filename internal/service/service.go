@@ -92,6 +92,7 @@ type Service struct {
 	Hooks       Hooks
 	Provisioner Provisioner
 	TaskDirs    TaskDirs
+	NodeRemover NodeRemover
 	// ValidateOutputFiles and ValidateResourceFiles check those lists at
 	// task add; they return *api.PropertyError.
 	ValidateOutputFiles   func([]api.OutputFile) error

@@ -1,0 +1,196 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// NodeRemover removes given nodes from a pool (openbatch dev's local nodes
+// and registered remote agents alike).
+type NodeRemover interface {
+	RemoveNodes(ctx context.Context, poolID string, nodeIDs []string) error
+}
+
+// DisableScheduling stops new tasks going to a node; its running tasks are
+// requeued (default), terminated, or left to finish (taskcompletion).
+func (s *Service) DisableScheduling(ctx context.Context, poolID, nodeID string, opt string) error {
+	opt = strings.ToLower(opt)
+	switch opt {
+	case "":
+		opt = "requeue"
+	case "requeue", "terminate", "taskcompletion":
+	default:
+		return AsError(api.Invalid("nodeDisableSchedulingOption", opt, "nodeDisableSchedulingOption must be requeue, terminate or taskcompletion."))
+	}
+	if err := s.setScheduling(ctx, poolID, nodeID, api.SchedulingDisabled); err != nil {
+		return err
+	}
+	if opt == "taskcompletion" {
+		return nil
+	}
+	rows, err := s.Store.TasksOnNode(ctx, nodeID)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		_, err := s.Store.UpdateTask(ctx, r.JobID, r.Task.ID, func(row *store.TaskRow) error {
+			if row.NodeID != nodeID {
+				return nil
+			}
+			var err error
+			if opt == "requeue" {
+				err = RequeueRow(row, s.Now())
+			} else {
+				err = TerminateRow(row, s.Now(), "Task was ended because scheduling was disabled on its node")
+			}
+			if err != nil {
+				return err
+			}
+			row.Task.ETag = s.NewETag()
+			row.Task.LastModified = api.T(s.Now())
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if opt == "terminate" {
+			s.Hooks.TaskCompleted(ctx, r.JobID, r.Task.ID)
+		}
+	}
+	s.Hooks.Kick()
+	return nil
+}
+
+// EnableScheduling lets tasks be scheduled on a node again.
+func (s *Service) EnableScheduling(ctx context.Context, poolID, nodeID string) error {
+	if err := s.setScheduling(ctx, poolID, nodeID, api.SchedulingEnabled); err != nil {
+		return err
+	}
+	s.Hooks.Kick()
+	return nil
+}
+
+func (s *Service) setScheduling(ctx context.Context, poolID, nodeID string, st api.SchedulingState) error {
+	if _, err := s.Store.GetPool(ctx, poolID); err != nil {
+		return mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
+	}
+	_, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
+		if n.Node.SchedulingState == st {
+			return errorf(http.StatusConflict, "NodeAlreadyInTargetSchedulingState", "The node's scheduling is already %s: %s.", st, nodeID)
+		}
+		n.Node.SchedulingState = st
+		return nil
+	})
+	if err != nil {
+		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
+	}
+	return nil
+}
+
+// RemoveNodes removes up to 100 named nodes from a pool and lowers its
+// target accordingly; their running tasks are requeued.
+func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.NodeRemove) error {
+	if len(body.NodeList) == 0 {
+		return AsError(api.Missing("nodeList"))
+	}
+	if len(body.NodeList) > 100 {
+		return AsError(api.Invalid("nodeList", fmt.Sprint(len(body.NodeList)), "At most 100 nodes can be removed in one call."))
+	}
+	for _, id := range body.NodeList {
+		if _, err := s.Store.GetNode(ctx, poolID, id); err != nil {
+			if _, perr := s.Store.GetPool(ctx, poolID); perr != nil {
+				return mapStoreErr(perr, api.CodePoolNotFound, "pool", poolID)
+			}
+			return mapStoreErr(err, api.CodeNodeNotFound, "node", id)
+		}
+	}
+	if _, err := s.updatePool(ctx, poolID, Conditions{}, func(p *api.Pool) error {
+		target := int32(targetNodes(p)) - int32(len(body.NodeList))
+		p.TargetDedicatedNodes = api.I32(max(target, 0))
+		p.TargetLowPriorityNodes = api.I32(0)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if s.NodeRemover == nil {
+		return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
+	}
+	return s.NodeRemover.RemoveNodes(ctx, poolID, body.NodeList)
+}
+
+// NodeCounts counts every pool's nodes by state.
+func (s *Service) NodeCounts(ctx context.Context) ([]api.PoolNodeCounts, error) {
+	var out []api.PoolNodeCounts
+	tok := ""
+	for {
+		pools, next, err := s.Store.ListPools(ctx, store.Page{Token: tok})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pools {
+			nodes, err := s.Store.ListNodes(ctx, p.ID)
+			if err != nil {
+				return nil, err
+			}
+			pc := api.PoolNodeCounts{PoolID: p.ID, Dedicated: &api.NodeCounts{}, LowPriority: &api.NodeCounts{}}
+			for _, n := range nodes {
+				c := pc.Dedicated
+				if !n.Node.IsDedicated {
+					c = pc.LowPriority
+				}
+				c.Total++
+				switch n.Node.State {
+				case api.NodeCreating:
+					c.Creating++
+				case api.NodeIdle:
+					c.Idle++
+				case api.NodeOffline:
+					c.Offline++
+				case api.NodeRebooting:
+					c.Rebooting++
+				case api.NodeReimaging:
+					c.Reimaging++
+				case api.NodeRunning:
+					c.Running++
+				case api.NodeStarting:
+					c.Starting++
+				case api.NodeStartTaskFailed:
+					c.StartTaskFailed++
+				case api.NodeLeavingPool:
+					c.LeavingPool++
+				case api.NodeUnknown:
+					c.Unknown++
+				case api.NodeUnusable:
+					c.Unusable++
+				case api.NodeWaitingForStartTask:
+					c.WaitingForStartTask++
+				}
+			}
+			out = append(out, pc)
+		}
+		if next == "" {
+			return out, nil
+		}
+		tok = next
+	}
+}
+
+// SupportedImages lists the images pools may name. openbatch nodes run on
+// the machine the agent runs on, so every image is accepted; the list names
+// the Ubuntu images Azure offers, for clients that pick one from it.
+func SupportedImages() []api.ImageInformation {
+	img := func(offer, sku, agent string) api.ImageInformation {
+		ref, _ := json.Marshal(map[string]string{"publisher": "canonical", "offer": offer, "sku": sku, "version": "latest"})
+		return api.ImageInformation{NodeAgentSKUID: agent, ImageReference: ref, OSType: "linux", VerificationType: "verified"}
+	}
+	return []api.ImageInformation{
+		img("0001-com-ubuntu-server-jammy", "22_04-lts", "batch.node.ubuntu 22.04"),
+		img("0001-com-ubuntu-server-focal", "20_04-lts", "batch.node.ubuntu 20.04"),
+	}
+}
