@@ -31,6 +31,7 @@ type Worker struct {
 	running map[string]*runningTask // by lease key
 	prep    map[string]*prepState   // by job ID
 	retain  map[string]retained     // completed task dirs by lease key
+	release map[string]bool         // job IDs whose release task was started
 	nodeID  string
 	wake    chan struct{}
 }
@@ -76,6 +77,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.running = map[string]*runningTask{}
 	w.prep = map[string]*prepState{}
 	w.retain = map[string]retained{}
+	w.release = map[string]bool{}
 	w.wake = make(chan struct{}, 1)
 
 	var cfg *nodeproto.NodeConfig
@@ -160,6 +162,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		for _, a := range work.Assignments {
 			w.start(ctx, node, a, log)
+		}
+		for _, rel := range work.Releases {
+			w.startRelease(ctx, node, rel, log)
 		}
 	}
 	return ctx.Err()
@@ -402,4 +407,39 @@ func (w *Worker) sweep(layout Layout, log *slog.Logger) {
 			log.Debug("removed task directory after retention", "job", r.jobID, "task", r.taskID)
 		}
 	}
+}
+
+// maxReleaseWallClock is Azure's default and maximum for release tasks.
+const maxReleaseWallClock = 15 * time.Minute
+
+// startRelease runs a job's release task once on this node, in the
+// background and outside the task slots, and reports it.
+func (w *Worker) startRelease(ctx context.Context, node Node, rel nodeproto.Release, log *slog.Logger) {
+	key := strings.ToLower(rel.JobID)
+	w.mu.Lock()
+	if w.release[key] {
+		w.mu.Unlock()
+		return
+	}
+	w.release[key] = true
+	w.mu.Unlock()
+	go func() {
+		t := rel.Task
+		spec := Spec{Kind: KindJobRelease, Node: node, JobID: rel.JobID, TaskID: t.ID, CommandLine: t.CommandLine,
+			JobEnvironment: rel.JobEnvironment, Environment: t.EnvironmentSettings, ResourceFiles: t.ResourceFiles,
+			JobPreparationTaskID: rel.JobPreparationTaskID, MaxWallClockTime: maxReleaseWallClock}
+		if t.MaxWallClockTime != nil && t.MaxWallClockTime.Std() < maxReleaseWallClock {
+			spec.MaxWallClockTime = t.MaxWallClockTime.Std()
+		}
+		res := w.Runner.Run(ctx, spec)
+		info := &api.JobPrepReleaseTaskExecutionInformation{StartTime: res.StartTime, EndTime: api.T(res.EndTime),
+			State: api.PrepTaskCompleted, ExitCode: res.ExitCode, FailureInfo: res.FailureInfo, Result: res.Outcome(),
+			TaskRootDirectory: TaskRootDirectory(rel.JobID, t.ID)}
+		if info.FailureInfo == nil && res.Outcome() == api.ResultFailure {
+			info.FailureInfo = FailureExitCodeInfo()
+		}
+		if err := w.Coord.PrepRelease(ctx, nodeproto.PrepReleaseReport{NodeID: node.NodeID, PoolID: node.PoolID, JobID: rel.JobID, Release: info}); err != nil {
+			log.Warn("report job release task", "job", rel.JobID, "err", err)
+		}
+	}()
 }

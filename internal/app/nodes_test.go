@@ -75,7 +75,8 @@ func TestStartTask(t *testing.T) {
 func TestJobPreparationTask(t *testing.T) {
 	_, c := startDev(t)
 	job := &api.Job{ID: "prep", JobPreparationTask: &api.JobPreparationTask{
-		CommandLine: `/bin/sh -c 'echo prepared > "$AZ_BATCH_NODE_SHARED_DIR/prep-$AZ_BATCH_JOB_ID"'`}}
+		CommandLine: `/bin/sh -c 'echo prepared > "$AZ_BATCH_NODE_SHARED_DIR/prep-$AZ_BATCH_JOB_ID"'`},
+		JobReleaseTask: &api.JobReleaseTask{CommandLine: `/bin/sh -c 'echo released > "$AZ_BATCH_NODE_SHARED_DIR/release-$AZ_BATCH_JOB_ID"'`}}
 	mustPoolJob(t, c, 1, 2, job)
 	ctx := ctxT(t, 30*time.Second)
 	addAll(t, c, "prep", []*api.Task{
@@ -101,6 +102,30 @@ func TestJobPreparationTask(t *testing.T) {
 	if len(status.Value) != 1 || status.Value[0].JobPreparationTaskExecutionInfo == nil ||
 		status.Value[0].JobPreparationTaskExecutionInfo.Result != api.ResultSuccess {
 		t.Fatalf("prep status = %+v", status.Value)
+	}
+	// Terminating the job runs its release task on the node that ran the
+	// preparation task.
+	if _, err := c.Do(ctx, "POST", "/jobs/prep/terminate", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := c.Do(ctx, "GET", "/jobs/prep/jobpreparationandreleasetaskstatus", nil, &status); err != nil {
+			t.Fatal(err)
+		}
+		if ri := status.Value[0].JobReleaseTaskExecutionInfo; ri != nil {
+			if ri.Result != api.ResultSuccess {
+				t.Fatalf("release task: %+v", ri)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the release task did not run")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	node := status.Value[0].NodeID
+	if _, err := c.Do(ctx, "HEAD", "/pools/p1/nodes/"+node+"/files/shared/release-prep", nil, nil); err != nil {
+		t.Fatalf("release marker: %v", err)
 	}
 }
 

@@ -94,8 +94,19 @@ type Work struct {
 	Cancel []Lease `json:"cancel,omitempty"`
 	// RemoveTaskDirs lists task directories to delete (task or job deleted).
 	RemoveTaskDirs []TaskRef `json:"removeTaskDirs,omitempty"`
+	// Releases are job release tasks to run now: their job completed and
+	// its preparation task ran on this node.
+	Releases []Release `json:"releases,omitempty"`
 	// Leave is true when the node has been removed from its pool.
 	Leave bool `json:"leave,omitempty"`
+}
+
+// Release is a job release task to run on a node.
+type Release struct {
+	JobID                string                   `json:"jobId"`
+	JobPreparationTaskID string                   `json:"jobPreparationTaskId"`
+	Task                 api.JobReleaseTask       `json:"task"`
+	JobEnvironment       []api.EnvironmentSetting `json:"jobEnvironment,omitempty"`
 }
 
 // TaskRef names a task.

@@ -32,12 +32,15 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 		if work.Cancel, err = s.cancels(ctx, st); err != nil {
 			return nil, err
 		}
+		if work.Releases, err = s.releases(ctx, st.NodeID); err != nil {
+			return nil, err
+		}
 		if st.FreeSlots > 0 && schedulable(node.Node) {
 			if work.Assignments, err = s.assign(ctx, node, st); err != nil {
 				return nil, err
 			}
 		}
-		if len(work.Assignments) > 0 || len(work.Cancel) > 0 || time.Now().After(deadline) {
+		if len(work.Assignments) > 0 || len(work.Cancel) > 0 || len(work.Releases) > 0 || time.Now().After(deadline) {
 			return work, nil
 		}
 		t := time.NewTimer(time.Until(deadline))
@@ -291,4 +294,21 @@ func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, n
 		a.JobPriority = *job.Priority
 	}
 	return a, true, nil
+}
+
+// releases lists the job release tasks due on a node.
+func (s *Scheduler) releases(ctx context.Context, nodeID string) ([]nodeproto.Release, error) {
+	jobs, err := s.store.PendingReleases(ctx, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	var out []nodeproto.Release
+	for _, j := range jobs {
+		r := nodeproto.Release{JobID: j.ID, Task: *j.JobReleaseTask, JobEnvironment: j.CommonEnvironmentSettings}
+		if j.JobPreparationTask != nil {
+			r.JobPreparationTaskID = j.JobPreparationTask.ID
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -118,6 +118,9 @@ type Store interface {
 
 	// PutPrepRelease records a job preparation or release task run on a node.
 	PutPrepRelease(ctx context.Context, jobID string, info *api.JobPreparationAndReleaseTaskExecutionInformation) error
+	// PendingReleases returns the completed jobs with a release task whose
+	// preparation task ran on nodeID and whose release task has not run there.
+	PendingReleases(ctx context.Context, nodeID string) ([]*api.Job, error)
 	// PrepReleaseStatus lists a job's preparation/release runs by node.
 	PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobPreparationAndReleaseTaskExecutionInformation, error)
 

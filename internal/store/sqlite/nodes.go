@@ -136,3 +136,33 @@ func (s *Store) PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobP
 	}
 	return out, rows.Err()
 }
+
+// PendingReleases returns the completed jobs whose release task is due on
+// nodeID.
+func (s *Store) PendingReleases(ctx context.Context, nodeID string) ([]*api.Job, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT pr.body, j.body FROM prep_release pr JOIN jobs j ON j.id_lower = pr.job_lower
+		WHERE pr.node_id = ? AND j.state = 'completed'`, nodeID)
+	if err != nil {
+		return nil, fmt.Errorf("pending release tasks of node %s: %w", nodeID, err)
+	}
+	defer rows.Close()
+	var out []*api.Job
+	for rows.Next() {
+		var prb, jb []byte
+		if err := rows.Scan(&prb, &jb); err != nil {
+			return nil, err
+		}
+		var pr api.JobPreparationAndReleaseTaskExecutionInformation
+		var j api.Job
+		if err := json.Unmarshal(prb, &pr); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(jb, &j); err != nil {
+			return nil, err
+		}
+		if j.JobReleaseTask != nil && pr.JobReleaseTaskExecutionInfo == nil {
+			out = append(out, &j)
+		}
+	}
+	return out, rows.Err()
+}
