@@ -2,12 +2,14 @@ package app
 
 import (
 	"crypto/md5"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/client"
 	"github.com/openbatch/openbatch/internal/testenv"
 )
 
@@ -153,4 +155,58 @@ func leaks(text string, sasURLs ...string) bool {
 		}
 	}
 	return false
+}
+
+func TestOutputFilesValidationAtTaskAdd(t *testing.T) {
+	_, c := startDev(t)
+	mustPoolJob(t, c, 0, 1, nil)
+	ctx := ctxT(t, 10*time.Second)
+	sas := "https://acct.blob.core.windows.net/c?sv=2021-06-08&sp=w&sig=SECRETSIGNATURE"
+	good := outFile("*.txt", sas, "", api.UploadOnSuccess)
+	tests := []struct {
+		name     string
+		mutate   func(*api.OutputFile)
+		code     string
+		property string
+	}{
+		{"empty pattern", func(o *api.OutputFile) { o.FilePattern = "" }, api.CodeMissingRequiredProperty, "outputFiles[0].filePattern"},
+		{"no container", func(o *api.OutputFile) { o.Destination.Container = nil }, api.CodeMissingRequiredProperty, "outputFiles[0].destination.container"},
+		{"relative URL", func(o *api.OutputFile) { o.Destination.Container.ContainerURL = "container?sig=SECRETSIGNATURE" }, api.CodeInvalidPropertyValue, "outputFiles[0].destination.container.containerUrl"},
+		{"ftp URL", func(o *api.OutputFile) { o.Destination.Container.ContainerURL = "ftp://host/c?sig=SECRETSIGNATURE" }, api.CodeInvalidPropertyValue, "outputFiles[0].destination.container.containerUrl"},
+		{"bad condition", func(o *api.OutputFile) { o.UploadOptions.UploadCondition = "sometimes" }, api.CodeInvalidPropertyValue, "outputFiles[0].uploadOptions.uploadCondition"},
+		{"bad header", func(o *api.OutputFile) {
+			o.Destination.Container.UploadHeaders = []api.HTTPHeader{{Name: "x-ms-lease-id", Value: "x"}}
+		}, api.CodeInvalidPropertyValue, "outputFiles[0].destination.container.uploadHeaders[0].name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := good
+			cont := *good.Destination.Container
+			o.Destination.Container = &cont
+			tt.mutate(&o)
+			_, err := c.Do(ctx, "POST", "/jobs/j1/tasks", &api.Task{ID: "v", CommandLine: "/bin/true", OutputFiles: []api.OutputFile{o}}, nil)
+			var ce *client.Error
+			if !errors.As(err, &ce) || ce.Status != 400 || ce.Body.Code != tt.code {
+				t.Fatalf("err = %v, want 400 %s", err, tt.code)
+			}
+			found := false
+			for _, v := range ce.Body.Values {
+				if v.Key == "PropertyName" && v.Value == tt.property {
+					found = true
+				}
+				if strings.Contains(v.Value, "SECRETSIGNATURE") {
+					t.Errorf("error detail leaks the SAS signature: %s=%s", v.Key, v.Value)
+				}
+			}
+			if !found {
+				t.Errorf("error values %+v do not name %s", ce.Body.Values, tt.property)
+			}
+			if strings.Contains(ce.Body.Message.Value, "SECRETSIGNATURE") {
+				t.Errorf("error message leaks the SAS signature: %s", ce.Body.Message.Value)
+			}
+		})
+	}
+	if _, err := c.GetTask(ctx, "j1", "v"); client.Code(err) != api.CodeTaskNotFound {
+		t.Fatalf("a refused task was stored: %v", err)
+	}
 }
