@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +48,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.As(err, &mbe):
 			se = tooLarge()
-		case errors.Is(err, errContext(r)):
+		case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil:
 			se = &service.Error{Status: http.StatusInternalServerError, Code: "OperationTimedOut",
 				Message: "The operation could not be completed within the permitted time."}
 		default:
@@ -70,15 +71,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		_, _ = w.Write(body)
 	}
 }
-
-func errContext(r *http.Request) error {
-	if err := r.Context().Err(); err != nil {
-		return err
-	}
-	return errNever
-}
-
-var errNever = errors.New("never matches")
 
 func serverFrom(w http.ResponseWriter) *Server {
 	if sw, ok := w.(*statusWriter); ok {

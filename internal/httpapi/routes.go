@@ -63,13 +63,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	}
 }
 
-// created writes a 201 with the entity's headers and an empty body.
-func created(w http.ResponseWriter, url, etag string, lm interface{ IsZero() bool }) {
+// created writes a 201 with an empty body; the caller has set ETag and
+// Last-Modified.
+func created(w http.ResponseWriter, url string) {
 	w.Header().Set("Location", url)
 	w.Header().Set("DataServiceId", url)
-	if etag != "" {
-		w.Header().Set("ETag", etag)
-	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
 }
@@ -98,7 +96,7 @@ func (s *Server) addPool(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setEntityHeaders(w, p.ETag, p.LastModified, "")
-	created(w, poolURL(r, p.ID), p.ETag, nil)
+	created(w, poolURL(r, p.ID))
 }
 
 func (s *Server) listPools(w http.ResponseWriter, r *http.Request) {
@@ -297,7 +295,7 @@ func (s *Server) addJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setEntityHeaders(w, j.ETag, j.LastModified, "")
-	created(w, jobURL(r, j.ID), j.ETag, nil)
+	created(w, jobURL(r, j.ID))
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {

@@ -29,7 +29,7 @@ func (s *Server) addTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setEntityHeaders(w, t.ETag, t.LastModified, "")
-	created(w, taskURL(r, jobID, t.ID), t.ETag, nil)
+	created(w, taskURL(r, jobID, t.ID))
 }
 
 func (s *Server) addTaskCollection(w http.ResponseWriter, r *http.Request) {

@@ -145,31 +145,31 @@ func etagEqual(a, b string) bool {
 // conditions: it returns nil, or a ConditionNotMet error with status 304
 // for reads and 412 for writes.
 func (c Conditions) Check(etag string, lastModified *time.Time, write bool) error {
-	fail := func(why string) error {
-		status := http.StatusPreconditionFailed
-		if !write {
-			status = http.StatusNotModified
-		}
+	// If-Match and If-Unmodified-Since guard writes: failing them is 412
+	// whatever the method. If-None-Match and If-Modified-Since on a read
+	// mean "not modified": 304.
+	failed := func(status int, why string) error {
 		return errorf(status, api.CodeConditionNotMet, "The condition specified using HTTP conditional header(s) is not met: %s.", why)
 	}
+	notModified := http.StatusNotModified
+	if write {
+		notModified = http.StatusPreconditionFailed
+	}
 	if c.IfMatch != "" && !etagEqual(c.IfMatch, etag) {
-		e := fail("If-Match does not match the current ETag")
-		e.(*Error).Status = http.StatusPreconditionFailed
-		return e
+		return failed(http.StatusPreconditionFailed, "If-Match does not match the current ETag")
 	}
 	if c.IfNoneMatch != "" && etagEqual(c.IfNoneMatch, etag) {
-		return fail("If-None-Match matches the current ETag")
+		return failed(notModified, "If-None-Match matches the current ETag")
 	}
-	if lastModified != nil {
-		lm := lastModified.Truncate(time.Second)
-		if c.IfModifiedSince != nil && !lm.After(*c.IfModifiedSince) {
-			return fail("the entity was not modified since If-Modified-Since")
-		}
-		if c.IfUnmodifiedSince != nil && lm.After(*c.IfUnmodifiedSince) {
-			e := fail("the entity was modified since If-Unmodified-Since")
-			e.(*Error).Status = http.StatusPreconditionFailed
-			return e
-		}
+	if lastModified == nil {
+		return nil
+	}
+	lm := lastModified.Truncate(time.Second)
+	if c.IfModifiedSince != nil && !lm.After(*c.IfModifiedSince) {
+		return failed(notModified, "the entity was not modified since If-Modified-Since")
+	}
+	if c.IfUnmodifiedSince != nil && lm.After(*c.IfUnmodifiedSince) {
+		return failed(http.StatusPreconditionFailed, "the entity was modified since If-Unmodified-Since")
 	}
 	return nil
 }
