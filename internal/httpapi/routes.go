@@ -72,6 +72,33 @@ func created(w http.ResponseWriter, url string) {
 	w.WriteHeader(http.StatusCreated)
 }
 
+// input decodes a request's JSON body into body (unless body is nil) and
+// reads its If-* headers. On failure it writes the error and returns false.
+func input(w http.ResponseWriter, r *http.Request, body any) (service.Conditions, bool) {
+	if body != nil {
+		if err := decodeBody(r, body, true); err != nil {
+			writeError(w, r, err)
+			return service.Conditions{}, false
+		}
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return cond, false
+	}
+	return cond, true
+}
+
+// reply writes err, or else an empty response with status and (when not
+// empty) DataServiceId.
+func reply(w http.ResponseWriter, r *http.Request, err error, status int, dataServiceID string) {
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	accepted(w, status, dataServiceID)
+}
+
 // accepted writes an empty response with the given status and DataServiceId.
 func accepted(w http.ResponseWriter, status int, url string) {
 	if url != "" {
@@ -147,85 +174,43 @@ func (s *Server) poolExists(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchPool(w http.ResponseWriter, r *http.Request) {
-	var p api.PoolPatch
-	if err := decodeBody(r, &p, true); err != nil {
-		writeError(w, r, err)
-		return
+	var body api.PoolPatch
+	if cond, ok := input(w, r, &body); ok {
+		pool, err := s.Svc.PatchPool(r.Context(), r.PathValue("poolId"), &body, cond)
+		if err == nil {
+			setEntityHeaders(w, pool.ETag, pool.LastModified, poolURL(r, pool.ID))
+		}
+		reply(w, r, err, http.StatusOK, "")
 	}
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	pool, err := s.Svc.PatchPool(r.Context(), r.PathValue("poolId"), &p, cond)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	setEntityHeaders(w, pool.ETag, pool.LastModified, poolURL(r, pool.ID))
-	accepted(w, http.StatusOK, "")
 }
 
 func (s *Server) deletePool(w http.ResponseWriter, r *http.Request) {
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, nil); ok {
+		reply(w, r, s.Svc.DeletePool(r.Context(), r.PathValue("poolId"), cond), http.StatusAccepted, "")
 	}
-	if err := s.Svc.DeletePool(r.Context(), r.PathValue("poolId"), cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusAccepted, "")
 }
 
 func (s *Server) resizePool(w http.ResponseWriter, r *http.Request) {
 	var body api.PoolResize
-	if err := decodeBody(r, &body, true); err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, &body); ok {
+		err := s.Svc.ResizePool(r.Context(), r.PathValue("poolId"), &body, cond)
+		reply(w, r, err, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
 	}
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.Svc.ResizePool(r.Context(), r.PathValue("poolId"), &body, cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
 }
 
 func (s *Server) stopResizePool(w http.ResponseWriter, r *http.Request) {
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, nil); ok {
+		err := s.Svc.StopResizePool(r.Context(), r.PathValue("poolId"), cond)
+		reply(w, r, err, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
 	}
-	if err := s.Svc.StopResizePool(r.Context(), r.PathValue("poolId"), cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
 }
 
 func (s *Server) updatePoolProperties(w http.ResponseWriter, r *http.Request) {
 	var body api.PoolUpdateProperties
-	if err := decodeBody(r, &body, true); err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, &body); ok {
+		err := s.Svc.UpdatePoolProperties(r.Context(), r.PathValue("poolId"), &body, cond)
+		reply(w, r, err, http.StatusNoContent, poolURL(r, r.PathValue("poolId")))
 	}
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.Svc.UpdatePoolProperties(r.Context(), r.PathValue("poolId"), &body, cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusNoContent, poolURL(r, r.PathValue("poolId")))
 }
 
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
@@ -343,56 +328,31 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchJob(w http.ResponseWriter, r *http.Request) {
-	var p api.JobPatch
-	if err := decodeBody(r, &p, true); err != nil {
-		writeError(w, r, err)
-		return
+	var body api.JobPatch
+	if cond, ok := input(w, r, &body); ok {
+		j, err := s.Svc.PatchJob(r.Context(), r.PathValue("jobId"), &body, cond)
+		if err == nil {
+			setEntityHeaders(w, j.ETag, j.LastModified, jobURL(r, j.ID))
+		}
+		reply(w, r, err, http.StatusOK, "")
 	}
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	j, err := s.Svc.PatchJob(r.Context(), r.PathValue("jobId"), &p, cond)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	setEntityHeaders(w, j.ETag, j.LastModified, jobURL(r, j.ID))
-	accepted(w, http.StatusOK, "")
 }
 
 func (s *Server) updateJob(w http.ResponseWriter, r *http.Request) {
-	var u api.JobUpdate
-	if err := decodeBody(r, &u, true); err != nil {
-		writeError(w, r, err)
-		return
+	var body api.JobUpdate
+	if cond, ok := input(w, r, &body); ok {
+		j, err := s.Svc.UpdateJob(r.Context(), r.PathValue("jobId"), &body, cond)
+		if err == nil {
+			setEntityHeaders(w, j.ETag, j.LastModified, jobURL(r, j.ID))
+		}
+		reply(w, r, err, http.StatusOK, "")
 	}
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	j, err := s.Svc.UpdateJob(r.Context(), r.PathValue("jobId"), &u, cond)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	setEntityHeaders(w, j.ETag, j.LastModified, jobURL(r, j.ID))
-	accepted(w, http.StatusOK, "")
 }
 
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, nil); ok {
+		reply(w, r, s.Svc.DeleteJob(r.Context(), r.PathValue("jobId"), cond), http.StatusAccepted, "")
 	}
-	if err := s.Svc.DeleteJob(r.Context(), r.PathValue("jobId"), cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusAccepted, "")
 }
 
 // optionalBody decodes a body that may be absent or empty.
@@ -416,47 +376,25 @@ func (s *Server) terminateJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, nil); ok {
+		err := s.Svc.TerminateJob(r.Context(), r.PathValue("jobId"), body.TerminateReason, cond)
+		reply(w, r, err, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
 	}
-	if err := s.Svc.TerminateJob(r.Context(), r.PathValue("jobId"), body.TerminateReason, cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
 }
 
 func (s *Server) disableJob(w http.ResponseWriter, r *http.Request) {
 	var body api.JobDisable
-	if err := decodeBody(r, &body, true); err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, &body); ok {
+		err := s.Svc.DisableJob(r.Context(), r.PathValue("jobId"), body.DisableTasks, cond)
+		reply(w, r, err, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
 	}
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.Svc.DisableJob(r.Context(), r.PathValue("jobId"), body.DisableTasks, cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
 }
 
 func (s *Server) enableJob(w http.ResponseWriter, r *http.Request) {
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, nil); ok {
+		err := s.Svc.EnableJob(r.Context(), r.PathValue("jobId"), cond)
+		reply(w, r, err, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
 	}
-	if err := s.Svc.EnableJob(r.Context(), r.PathValue("jobId"), cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusAccepted, jobURL(r, r.PathValue("jobId")))
 }
 
 func (s *Server) taskCounts(w http.ResponseWriter, r *http.Request) {
@@ -495,24 +433,16 @@ func (s *Server) disableScheduling(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) enableScheduling(w http.ResponseWriter, r *http.Request) {
-	if err := s.Svc.EnableScheduling(r.Context(), r.PathValue("poolId"), r.PathValue("nodeId")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusOK, nodeURL(r, r.PathValue("poolId"), r.PathValue("nodeId")))
+	err := s.Svc.EnableScheduling(r.Context(), r.PathValue("poolId"), r.PathValue("nodeId"))
+	reply(w, r, err, http.StatusOK, nodeURL(r, r.PathValue("poolId"), r.PathValue("nodeId")))
 }
 
 func (s *Server) removeNodes(w http.ResponseWriter, r *http.Request) {
 	var body api.NodeRemove
-	if err := decodeBody(r, &body, true); err != nil {
-		writeError(w, r, err)
-		return
+	if _, ok := input(w, r, &body); ok {
+		err := s.Svc.RemoveNodes(r.Context(), r.PathValue("poolId"), &body)
+		reply(w, r, err, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
 	}
-	if err := s.Svc.RemoveNodes(r.Context(), r.PathValue("poolId"), &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	accepted(w, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
 }
 
 func (s *Server) nodeCounts(w http.ResponseWriter, r *http.Request) {

@@ -141,42 +141,26 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateTask(w http.ResponseWriter, r *http.Request) {
-	var u api.TaskUpdate
-	if err := decodeBody(r, &u, true); err != nil {
-		writeError(w, r, err)
-		return
+	var body api.TaskUpdate
+	if cond, ok := input(w, r, &body); ok {
+		jobID := r.PathValue("jobId")
+		t, err := s.Svc.UpdateTask(r.Context(), jobID, r.PathValue("taskId"), &body, cond)
+		if err == nil {
+			setEntityHeaders(w, t.ETag, t.LastModified, taskURL(r, jobID, t.ID))
+		}
+		reply(w, r, err, http.StatusOK, "")
 	}
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	jobID := r.PathValue("jobId")
-	t, err := s.Svc.UpdateTask(r.Context(), jobID, r.PathValue("taskId"), &u, cond)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	setEntityHeaders(w, t.ETag, t.LastModified, taskURL(r, jobID, t.ID))
-	accepted(w, http.StatusOK, "")
 }
 
 func (s *Server) taskOp(w http.ResponseWriter, r *http.Request, status int, op func(*http.Request, string, string, service.Conditions) error) {
-	cond, err := conditions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if cond, ok := input(w, r, nil); ok {
+		jobID, taskID := r.PathValue("jobId"), r.PathValue("taskId")
+		url := ""
+		if status == http.StatusNoContent {
+			url = taskURL(r, jobID, taskID)
+		}
+		reply(w, r, op(r, jobID, taskID, cond), status, url)
 	}
-	jobID, taskID := r.PathValue("jobId"), r.PathValue("taskId")
-	if err := op(r, jobID, taskID, cond); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	url := ""
-	if status == http.StatusNoContent {
-		url = taskURL(r, jobID, taskID)
-	}
-	accepted(w, status, url)
 }
 
 func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) {

@@ -74,35 +74,13 @@ func (s *Store) ListJobs(ctx context.Context, pg store.Page) ([]*api.Job, string
 
 // UpdateJob runs fn on a job in a transaction.
 func (s *Store) UpdateJob(ctx context.Context, id string, fn func(*api.Job) error) (*api.Job, error) {
-	var j api.Job
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var body []byte
-		err := tx.QueryRow(`SELECT body FROM jobs WHERE id_lower=?`, lower(id)).Scan(&body)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
+	return updateJSON(s, ctx, `SELECT body FROM jobs WHERE id_lower=?`, []any{lower(id)}, fn,
+		func(tx *sql.Tx, j *api.Job, body []byte) error {
+			state, pool, prio := jobColumns(j)
+			_, err := tx.Exec(`UPDATE jobs SET body=?, state=?, pool_lower=?, priority=? WHERE id_lower=?`,
+				body, state, pool, prio, lower(id))
 			return err
-		}
-		if err := json.Unmarshal(body, &j); err != nil {
-			return err
-		}
-		if err := fn(&j); err != nil {
-			return err
-		}
-		body, err = json.Marshal(&j)
-		if err != nil {
-			return err
-		}
-		state, pool, prio := jobColumns(&j)
-		_, err = tx.Exec(`UPDATE jobs SET body=?, state=?, pool_lower=?, priority=? WHERE id_lower=?`,
-			body, state, pool, prio, lower(id))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &j, nil
+		})
 }
 
 // DeleteJob removes a job and its tasks.

@@ -63,33 +63,11 @@ func (s *Store) ListNodes(ctx context.Context, poolID string) ([]*store.Node, er
 
 // UpdateNode runs fn on a node in a transaction.
 func (s *Store) UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*store.Node) error) (*store.Node, error) {
-	var n store.Node
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var body []byte
-		err := tx.QueryRow(`SELECT body FROM nodes WHERE pool_lower=? AND id=?`, lower(poolID), nodeID).Scan(&body)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
+	return updateJSON(s, ctx, `SELECT body FROM nodes WHERE pool_lower=? AND id=?`, []any{lower(poolID), nodeID}, fn,
+		func(tx *sql.Tx, _ *store.Node, body []byte) error {
+			_, err := tx.Exec(`UPDATE nodes SET body=? WHERE pool_lower=? AND id=?`, body, lower(poolID), nodeID)
 			return err
-		}
-		if err := json.Unmarshal(body, &n); err != nil {
-			return err
-		}
-		if err := fn(&n); err != nil {
-			return err
-		}
-		body, err = json.Marshal(&n)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(`UPDATE nodes SET body=? WHERE pool_lower=? AND id=?`, body, lower(poolID), nodeID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &n, nil
+		})
 }
 
 // DeleteNode removes a node.

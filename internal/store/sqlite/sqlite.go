@@ -203,33 +203,11 @@ func (s *Store) ListPools(ctx context.Context, pg store.Page) ([]*api.Pool, stri
 
 // UpdatePool runs fn on a pool in a transaction.
 func (s *Store) UpdatePool(ctx context.Context, id string, fn func(*api.Pool) error) (*api.Pool, error) {
-	var p api.Pool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var body []byte
-		err := tx.QueryRow(`SELECT body FROM pools WHERE id_lower=?`, lower(id)).Scan(&body)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
+	return updateJSON(s, ctx, `SELECT body FROM pools WHERE id_lower=?`, []any{lower(id)}, fn,
+		func(tx *sql.Tx, _ *api.Pool, body []byte) error {
+			_, err := tx.Exec(`UPDATE pools SET body=? WHERE id_lower=?`, body, lower(id))
 			return err
-		}
-		if err := json.Unmarshal(body, &p); err != nil {
-			return err
-		}
-		if err := fn(&p); err != nil {
-			return err
-		}
-		body, err = json.Marshal(&p)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(`UPDATE pools SET body=? WHERE id_lower=?`, body, lower(id))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
+		})
 }
 
 // DeletePool removes a pool and its nodes.
@@ -318,4 +296,37 @@ func (s *Store) list(ctx context.Context, q string, args []any, pg store.Page,
 		}
 		_ = lastSeq
 	}
+}
+
+// updateJSON reads one row's JSON body with query, runs fn on it, and
+// writes it back with write, all in one transaction. A missing row is
+// store.ErrNotFound; an error from fn is returned unchanged and nothing is
+// written.
+func updateJSON[T any](s *Store, ctx context.Context, query string, args []any, fn func(*T) error,
+	write func(tx *sql.Tx, v *T, body []byte) error) (*T, error) {
+	v := new(T)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var body []byte
+		err := tx.QueryRow(query, args...).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, v); err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+		if body, err = json.Marshal(v); err != nil {
+			return err
+		}
+		return write(tx, v, body)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
