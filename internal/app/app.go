@@ -122,7 +122,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		listener: ln, store: st, cancel: cancel, done: make(chan struct{})}
 	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
 		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, s.JoinToken)}}
-	files := &fileRouter{store: st}
+	files := &fileRouter{store: st, token: s.JoinToken}
 	api.Files = files
 	svc.TaskDirs = files
 	if cfg.LocalNodes && len(cfg.Agent.Runner.AfterProcess) == 0 {

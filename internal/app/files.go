@@ -14,6 +14,9 @@ import (
 // fileRouter finds the node directory behind task and node files.
 type fileRouter struct {
 	store store.Store
+	// token is the node join token, which remote agents' file servers
+	// require as a bearer token.
+	token string
 }
 
 func (f *fileRouter) dir(ctx context.Context, poolID, nodeID, rel string) (httpapi.Dir, error) {
@@ -25,7 +28,7 @@ func (f *fileRouter) dir(ctx context.Context, poolID, nodeID, rel string) (httpa
 		return nil, err
 	}
 	if n.Address != "" {
-		return &remoteDir{base: n.Address, rel: rel, token: n.Token}, nil
+		return &remoteDir{base: n.Address, rel: rel, token: f.token}, nil
 	}
 	return httpapi.LocalDir(filepath.Join(n.Root, filepath.FromSlash(rel))), nil
 }

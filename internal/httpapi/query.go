@@ -90,3 +90,16 @@ func checkExpand(r *http.Request) error {
 	}
 	return nil
 }
+
+// conditionsMet checks a read's If-* headers against an entity. When they
+// fail it writes 304 (with the entity's ETag and Last-Modified, as HTTP
+// asks) or 412, and returns false.
+func conditionsMet(w http.ResponseWriter, r *http.Request, cond service.Conditions, etag string, lm *time.Time) bool {
+	err := cond.Check(etag, lm, false)
+	if err == nil {
+		return true
+	}
+	setEntityHeaders(w, etag, lm, "")
+	writeError(w, r, err)
+	return false
+}

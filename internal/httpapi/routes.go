@@ -154,9 +154,12 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	p, err := s.Svc.GetPool(r.Context(), r.PathValue("poolId"), cond)
+	p, err := s.Svc.GetPool(r.Context(), r.PathValue("poolId"), service.Conditions{})
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	if !conditionsMet(w, r, cond, p.ETag, p.LastModified) {
 		return
 	}
 	decoratePool(r, p)
@@ -318,9 +321,12 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	j, err := s.Svc.GetJob(r.Context(), r.PathValue("jobId"), cond)
+	j, err := s.Svc.GetJob(r.Context(), r.PathValue("jobId"), service.Conditions{})
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	if !conditionsMet(w, r, cond, j.ETag, j.LastModified) {
 		return
 	}
 	decorateJob(r, j)

@@ -131,9 +131,12 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	jobID := r.PathValue("jobId")
-	t, err := s.Svc.GetTask(r.Context(), jobID, r.PathValue("taskId"), cond)
+	t, err := s.Svc.GetTask(r.Context(), jobID, r.PathValue("taskId"), service.Conditions{})
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	if !conditionsMet(w, r, cond, t.ETag, t.LastModified) {
 		return
 	}
 	decorateTask(r, jobID, t)
