@@ -17,7 +17,7 @@ const maxWait = 30 * time.Second
 
 // Acquire records a heartbeat and hands out work.
 func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*nodeproto.Work, error) {
-	deadline := time.Now().Add(min(st.Wait, maxWait))
+	deadline := time.Now().Add(min(st.Wait, maxWait, s.cfg.HeartbeatInterval))
 	for {
 		wake := s.wakeChan()
 		node, err := s.heartbeat(ctx, st)

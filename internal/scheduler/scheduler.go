@@ -58,6 +58,12 @@ func New(svc *service.Service, cfg Config) *Scheduler {
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = 5 * time.Second
 	}
+	// A node heartbeats only when it calls Acquire, and Acquire may hold
+	// the call for up to HeartbeatInterval: keep several calls within the
+	// timeout so that a busy but healthy node is never declared lost.
+	if limit := cfg.HeartbeatTimeout / 3; cfg.HeartbeatInterval > limit {
+		cfg.HeartbeatInterval = limit
+	}
 	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, wake: make(chan struct{})}
 	svc.Hooks = s
 	return s
