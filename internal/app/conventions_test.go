@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,7 +69,7 @@ func conventionsStorage(t *testing.T, az *testenv.Azurite, jobID string) string 
 func TestConventionsBuildersAndOutputsList(t *testing.T) {
 	az := testenv.SharedAzurite(t)
 	bin := openbatchBinary(t)
-	jobID := "Conv_Job-" + strings.ReplaceAll(t.Name(), "/", "")[:8]
+	jobID := fmt.Sprintf("Conv_Job-%d", time.Now().UnixNano())
 	sasURL := conventionsStorage(t, az, jobID)
 	outs, err := conventions.TaskOutputFiles(sasURL, "t1", conventions.TaskOutput, "out/*.csv")
 	if err != nil {
@@ -112,7 +113,7 @@ func TestConventionsBuildersAndOutputsList(t *testing.T) {
 func TestTrackStreamsStdoutAcrossRetry(t *testing.T) {
 	az := testenv.SharedAzurite(t)
 	bin := openbatchBinary(t)
-	jobID := "trackjob"
+	jobID := fmt.Sprintf("trackjob-%d", time.Now().UnixNano()) // a fresh container per run
 	conventionsStorage(t, az, jobID)
 	_, c := startDev(t)
 	mustPoolJob(t, c, 1, 1, &api.Job{ID: jobID})
