@@ -60,6 +60,10 @@ The default account is public, like Azurite's devstoreaccount1; pass
 			if err := configureAgent(&cfg); err != nil {
 				return err
 			}
+			if reaper := startReaper(log); reaper != nil {
+				defer reaper.Close()
+				cfg.Agent.Runner.Groups = reaper
+			}
 			srv, err := app.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err

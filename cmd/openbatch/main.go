@@ -37,7 +37,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newDevCmd(), newServerCmd(), newAgentCmd(), newVersionCmd(),
+	root.AddCommand(newDemoCmd(), newDevCmd(), newServerCmd(), newAgentCmd(), newAgentReaperCmd(), newVersionCmd(),
 		newOutputsCmd(), newConventionsCmd(), newTrackCmd())
 	return root
 }

@@ -62,6 +62,19 @@ type Config struct {
 	// AfterProcess are steps run after the process step, in order, such as
 	// output-file upload. See Step and RunsAfterFailure.
 	AfterProcess []Step
+	// Groups, when set, is told about every task process group started and
+	// emptied (see Reaper): it kills them if the agent dies.
+	Groups GroupTracker
+}
+
+// GroupTracker is told about every task process group the process step
+// starts and empties, so that something outside the agent can kill the
+// groups if the agent itself dies. Methods must not block for long.
+type GroupTracker interface {
+	// Started records a new process group.
+	Started(pgid int)
+	// Ended records that a process group has been emptied (killed or exited).
+	Ended(pgid int)
 }
 
 // maxWallClockLimit is the largest wall-clock limit enforced; longer ones

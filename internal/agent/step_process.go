@@ -91,6 +91,10 @@ func (processStep) Run(ctx context.Context, run *TaskRun) error {
 	}
 	pgid := cmd.Process.Pid
 	run.Log.Info("process started", "pid", pgid, "program", prog)
+	if g := run.cfg.Groups; g != nil {
+		g.Started(pgid)
+		defer g.Ended(pgid)
+	}
 
 	var ended *Failure
 	select {

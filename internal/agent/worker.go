@@ -234,7 +234,12 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 		defer cancel()
 		rep := w.runTask(rctx, node, a)
 		w.mu.Lock()
-		delete(w.running, leaseKey(a.Lease))
+		// A newer lease of the same task may have replaced this run (the
+		// server requeued it and handed it back to this node): leave that
+		// one tracked.
+		if w.running[leaseKey(a.Lease)] == rt {
+			delete(w.running, leaseKey(a.Lease))
+		}
 		if d := retention(&a.Task); d >= 0 {
 			w.retain[leaseKey(a.Lease)] = retained{jobID: a.Lease.JobID, taskID: a.Task.ID, until: time.Now().Add(d)}
 		}
