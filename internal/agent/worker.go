@@ -45,7 +45,7 @@ type retained struct {
 type runningTask struct {
 	lease  nodeproto.Lease
 	slots  int
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 }
 
 type prepState struct {
@@ -128,7 +128,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 
-	defer w.cancelAll()
+	defer w.cancelAll(nil)
+	lastContact := time.Now()
 	for ctx.Err() == nil {
 		w.sweep(layout, log)
 		status := nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo,
@@ -145,9 +146,17 @@ func (w *Worker) Run(ctx context.Context) error {
 				return err
 			}
 			log.Warn("acquire work", "err", err)
+			// Self-fencing: once the server has surely given up on this node
+			// and requeued its tasks, stop them here too.
+			if cfg.HeartbeatTimeout > 0 && time.Since(lastContact) > cfg.HeartbeatTimeout && len(w.leases()) > 0 {
+				log.Warn("lost contact with the server for longer than the heartbeat timeout; stopping running tasks",
+					"timeout", cfg.HeartbeatTimeout)
+				w.cancelAll(errFenced)
+			}
 			sleep(ctx, w.RetryInterval)
 			continue
 		}
+		lastContact = time.Now()
 		if work.Leave {
 			log.Info("node removed from pool")
 			return nil
@@ -206,15 +215,16 @@ func (w *Worker) cancel(l nodeproto.Lease) {
 	r := w.running[leaseKey(l)]
 	w.mu.Unlock()
 	if r != nil && r.lease.Epoch == l.Epoch {
-		r.cancel()
+		r.cancel(nil)
 	}
 }
 
-func (w *Worker) cancelAll() {
+// cancelAll stops every run, for cause (nil: shutdown).
+func (w *Worker) cancelAll(cause error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, r := range w.running {
-		r.cancel()
+		r.cancel(cause)
 	}
 }
 
@@ -224,45 +234,58 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 	if a.Task.RequiredSlots != nil && *a.Task.RequiredSlots > 1 {
 		slots = int(*a.Task.RequiredSlots)
 	}
-	rctx, cancel := context.WithCancel(ctx)
+	rctx, cancel := context.WithCancelCause(ctx)
 	rt := &runningTask{lease: a.Lease, slots: slots, cancel: cancel}
+	key := leaseKey(a.Lease)
 	w.mu.Lock()
-	w.running[leaseKey(a.Lease)] = rt
-	delete(w.retain, leaseKey(a.Lease)) // a retry reuses the directory
+	w.running[key] = rt
+	delete(w.retain, key) // a retry reuses the directory
 	w.mu.Unlock()
 	go func() {
-		defer cancel()
+		defer cancel(nil)
 		rep := w.runTask(rctx, node, a)
+		// The run stays listed as running until its report is in: the
+		// server requeues leases a node no longer lists, so dropping it
+		// earlier could make a finished task run again.
+		w.report(ctx, rctx, rep, log)
 		w.mu.Lock()
 		// A newer lease of the same task may have replaced this run (the
 		// server requeued it and handed it back to this node): leave that
 		// one tracked.
-		if w.running[leaseKey(a.Lease)] == rt {
-			delete(w.running, leaseKey(a.Lease))
+		if w.running[key] == rt {
+			delete(w.running, key)
 		}
 		if d := retention(&a.Task); d >= 0 {
-			w.retain[leaseKey(a.Lease)] = retained{jobID: a.Lease.JobID, taskID: a.Task.ID, until: time.Now().Add(d)}
+			w.retain[key] = retained{jobID: a.Lease.JobID, taskID: a.Task.ID, until: time.Now().Add(d)}
 		}
 		w.mu.Unlock()
-		if rctx.Err() != nil && ctx.Err() != nil {
-			return // the node is shutting down; the server requeues the task
-		}
-		// Report with the node's context, not the run's: a run cancelled by
-		// terminate still reports (and is refused as stale).
-		for attempt := 0; ; attempt++ {
-			err := w.Coord.Complete(ctx, rep)
-			if err == nil || errors.Is(err, nodeproto.ErrStaleLease) || ctx.Err() != nil {
-				if errors.Is(err, nodeproto.ErrStaleLease) {
-					log.Info("report refused: lease no longer held", "job", a.Lease.JobID, "task", a.Lease.TaskID)
-				}
-				return
-			}
-			log.Warn("report task outcome", "job", a.Lease.JobID, "task", a.Lease.TaskID, "err", err)
-			if !sleep(ctx, w.RetryInterval*time.Duration(min(attempt+1, 10))) {
-				return
-			}
-		}
 	}()
+}
+
+// errFenced cancels runs of a node that lost contact with the server.
+var errFenced = errors.New("lost contact with the server")
+
+// report sends a run's outcome, retrying transient errors, unless the node
+// is shutting down or fenced (the server requeues those tasks itself).
+func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *slog.Logger) {
+	if ctx.Err() != nil || errors.Is(context.Cause(rctx), errFenced) {
+		return
+	}
+	// Report with the node's context, not the run's: a run cancelled by
+	// terminate still reports (and is refused as stale).
+	for attempt := 0; ; attempt++ {
+		err := w.Coord.Complete(ctx, rep)
+		if err == nil || errors.Is(err, nodeproto.ErrStaleLease) || ctx.Err() != nil {
+			if errors.Is(err, nodeproto.ErrStaleLease) {
+				log.Info("report refused: lease no longer held", "job", rep.Lease.JobID, "task", rep.Lease.TaskID)
+			}
+			return
+		}
+		log.Warn("report task outcome", "job", rep.Lease.JobID, "task", rep.Lease.TaskID, "err", err)
+		if !sleep(ctx, w.RetryInterval*time.Duration(min(attempt+1, 10))) {
+			return
+		}
+	}
 }
 
 func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment) nodeproto.Report {

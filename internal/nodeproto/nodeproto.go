@@ -57,6 +57,10 @@ type NodeConfig struct {
 	AccountURL  string         `json:"accountUrl"`
 	// HeartbeatInterval is how often an idle node must call Acquire.
 	HeartbeatInterval time.Duration `json:"heartbeatInterval"`
+	// HeartbeatTimeout is how long the server waits before it requeues a
+	// silent node's tasks. A node that cannot reach the server for that
+	// long stops its tasks itself, so that no task runs on two nodes.
+	HeartbeatTimeout time.Duration `json:"heartbeatTimeout"`
 }
 
 // NodeStatus is a node's report of itself on each Acquire.

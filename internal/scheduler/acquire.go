@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/nodeproto"
+	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -30,6 +32,9 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 			return work, nil
 		}
 		if work.Cancel, err = s.cancels(ctx, st); err != nil {
+			return nil, err
+		}
+		if err := s.requeueOrphans(ctx, st); err != nil {
 			return nil, err
 		}
 		if work.Releases, err = s.releases(ctx, st.NodeID); err != nil {
@@ -113,6 +118,46 @@ func (s *Scheduler) cancels(ctx context.Context, st nodeproto.NodeStatus) ([]nod
 		}
 	}
 	return out, nil
+}
+
+// requeueOrphans returns to the queue the tasks the store says a node holds
+// but the node does not list as running: the node lost them (it restarted,
+// stopped them after losing contact, or never received the assignment).
+// A node lists each run until its report is acknowledged, so a finished
+// task is never mistaken for a lost one.
+func (s *Scheduler) requeueOrphans(ctx context.Context, st nodeproto.NodeStatus) error {
+	rows, err := s.store.TasksOnNode(ctx, st.NodeID)
+	if err != nil {
+		return err
+	}
+	held := map[string]int64{}
+	for _, l := range st.Running {
+		held[strings.ToLower(l.JobID)+"/"+strings.ToLower(l.TaskID)] = l.Epoch
+	}
+	for _, r := range rows {
+		if epoch, ok := held[strings.ToLower(r.JobID)+"/"+strings.ToLower(r.Task.ID)]; ok && epoch == r.Epoch {
+			continue
+		}
+		_, err := s.store.UpdateTask(ctx, r.JobID, r.Task.ID, func(row *store.TaskRow) error {
+			if row.NodeID != st.NodeID || row.Epoch != r.Epoch {
+				return errNoChange
+			}
+			if err := service.RequeueRow(row, s.now()); err != nil {
+				return err
+			}
+			row.Task.ETag = s.svc.NewETag()
+			row.Task.LastModified = api.T(s.now())
+			return nil
+		})
+		if errors.Is(err, errNoChange) || errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.log.Warn("requeued a task its node no longer runs", "job", r.JobID, "task", r.Task.ID, "node", st.NodeID)
+	}
+	return nil
 }
 
 // assign leases runnable tasks of the node's pool to it.

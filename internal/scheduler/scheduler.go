@@ -128,7 +128,7 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	}
 	return &nodeproto.NodeConfig{NodeID: reg.NodeID, PoolID: pool.ID, VMSize: pool.VMSize, Slots: slots,
 		StartTask: pool.StartTask, AccountName: s.cfg.AccountName, AccountURL: s.cfg.AccountURL,
-		HeartbeatInterval: s.cfg.HeartbeatInterval}, nil
+		HeartbeatInterval: s.cfg.HeartbeatInterval, HeartbeatTimeout: s.cfg.HeartbeatTimeout}, nil
 }
 
 // RemoveNode deletes a node; its running tasks are requeued.
