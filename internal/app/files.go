@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/openbatch/openbatch/internal/agent"
+	"github.com/openbatch/openbatch/internal/agent/nodefiles"
 	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/store"
 )
@@ -51,12 +52,22 @@ func (f *fileRouter) NodeDir(ctx context.Context, poolID, nodeID string) (httpap
 	return f.dir(ctx, poolID, nodeID, "")
 }
 
-// RemoveTaskDir implements service.TaskDirs for local nodes; remote nodes
-// remove task directories when their retention ends.
+// RemoveTaskDir implements service.TaskDirs: the task directory is removed
+// from its node at once, through the agent's file service for remote nodes.
+// A node that is gone or unreachable keeps the directory until its
+// retention time ends.
 func (f *fileRouter) RemoveTaskDir(ctx context.Context, poolID, nodeID, jobID, taskID string) error {
 	n, err := f.store.GetNode(ctx, poolID, nodeID)
-	if err != nil || n.Address != "" {
+	if err != nil {
 		return nil
+	}
+	if n.Address != "" {
+		root := &remoteDir{base: n.Address, token: f.token}
+		err := root.Delete(ctx, agent.TaskRootDirectory(jobID, taskID), true)
+		if errors.Is(err, nodefiles.ErrNotFound) {
+			return nil
+		}
+		return err
 	}
 	l, err := agent.NewLayout(n.Root)
 	if err != nil {

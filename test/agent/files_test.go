@@ -120,4 +120,14 @@ func TestRemoteTaskFiles(t *testing.T) {
 	if ce, ok := err.(*client.Error); !ok || ce.Status != http.StatusConflict {
 		t.Fatalf("delete of non-empty wd: want 409, got %v", err)
 	}
+
+	// Deleting the task removes its directory from the remote node at once.
+	nodeID := tk.NodeInfo.NodeID
+	if _, err := c.Do(ctx, http.MethodDelete, "/jobs/job/tasks/t1", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(ctx, http.MethodHead, "/pools/pool/nodes/"+nodeID+"/files/workitems/job/job-1/t1/stdout.txt", nil, nil)
+	if ce, ok := err.(*client.Error); !ok || ce.Status != http.StatusNotFound {
+		t.Fatalf("deleted task's stdout.txt on the node: want 404, got %v", err)
+	}
 }
