@@ -18,10 +18,13 @@ type taskDirStep struct{}
 func (taskDirStep) Name() string { return "taskdir" }
 
 func (taskDirStep) Run(_ context.Context, run *TaskRun) error {
-	if err := run.Spec.Node.Layout.Init(); err != nil {
-		return dirFailure(err)
+	if _, err := os.Stat(run.Spec.Node.Layout.WorkItemsDir()); err != nil {
+		if err := run.Spec.Node.Layout.Init(); err != nil {
+			return dirFailure(err)
+		}
 	}
-	for _, d := range []string{run.Paths.Dir, run.Paths.WorkingDir, run.Paths.Certs} {
+	// wd and certs are created with their parent, the task directory.
+	for _, d := range []string{run.Paths.WorkingDir, run.Paths.Certs} {
 		if err := os.MkdirAll(d, dirPerm); err != nil {
 			return dirFailure(fmt.Errorf("create task directory: %w", err))
 		}

@@ -31,10 +31,7 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 			work.Leave = true
 			return work, nil
 		}
-		if work.Cancel, err = s.cancels(ctx, st); err != nil {
-			return nil, err
-		}
-		if err := s.requeueOrphans(ctx, st); err != nil {
+		if work.Cancel, err = s.reconcile(ctx, st); err != nil {
 			return nil, err
 		}
 		if work.Releases, err = s.releases(ctx, st.NodeID); err != nil {
@@ -67,26 +64,37 @@ func schedulable(n *api.ComputeNode) bool {
 	return n.State == api.NodeIdle || n.State == api.NodeRunning
 }
 
-// heartbeat updates the node's liveness and state; it returns nil if the
-// node no longer exists (removed from its pool).
+// heartbeat records that a node called and stores its state when it
+// changed. Liveness is kept in memory (and written to the store only every
+// few intervals); the node's running/idle distinction and running counts are
+// derived from its leases when it is read, so a poll usually costs no write.
+// It returns nil if the node no longer exists (removed from its pool).
 func (s *Scheduler) heartbeat(ctx context.Context, st nodeproto.NodeStatus) (*store.Node, error) {
 	now := s.now()
-	n, err := s.store.UpdateNode(ctx, st.PoolID, st.NodeID, func(n *store.Node) error {
+	s.markSeen(st.NodeID, now)
+	state := st.State
+	if state == "" || state == api.NodeRunning {
+		state = api.NodeIdle // stored as idle; "running" is derived from leases
+	}
+	n, err := s.cachedNode(ctx, st.PoolID, st.NodeID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat of node %s: %w", st.NodeID, err)
+	}
+	changed := n.Node.State != state ||
+		st.StartTaskInfo != nil && !sameStartTaskInfo(n.Node.StartTaskInfo, st.StartTaskInfo) ||
+		now.Sub(n.LastHeartbeat) > s.cfg.HeartbeatTimeout/3
+	if !changed {
+		return n, nil
+	}
+	n, err = s.store.UpdateNode(ctx, st.PoolID, st.NodeID, func(n *store.Node) error {
 		n.LastHeartbeat = now
-		state := st.State
-		if state == "" {
-			state = api.NodeIdle
-		}
-		if (state == api.NodeIdle || state == api.NodeRunning) && len(st.Running) > 0 {
-			state = api.NodeRunning
-		} else if state == api.NodeRunning && len(st.Running) == 0 {
-			state = api.NodeIdle
-		}
 		if n.Node.State != state {
 			n.Node.State = state
 			n.Node.StateTransitionTime = api.T(now)
 		}
-		n.Node.RunningTasksCount = int32(len(st.Running))
 		if st.StartTaskInfo != nil {
 			n.Node.StartTaskInfo = st.StartTaskInfo
 		}
@@ -98,48 +106,80 @@ func (s *Scheduler) heartbeat(ctx context.Context, st nodeproto.NodeStatus) (*st
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat of node %s: %w", st.NodeID, err)
 	}
+	s.cacheNode(n)
 	return n, nil
 }
 
-// cancels returns the leases a node runs that are no longer its own.
-func (s *Scheduler) cancels(ctx context.Context, st nodeproto.NodeStatus) ([]nodeproto.Lease, error) {
-	var out []nodeproto.Lease
-	for _, l := range st.Running {
-		row, err := s.store.GetTask(ctx, l.JobID, l.TaskID)
-		if errors.Is(err, store.ErrNotFound) {
-			out = append(out, l)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if row.Epoch != l.Epoch || row.NodeID != st.NodeID {
-			out = append(out, l)
-		}
-	}
-	return out, nil
+// nodeCacheTTL bounds how stale a polling node's view of itself may be:
+// scheduling disabled or a node removed takes effect within this time.
+const nodeCacheTTL = time.Second
+
+type cachedNode struct {
+	n  *store.Node
+	at time.Time
 }
 
-// requeueOrphans returns to the queue the tasks the store says a node holds
-// but the node does not list as running: the node lost them (it restarted,
-// stopped them after losing contact, or never received the assignment).
-// A node lists each run until its report is acknowledged, so a finished
-// task is never mistaken for a lost one.
-func (s *Scheduler) requeueOrphans(ctx context.Context, st nodeproto.NodeStatus) error {
-	rows, err := s.store.TasksOnNode(ctx, st.NodeID)
+// cachedNode reads a node, from a short-lived cache: nodes poll often and a
+// node's record changes rarely.
+func (s *Scheduler) cachedNode(ctx context.Context, poolID, nodeID string) (*store.Node, error) {
+	s.mu.Lock()
+	c, ok := s.nodes[nodeID]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < nodeCacheTTL && strings.EqualFold(c.n.PoolID, poolID) {
+		return c.n, nil
+	}
+	n, err := s.store.GetNode(ctx, poolID, nodeID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	held := map[string]int64{}
+	s.cacheNode(n)
+	return n, nil
+}
+
+func (s *Scheduler) cacheNode(n *store.Node) {
+	s.mu.Lock()
+	s.nodes[n.Node.ID] = cachedNode{n: n, at: time.Now()}
+	s.mu.Unlock()
+}
+
+func sameStartTaskInfo(a, b *api.StartTaskInformation) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.State == b.State && a.Result == b.Result && a.RetryCount == b.RetryCount && a.StartTime.Equal(b.StartTime)
+}
+
+// reconcile compares the leases a node says it runs with the ones the
+// store says it holds. Leases the node runs but no longer holds (completed,
+// terminated, requeued, deleted) are returned for it to cancel. Leases it
+// holds but does not run (it restarted, stopped them after losing contact,
+// or never received the assignment) are requeued. A node lists each run
+// until its report is acknowledged, so a finished task is never mistaken
+// for a lost one.
+func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus) ([]nodeproto.Lease, error) {
+	held, err := s.store.LeasesOnNode(ctx, st.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	key := func(job, task string) string { return strings.ToLower(job) + "/" + strings.ToLower(task) }
+	heldEpoch := make(map[string]int64, len(held))
+	for _, l := range held {
+		heldEpoch[key(l.JobID, l.TaskID)] = l.Epoch
+	}
+	runs := make(map[string]int64, len(st.Running))
+	var cancel []nodeproto.Lease
 	for _, l := range st.Running {
-		held[strings.ToLower(l.JobID)+"/"+strings.ToLower(l.TaskID)] = l.Epoch
+		runs[key(l.JobID, l.TaskID)] = l.Epoch
+		if e, ok := heldEpoch[key(l.JobID, l.TaskID)]; !ok || e != l.Epoch {
+			cancel = append(cancel, l)
+		}
 	}
-	for _, r := range rows {
-		if epoch, ok := held[strings.ToLower(r.JobID)+"/"+strings.ToLower(r.Task.ID)]; ok && epoch == r.Epoch {
+	for _, l := range held {
+		if e, ok := runs[key(l.JobID, l.TaskID)]; ok && e == l.Epoch {
 			continue
 		}
-		_, err := s.store.UpdateTask(ctx, r.JobID, r.Task.ID, func(row *store.TaskRow) error {
-			if row.NodeID != st.NodeID || row.Epoch != r.Epoch {
+		_, err := s.store.UpdateTask(ctx, l.JobID, l.TaskID, func(row *store.TaskRow) error {
+			if row.NodeID != st.NodeID || row.Epoch != l.Epoch {
 				return errNoChange
 			}
 			if err := service.RequeueRow(row, s.now()); err != nil {
@@ -153,11 +193,11 @@ func (s *Scheduler) requeueOrphans(ctx context.Context, st nodeproto.NodeStatus)
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		s.log.Warn("requeued a task its node no longer runs", "job", r.JobID, "task", r.Task.ID, "node", st.NodeID)
+		s.log.Warn("requeued a task its node no longer runs", "job", l.JobID, "task", l.TaskID, "node", st.NodeID)
 	}
-	return nil
+	return cancel, nil
 }
 
 // assign leases runnable tasks of the node's pool to it.
@@ -177,9 +217,24 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 			return nil, err
 		}
 	}
-	candidates, err := s.store.RunnableTasks(ctx, st.PoolID, free*4+16)
+	candidates, err := s.store.RunnableTasks(ctx, st.PoolID, free+8)
 	if err != nil {
 		return nil, err
+	}
+	// Spread: a node takes tasks up to its fair share of the work in sight
+	// (slots in use on the pool's live nodes plus the candidates), so that
+	// the nodes fill evenly whichever polls first.
+	fair := int32(0)
+	if spread {
+		total := int32(0)
+		for _, l := range loads {
+			total += l
+		}
+		for _, c := range candidates {
+			total += taskSlotsOf(c.Task)
+		}
+		n := int32(max(len(loads), 1))
+		fair = (total + n - 1) / n
 	}
 	poolSlots := int32(1)
 	if pool.TaskSlotsPerNode != nil {
@@ -191,8 +246,8 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		if free <= 0 {
 			break
 		}
-		if spread && !leastLoaded(node.Node.ID, loads) {
-			break // another live node has fewer tasks: leave this one to it
+		if spread && loads[node.Node.ID] >= fair {
+			break // this node has its share: leave the rest to the others
 		}
 		need := taskSlotsOf(c.Task)
 		if need > poolSlots || int(need) > free {
@@ -260,42 +315,27 @@ func (s *Scheduler) peerLoads(ctx context.Context, self *store.Node) (map[string
 	if err != nil {
 		return nil, err
 	}
-	loads := map[string]int32{}
+	var live []string
 	for _, n := range nodes {
-		live := n.Node.ID == self.Node.ID || s.now().Sub(n.LastHeartbeat) < 2*s.cfg.HeartbeatInterval
-		if !live || !schedulable(n.Node) {
-			continue
+		if n.Node.ID == self.Node.ID || s.now().Sub(s.lastSeen(n)) < 2*s.cfg.HeartbeatInterval && schedulable(n.Node) {
+			live = append(live, n.Node.ID)
 		}
-		rows, err := s.store.TasksOnNode(ctx, n.Node.ID)
-		if err != nil {
-			return nil, err
-		}
-		var used int32
-		for _, r := range rows {
-			used += taskSlotsOf(r.Task)
-		}
-		loads[n.Node.ID] = used
 	}
-	return loads, nil
+	loads, err := s.store.NodeLoads(ctx, live)
+	if err != nil {
+		return nil, err
+	}
+	slots := make(map[string]int32, len(loads))
+	for id, l := range loads {
+		slots[id] = l.Slots
+	}
+	return slots, nil
 }
-
 func taskSlotsOf(t *api.Task) int32 {
 	if t.RequiredSlots != nil && *t.RequiredSlots > 0 {
 		return *t.RequiredSlots
 	}
 	return 1
-}
-
-// leastLoaded reports whether self has no more slots in use than any other
-// node in loads (spread fill: work goes to the least busy node first).
-func leastLoaded(self string, loads map[string]int32) bool {
-	mine := loads[self]
-	for id, l := range loads {
-		if id != self && l < mine {
-			return false
-		}
-	}
-	return true
 }
 
 // lease moves one task to running on node, bumping its epoch.

@@ -10,6 +10,7 @@ import (
 
 // Run watches node heartbeats and job wall-clock limits until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) {
+	s.graceAfterStart(ctx)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -37,7 +38,8 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 				continue
 			}
 			for _, n := range nodes {
-				if n.Node.State == api.NodeUnknown || s.now().Sub(n.LastHeartbeat) < s.cfg.HeartbeatTimeout {
+				seen := s.lastSeen(n)
+				if n.Node.State == api.NodeUnknown || s.now().Sub(seen) < s.cfg.HeartbeatTimeout {
 					continue
 				}
 				_, _ = s.store.UpdateNode(ctx, p.ID, n.Node.ID, func(n *store.Node) error {
@@ -46,8 +48,9 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 					n.Node.RunningTasksCount = 0
 					return nil
 				})
+				s.NodeChanged(n.Node.ID)
 				s.log.Warn("node missed its heartbeats; requeueing its tasks", "pool", p.ID, "node", n.Node.ID,
-					"silent_for", s.now().Sub(n.LastHeartbeat).Round(time.Second))
+					"silent_for", s.now().Sub(seen).Round(time.Second))
 				s.requeueNode(ctx, n.Node.ID, "node lost")
 			}
 		}
@@ -72,6 +75,34 @@ func (s *Scheduler) checkJobs(ctx context.Context) {
 			}
 			if s.now().Sub(*j.CreationTime) > j.Constraints.MaxWallClockTime.Std() {
 				s.terminateJob(ctx, j.ID, "MaxWallClockTimeExpiry")
+			}
+		}
+		if next == "" {
+			return
+		}
+		tok = next
+	}
+}
+
+// graceAfterStart gives every known node a full heartbeat timeout from
+// now: while this server was down, its nodes could not call.
+func (s *Scheduler) graceAfterStart(ctx context.Context) {
+	now := s.now()
+	tok := ""
+	for {
+		pools, next, err := s.store.ListPools(ctx, store.Page{Token: tok})
+		if err != nil {
+			return
+		}
+		for _, p := range pools {
+			nodes, err := s.store.ListNodes(ctx, p.ID)
+			if err != nil {
+				continue
+			}
+			for _, n := range nodes {
+				if s.lastSeen(n).Before(now) {
+					s.markSeen(n.Node.ID, now)
+				}
 			}
 		}
 		if next == "" {

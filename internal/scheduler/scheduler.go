@@ -44,6 +44,11 @@ type Scheduler struct {
 
 	mu   sync.Mutex
 	wake chan struct{}
+	// seen is when each node last called, kept in memory: the store has it
+	// only to within a few heartbeat intervals.
+	seen map[string]time.Time
+	// nodes caches node records for polls (see cachedNode).
+	nodes map[string]cachedNode
 }
 
 var _ nodeproto.Coordinator = (*Scheduler)(nil)
@@ -64,7 +69,7 @@ func New(svc *service.Service, cfg Config) *Scheduler {
 	if limit := cfg.HeartbeatTimeout / 3; cfg.HeartbeatInterval > limit {
 		cfg.HeartbeatInterval = limit
 	}
-	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, wake: make(chan struct{})}
+	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, wake: make(chan struct{}), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}}
 	svc.Hooks = s
 	return s
 }
@@ -119,6 +124,8 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	if err := s.store.PutNode(ctx, n); err != nil {
 		return nil, err
 	}
+	s.markSeen(n.Node.ID, now)
+	s.NodeChanged(n.Node.ID)
 	if err := s.syncPoolCounts(ctx, pool.ID); err != nil {
 		return nil, err
 	}
@@ -133,6 +140,7 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 
 // RemoveNode deletes a node; its running tasks are requeued.
 func (s *Scheduler) RemoveNode(ctx context.Context, poolID, nodeID string) error {
+	s.forget(nodeID)
 	s.requeueNode(ctx, nodeID, "node removed from pool")
 	if err := s.store.DeleteNode(ctx, poolID, nodeID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -202,4 +210,36 @@ func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string) {
 	if len(rows) > 0 {
 		s.Kick()
 	}
+}
+
+func (s *Scheduler) markSeen(nodeID string, t time.Time) {
+	s.mu.Lock()
+	s.seen[nodeID] = t
+	s.mu.Unlock()
+}
+
+// lastSeen is when a node last called: from memory, or from the store for
+// nodes not heard from since this server started.
+func (s *Scheduler) lastSeen(n *store.Node) time.Time {
+	s.mu.Lock()
+	t, ok := s.seen[n.Node.ID]
+	s.mu.Unlock()
+	if ok && t.After(n.LastHeartbeat) {
+		return t
+	}
+	return n.LastHeartbeat
+}
+
+func (s *Scheduler) forget(nodeID string) {
+	s.mu.Lock()
+	delete(s.seen, nodeID)
+	delete(s.nodes, nodeID)
+	s.mu.Unlock()
+}
+
+// NodeChanged drops a node's cached record (service.Hooks).
+func (s *Scheduler) NodeChanged(nodeID string) {
+	s.mu.Lock()
+	delete(s.nodes, nodeID)
+	s.mu.Unlock()
 }

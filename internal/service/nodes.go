@@ -90,6 +90,7 @@ func (s *Service) setScheduling(ctx context.Context, poolID, nodeID string, st a
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
+	s.Hooks.NodeChanged(nodeID)
 	return nil
 }
 
@@ -136,6 +137,9 @@ func (s *Service) NodeCounts(ctx context.Context) ([]api.PoolNodeCounts, error) 
 		for _, p := range pools {
 			nodes, err := s.Store.ListNodes(ctx, p.ID)
 			if err != nil {
+				return nil, err
+			}
+			if err := s.withLoads(ctx, nodes); err != nil {
 				return nil, err
 			}
 			pc := api.PoolNodeCounts{PoolID: p.ID, Dedicated: &api.NodeCounts{}, LowPriority: &api.NodeCounts{}}

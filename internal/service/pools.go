@@ -271,7 +271,32 @@ func (s *Service) ListNodes(ctx context.Context, poolID string) ([]*store.Node, 
 	if _, err := s.Store.GetPool(ctx, poolID); err != nil {
 		return nil, mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
 	}
-	return s.Store.ListNodes(ctx, poolID)
+	nodes, err := s.Store.ListNodes(ctx, poolID)
+	if err != nil {
+		return nil, err
+	}
+	return nodes, s.withLoads(ctx, nodes)
+}
+
+// withLoads fills the counts of running tasks and slots from the nodes'
+// leases, and shows an idle node that runs tasks as running.
+func (s *Service) withLoads(ctx context.Context, nodes []*store.Node) error {
+	ids := make([]string, len(nodes))
+	for i, n := range nodes {
+		ids[i] = n.Node.ID
+	}
+	loads, err := s.Store.NodeLoads(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		l := loads[n.Node.ID]
+		n.Node.RunningTasksCount, n.Node.RunningTaskSlotsCount = l.Tasks, l.Slots
+		if n.Node.State == api.NodeIdle && l.Tasks > 0 {
+			n.Node.State = api.NodeRunning
+		}
+	}
+	return nil
 }
 
 // GetNode reads a node.
@@ -283,7 +308,7 @@ func (s *Service) GetNode(ctx context.Context, poolID, nodeID string) (*store.No
 	if err != nil {
 		return nil, mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	return n, nil
+	return n, s.withLoads(ctx, []*store.Node{n})
 }
 
 // PrepReleaseStatus lists the job preparation and release task runs of a

@@ -78,6 +78,9 @@ type Hooks interface {
 	// JobChanged re-evaluates a job after a patch (e.g. onAllTasksComplete
 	// switched to terminatejob).
 	JobChanged(ctx context.Context, jobID string)
+	// NodeChanged says a node's record changed outside the scheduler (e.g.
+	// its scheduling was disabled).
+	NodeChanged(nodeID string)
 }
 
 // TaskDirs removes task directories from the nodes that ran them.
@@ -196,3 +199,5 @@ func mapStoreErr(err error, code, what, id string) error {
 	}
 	return err
 }
+
+func (nopHooks) NodeChanged(string) {}

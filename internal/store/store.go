@@ -64,6 +64,11 @@ type TaskRow struct {
 	Waiting bool
 }
 
+// NodeLoad is what a node runs now.
+type NodeLoad struct {
+	Tasks, Slots int32
+}
+
 // Node is a compute node as stored: its wire form plus agent bookkeeping.
 type Node struct {
 	PoolID string
@@ -113,6 +118,12 @@ type Store interface {
 	// WaitingTasks returns a job's active tasks whose dependencies are not
 	// yet satisfied.
 	WaitingTasks(ctx context.Context, jobID string) ([]*TaskRow, error)
+	// LeasesOnNode returns the leases (job and task IDs in lower case, and
+	// epochs) of the running and preparing tasks held by a node. It reads
+	// no task bodies, so nodes can call it on every poll.
+	LeasesOnNode(ctx context.Context, nodeID string) ([]Lease, error)
+	// NodeLoads counts the tasks, and sums their slots, leased to each node.
+	NodeLoads(ctx context.Context, nodeIDs []string) (map[string]NodeLoad, error)
 	// TasksOnNode returns the tasks a node currently holds a lease on.
 	TasksOnNode(ctx context.Context, nodeID string) ([]*TaskRow, error)
 

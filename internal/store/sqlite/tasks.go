@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/store"
@@ -200,16 +201,73 @@ func (s *Store) TaskStateCounts(ctx context.Context, jobID string) (api.TaskCoun
 }
 
 // RunnableTasks returns active, non-waiting tasks of active jobs on a pool,
-// highest job priority first, then in insertion order.
+// highest job priority first, then in insertion order. It walks the pool's
+// jobs by priority and reads each job's queue through the runnable index,
+// so its cost does not grow with the number of queued tasks.
 func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]*store.TaskRow, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT t.seq, t.job_lower, t.epoch, t.node_id, t.waiting, t.body
-		FROM tasks t JOIN jobs j ON t.job_lower = j.id_lower
-		WHERE t.state = 'active' AND t.waiting = 0 AND j.pool_lower = ? AND j.state = 'active'
-		ORDER BY j.priority DESC, t.seq LIMIT ?`, lower(poolID), max)
+	jobs, err := s.r.QueryContext(ctx, `SELECT id_lower FROM jobs WHERE pool_lower = ? AND state = 'active' ORDER BY priority DESC, seq`, lower(poolID))
 	if err != nil {
-		return nil, fmt.Errorf("runnable tasks of pool %s: %w", poolID, err)
+		return nil, fmt.Errorf("runnable jobs of pool %s: %w", poolID, err)
 	}
-	return collectTasks(rows)
+	var ids []string
+	for jobs.Next() {
+		var id string
+		if err := jobs.Scan(&id); err != nil {
+			jobs.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	jobs.Close()
+	if err := jobs.Err(); err != nil {
+		return nil, err
+	}
+	var out []*store.TaskRow
+	for _, id := range ids {
+		rows, err := s.r.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks
+			WHERE state = 'active' AND waiting = 0 AND job_lower = ? ORDER BY seq LIMIT ?`, id, max-len(out))
+		if err != nil {
+			return nil, fmt.Errorf("runnable tasks of job %s: %w", id, err)
+		}
+		got, err := collectTasks(rows)
+		if err != nil {
+			return nil, err
+		}
+		if out = append(out, got...); len(out) >= max {
+			break
+		}
+	}
+	return out, nil
+}
+
+// NodeLoads counts the running and preparing tasks leased to each of
+// nodeIDs, and sums their slots.
+func (s *Store) NodeLoads(ctx context.Context, nodeIDs []string) (map[string]store.NodeLoad, error) {
+	out := make(map[string]store.NodeLoad, len(nodeIDs))
+	if len(nodeIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(nodeIDs))
+	for i, id := range nodeIDs {
+		args[i] = id
+		out[id] = store.NodeLoad{}
+	}
+	q := `SELECT node_id, COUNT(*), SUM(slots) FROM tasks WHERE node_id IN (?` + strings.Repeat(",?", len(nodeIDs)-1) +
+		`) AND state IN ('running','preparing') GROUP BY node_id`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("node loads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var l store.NodeLoad
+		if err := rows.Scan(&id, &l.Tasks, &l.Slots); err != nil {
+			return nil, err
+		}
+		out[id] = l
+	}
+	return out, rows.Err()
 }
 
 // WaitingTasks returns a job's waiting tasks.
@@ -239,6 +297,24 @@ func collectTasks(rows *sql.Rows) ([]*store.TaskRow, error) {
 			return nil, err
 		}
 		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// LeasesOnNode returns the leases held by a node.
+func (s *Store) LeasesOnNode(ctx context.Context, nodeID string) ([]store.Lease, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT job_lower, id_lower, epoch FROM tasks WHERE node_id=? AND state IN ('running','preparing')`, nodeID)
+	if err != nil {
+		return nil, fmt.Errorf("leases of node %s: %w", nodeID, err)
+	}
+	defer rows.Close()
+	var out []store.Lease
+	for rows.Next() {
+		l := store.Lease{NodeID: nodeID}
+		if err := rows.Scan(&l.JobID, &l.TaskID, &l.Epoch); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }
