@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_runnable ON tasks(state, waiting, job_lower, seq);
 CREATE INDEX IF NOT EXISTS tasks_node ON tasks(node_id) WHERE node_id != '';
+CREATE INDEX IF NOT EXISTS tasks_counts ON tasks(job_lower, state, result, slots);
 CREATE TABLE IF NOT EXISTS nodes (
 	pool_lower TEXT NOT NULL,
 	id TEXT NOT NULL,
