@@ -31,6 +31,9 @@ type Worker struct {
 	running map[string]*runningTask // by lease key
 	prep    map[string]*prepState   // by job ID
 	retain  map[string]retained     // completed task dirs by lease key
+	// nextExpiry is the earliest retention end in retain (zero: none), so
+	// that a poll only walks retain when something is due.
+	nextExpiry time.Time
 	release map[string]bool         // job IDs whose release task was started
 	nodeID  string
 	wake    chan struct{}
@@ -256,7 +259,11 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 			delete(w.running, key)
 		}
 		if d := retention(&a.Task); d >= 0 {
-			w.retain[key] = retained{jobID: a.Lease.JobID, taskID: a.Task.ID, until: time.Now().Add(d)}
+			until := time.Now().Add(d)
+			w.retain[key] = retained{jobID: a.Lease.JobID, taskID: a.Task.ID, until: until}
+			if w.nextExpiry.IsZero() || until.Before(w.nextExpiry) {
+				w.nextExpiry = until
+			}
 		}
 		w.mu.Unlock()
 	}()
@@ -421,10 +428,17 @@ func (w *Worker) sweep(layout Layout, log *slog.Logger) {
 	now := time.Now()
 	var due []retained
 	w.mu.Lock()
+	if w.nextExpiry.IsZero() || now.Before(w.nextExpiry) {
+		w.mu.Unlock()
+		return
+	}
+	w.nextExpiry = time.Time{}
 	for k, r := range w.retain {
 		if now.After(r.until) {
 			due = append(due, r)
 			delete(w.retain, k)
+		} else if w.nextExpiry.IsZero() || r.until.Before(w.nextExpiry) {
+			w.nextExpiry = r.until
 		}
 	}
 	w.mu.Unlock()
