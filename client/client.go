@@ -66,13 +66,28 @@ func Code(err error) string {
 // in is JSON-encoded when non-nil; a 2xx JSON body is decoded into out when
 // out is non-nil.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) (*http.Response, error) {
+	resp, rb, err := c.do(ctx, method, path, in)
+	if err != nil {
+		return resp, err
+	}
+	if out != nil && len(rb) > 0 {
+		if err := json.Unmarshal(rb, out); err != nil {
+			return resp, fmt.Errorf("decode %s %s response: %w", method, path, err)
+		}
+	}
+	return resp, nil
+}
+
+// do sends a signed request and returns the response with its whole body;
+// a non-2xx answer (other than 304) is an *Error.
+func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Response, []byte, error) {
 	u := path
 	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
 		u = c.Endpoint + path
 	}
 	parsed, err := url.Parse(u)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	q := parsed.Query()
 	if q.Get("api-version") == "" {
@@ -83,41 +98,36 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (*htt
 	var data []byte
 	if in != nil {
 		if data, err = json.Marshal(in); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		body = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, parsed.String(), body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json; odata=minimalmetadata")
 		req.Header.Set("Content-Length", fmt.Sprint(len(data)))
 	}
 	if err := c.cred.Sign(req); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return resp, err
+		return resp, nil, err
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified {
 		e := &Error{Status: resp.StatusCode}
 		_ = json.Unmarshal(rb, &e.Body)
-		return resp, e
+		return resp, rb, e
 	}
-	if out != nil && len(rb) > 0 {
-		if err := json.Unmarshal(rb, out); err != nil {
-			return resp, fmt.Errorf("decode %s %s response: %w", method, path, err)
-		}
-	}
-	return resp, nil
+	return resp, rb, nil
 }
 
 type list[T any] struct {
@@ -214,27 +224,6 @@ func (c *Client) TaskCounts(ctx context.Context, jobID string) (*api.TaskCountsR
 
 // GetTaskFile reads a file of a task (path relative to the task directory).
 func (c *Client) GetTaskFile(ctx context.Context, jobID, taskID, path string) ([]byte, error) {
-	u := c.Endpoint + "/jobs/" + url.PathEscape(jobID) + "/tasks/" + url.PathEscape(taskID) + "/files/" + url.PathEscape(path) + "?api-version=" + APIVersion
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.cred.Sign(req); err != nil {
-		return nil, err
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		e := &Error{Status: resp.StatusCode}
-		_ = json.Unmarshal(b, &e.Body)
-		return nil, e
-	}
-	return b, nil
+	_, b, err := c.do(ctx, http.MethodGet, "/jobs/"+url.PathEscape(jobID)+"/tasks/"+url.PathEscape(taskID)+"/files/"+url.PathEscape(path), nil)
+	return b, err
 }

@@ -34,9 +34,8 @@ type Worker struct {
 	// nextExpiry is the earliest retention end in retain (zero: none), so
 	// that a poll only walks retain when something is due.
 	nextExpiry time.Time
-	release map[string]bool         // job IDs whose release task was started
-	nodeID  string
-	wake    chan struct{}
+	release    map[string]bool // job IDs whose release task was started
+	nodeID     string
 }
 
 // retained is a completed task's directory and when it may be removed.
@@ -81,7 +80,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.prep = map[string]*prepState{}
 	w.retain = map[string]retained{}
 	w.release = map[string]bool{}
-	w.wake = make(chan struct{}, 1)
 
 	var cfg *nodeproto.NodeConfig
 	for {

@@ -26,22 +26,13 @@ var binary struct {
 func openbatchBinary(t *testing.T) string {
 	t.Helper()
 	binary.once.Do(func() {
-		root, err := testenv.RepoRoot()
-		if err != nil {
-			binary.err = err
-			return
-		}
 		dir, err := os.MkdirTemp("", "openbatch-bin-*")
 		if err != nil {
 			binary.err = err
 			return
 		}
 		binary.path = filepath.Join(dir, "openbatch")
-		out, err := exec.Command("go", "build", "-o", binary.path, filepath.Join(root, "cmd", "openbatch")).CombinedOutput()
-		if err != nil {
-			binary.err = err
-			t.Logf("go build: %s", out)
-		}
+		binary.err = testenv.BuildOpenbatch(binary.path)
 	})
 	if binary.err != nil {
 		t.Fatalf("build openbatch: %v", binary.err)

@@ -13,6 +13,7 @@ import (
 	"github.com/openbatch/openbatch/internal/agent"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/scheduler"
+	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -70,7 +71,7 @@ func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
 					l.startNode(p.ID, n.Node.ID)
 				}
 			}
-			if err := l.Resize(ctx, p, targetOf(p)); err != nil {
+			if err := l.Resize(ctx, p, service.TargetNodes(p)); err != nil {
 				return err
 			}
 		}
@@ -79,17 +80,6 @@ func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
 		}
 		tok = next
 	}
-}
-
-func targetOf(p *api.Pool) int {
-	n := 0
-	if p.TargetDedicatedNodes != nil {
-		n += int(*p.TargetDedicatedNodes)
-	}
-	if p.TargetLowPriorityNodes != nil {
-		n += int(*p.TargetLowPriorityNodes)
-	}
-	return n
 }
 
 // Resize implements service.Provisioner.

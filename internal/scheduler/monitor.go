@@ -24,8 +24,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// checkNodes marks silent nodes unknown and requeues their tasks.
-func (s *Scheduler) checkNodes(ctx context.Context) {
+// forEachNode calls fn for every node of every pool.
+func (s *Scheduler) forEachNode(ctx context.Context, fn func(p *api.Pool, n *store.Node)) {
 	tok := ""
 	for {
 		pools, next, err := s.store.ListPools(ctx, store.Page{Token: tok})
@@ -38,20 +38,7 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 				continue
 			}
 			for _, n := range nodes {
-				seen := s.lastSeen(n)
-				if n.Node.State == api.NodeUnknown || s.now().Sub(seen) < s.cfg.HeartbeatTimeout {
-					continue
-				}
-				_, _ = s.store.UpdateNode(ctx, p.ID, n.Node.ID, func(n *store.Node) error {
-					n.Node.State = api.NodeUnknown
-					n.Node.StateTransitionTime = api.T(s.now())
-					n.Node.RunningTasksCount = 0
-					return nil
-				})
-				s.NodeChanged(n.Node.ID)
-				s.log.Warn("node missed its heartbeats; requeueing its tasks", "pool", p.ID, "node", n.Node.ID,
-					"silent_for", s.now().Sub(seen).Round(time.Second))
-				s.requeueNode(ctx, n.Node.ID, "node lost")
+				fn(p, n)
 			}
 		}
 		if next == "" {
@@ -59,6 +46,26 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 		}
 		tok = next
 	}
+}
+
+// checkNodes marks silent nodes unknown and requeues their tasks.
+func (s *Scheduler) checkNodes(ctx context.Context) {
+	s.forEachNode(ctx, func(p *api.Pool, n *store.Node) {
+		seen := s.lastSeen(n)
+		if n.Node.State == api.NodeUnknown || s.now().Sub(seen) < s.cfg.HeartbeatTimeout {
+			return
+		}
+		_, _ = s.store.UpdateNode(ctx, p.ID, n.Node.ID, func(n *store.Node) error {
+			n.Node.State = api.NodeUnknown
+			n.Node.StateTransitionTime = api.T(s.now())
+			n.Node.RunningTasksCount = 0
+			return nil
+		})
+		s.NodeChanged(n.Node.ID)
+		s.log.Warn("node missed its heartbeats; requeueing its tasks", "pool", p.ID, "node", n.Node.ID,
+			"silent_for", s.now().Sub(seen).Round(time.Second))
+		s.requeueNode(ctx, n.Node.ID, "node lost")
+	})
 }
 
 // checkJobs terminates jobs past their maxWallClockTime.
@@ -88,26 +95,9 @@ func (s *Scheduler) checkJobs(ctx context.Context) {
 // now: while this server was down, its nodes could not call.
 func (s *Scheduler) graceAfterStart(ctx context.Context) {
 	now := s.now()
-	tok := ""
-	for {
-		pools, next, err := s.store.ListPools(ctx, store.Page{Token: tok})
-		if err != nil {
-			return
+	s.forEachNode(ctx, func(_ *api.Pool, n *store.Node) {
+		if s.lastSeen(n).Before(now) {
+			s.markSeen(n.Node.ID, now)
 		}
-		for _, p := range pools {
-			nodes, err := s.store.ListNodes(ctx, p.ID)
-			if err != nil {
-				continue
-			}
-			for _, n := range nodes {
-				if s.lastSeen(n).Before(now) {
-					s.markSeen(n.Node.ID, now)
-				}
-			}
-		}
-		if next == "" {
-			return
-		}
-		tok = next
-	}
+	})
 }

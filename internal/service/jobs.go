@@ -375,20 +375,18 @@ func (s *Service) forEachTask(ctx context.Context, jobID string, state api.TaskS
 	}
 }
 
-// endRunningTasks terminates every active or running task of a job (for
-// job terminate and delete); active tasks are left alone unless all is set.
-func (s *Service) endRunningTasks(ctx context.Context, jobID, reason string, includeActive bool) error {
-	states := []api.TaskState{api.TaskRunning, api.TaskPreparing}
-	if includeActive {
-		states = append(states, api.TaskActive)
-	}
-	for _, st := range states {
+// updateRunning applies fn to each of a job's running and preparing tasks
+// (the state is checked again inside each transaction) and bumps the ETag
+// of each task fn changed; fn returns false to leave a task as it is.
+func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*store.TaskRow) (bool, error)) error {
+	for _, st := range []api.TaskState{api.TaskRunning, api.TaskPreparing} {
 		err := s.forEachTask(ctx, jobID, st, func(r *store.TaskRow) error {
 			_, err := s.Store.UpdateTask(ctx, jobID, r.Task.ID, func(r *store.TaskRow) error {
 				if r.Task.State != st {
 					return nil
 				}
-				if err := TerminateRow(r, s.Now(), reason); err != nil {
+				changed, err := fn(r)
+				if err != nil || !changed {
 					return err
 				}
 				r.Task.ETag = s.NewETag()
@@ -402,6 +400,14 @@ func (s *Service) endRunningTasks(ctx context.Context, jobID, reason string, inc
 		}
 	}
 	return nil
+}
+
+// endRunningTasks terminates every running task of a job (for job
+// terminate and delete); active tasks stay as they are.
+func (s *Service) endRunningTasks(ctx context.Context, jobID, reason string) error {
+	return s.updateRunning(ctx, jobID, func(r *store.TaskRow) (bool, error) {
+		return true, TerminateRow(r, s.Now(), reason)
+	})
 }
 
 // TerminateJob ends a job: its running tasks are killed, its active tasks
@@ -430,7 +436,7 @@ func (s *Service) TerminateJob(ctx context.Context, id, reason string, cond Cond
 // FinishTermination kills a terminating job's running tasks and completes
 // it. The scheduler also calls it for jobs it terminates itself.
 func (s *Service) FinishTermination(ctx context.Context, id, reason string) error {
-	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was terminated", false); err != nil {
+	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was terminated"); err != nil {
 		return err
 	}
 	_, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
@@ -460,7 +466,7 @@ func (s *Service) DeleteJob(ctx context.Context, id string, cond Conditions) err
 	if err != nil {
 		return err
 	}
-	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was deleted", false); err != nil {
+	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was deleted"); err != nil {
 		return err
 	}
 	_ = s.forEachTask(ctx, id, "", func(r *store.TaskRow) error {
@@ -496,35 +502,19 @@ func (s *Service) DisableJob(ctx context.Context, id string, opt api.DisableJobO
 }
 
 func (s *Service) finishDisable(ctx context.Context, id string, opt api.DisableJobOption) error {
-	for _, st := range []api.TaskState{api.TaskRunning, api.TaskPreparing} {
-		err := s.forEachTask(ctx, id, st, func(r *store.TaskRow) error {
-			_, err := s.Store.UpdateTask(ctx, id, r.Task.ID, func(r *store.TaskRow) error {
-				if r.Task.State != st {
-					return nil
-				}
-				switch opt {
-				case api.DisableRequeue:
-					if err := RequeueRow(r, s.Now()); err != nil {
-						return err
-					}
-				case api.DisableTerminate:
-					if err := TerminateRow(r, s.Now(), "Task was ended because its job was disabled"); err != nil {
-						return err
-					}
-				default:
-					return nil
-				}
-				r.Task.ETag = s.NewETag()
-				r.Task.LastModified = api.T(s.Now())
-				return nil
-			})
-			return err
-		})
-		if err != nil {
-			return err
+	err := s.updateRunning(ctx, id, func(r *store.TaskRow) (bool, error) {
+		switch opt {
+		case api.DisableRequeue:
+			return true, RequeueRow(r, s.Now())
+		case api.DisableTerminate:
+			return true, TerminateRow(r, s.Now(), "Task was ended because its job was disabled")
 		}
+		return false, nil
+	})
+	if err != nil {
+		return err
 	}
-	_, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+	_, err = s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
 		if j.State != api.JobDisabling {
 			return nil
 		}

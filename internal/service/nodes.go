@@ -112,7 +112,7 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 		}
 	}
 	if _, err := s.updatePool(ctx, poolID, Conditions{}, func(p *api.Pool) error {
-		target := int32(targetNodes(p)) - int32(len(body.NodeList))
+		target := int32(TargetNodes(p)) - int32(len(body.NodeList))
 		p.TargetDedicatedNodes = api.I32(max(target, 0))
 		p.TargetLowPriorityNodes = api.I32(0)
 		return nil

@@ -59,7 +59,8 @@ func (s *Service) validatePool(p *api.Pool) error {
 	return validateStartTask("startTask", p.StartTask)
 }
 
-func targetNodes(p *api.Pool) int {
+// TargetNodes is a pool's target node count (dedicated plus low-priority).
+func TargetNodes(p *api.Pool) int {
 	n := 0
 	if p.TargetDedicatedNodes != nil {
 		n += int(*p.TargetDedicatedNodes)
@@ -109,7 +110,7 @@ func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
 		return mapStoreErr(err, api.CodePoolNotFound, "pool", p.ID)
 	}
 	if s.Provisioner != nil {
-		if err := s.Provisioner.Resize(ctx, p, targetNodes(p)); err != nil {
+		if err := s.Provisioner.Resize(ctx, p, TargetNodes(p)); err != nil {
 			s.Log.Error("provision pool nodes", "pool", p.ID, "err", err)
 		}
 	}
@@ -227,7 +228,7 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 		return err
 	}
 	if s.Provisioner != nil {
-		return s.Provisioner.Resize(ctx, p, targetNodes(p))
+		return s.Provisioner.Resize(ctx, p, TargetNodes(p))
 	}
 	return nil
 }

@@ -3,16 +3,13 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,52 +38,15 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	openbatchBin = filepath.Join(dir, "openbatch")
-	if err := build(openbatchBin); err != nil {
+	if err := testenv.BuildOpenbatch(openbatchBin); err != nil {
 		fmt.Fprintln(os.Stderr, "agent test: build openbatch:", err)
 		return 1
 	}
 	return m.Run()
 }
 
-func build(out string) error {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return err
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "./cmd/openbatch")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%w\n%s", err, b)
-	}
-	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // dumpOnFailure logs what was written to buf if the test fails.
-func dumpOnFailure(t *testing.T, what string, buf *syncBuffer) {
+func dumpOnFailure(t *testing.T, what string, buf *testenv.SyncBuffer) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("%s:\n%s", what, buf.String())
@@ -104,7 +64,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // it with a client.
 func startServer(t *testing.T) (*app.Server, *client.Client) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	dumpOnFailure(t, "server log", logs)
 	srv, err := app.Start(context.Background(), app.Config{
 		Listen:            "127.0.0.1:0",
@@ -128,14 +88,14 @@ func startServer(t *testing.T) (*app.Server, *client.Client) {
 type agentProc struct {
 	nodeID, root string
 	cmd          *exec.Cmd
-	logs         *syncBuffer
+	logs         *testenv.SyncBuffer
 	exited       chan struct{}
 }
 
 // startAgent starts `openbatch agent` as nodeID with its own root.
 func startAgent(t *testing.T, srv *app.Server, poolID, nodeID, root string) *agentProc {
 	t.Helper()
-	a := &agentProc{nodeID: nodeID, root: root, logs: &syncBuffer{}, exited: make(chan struct{})}
+	a := &agentProc{nodeID: nodeID, root: root, logs: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	dumpOnFailure(t, "agent "+nodeID+" log", a.logs)
 	a.cmd = exec.Command(openbatchBin, "agent", "--server", srv.Endpoint, "--pool", poolID, "--token", srv.JoinToken,
 		"--root", root, "--node-id", nodeID, "--log-level", "debug")

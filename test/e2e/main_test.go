@@ -2,18 +2,14 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,48 +34,11 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	openbatchBin = filepath.Join(dir, "openbatch")
-	if err := buildOpenbatch(openbatchBin); err != nil {
+	if err := testenv.BuildOpenbatch(openbatchBin); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build openbatch:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-func buildOpenbatch(out string) error {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return err
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "./cmd/openbatch")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v\n%s", err, b)
-	}
-	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // devServer is a running `openbatch dev` subprocess.
@@ -90,7 +49,7 @@ type devServer struct {
 	Key      string
 
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *testenv.SyncBuffer
 	exited  chan struct{}
 	waitErr error
 	stopped bool
@@ -125,7 +84,7 @@ func tryStartDev(dataDir string) (*devServer, error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s := &devServer{Endpoint: "http://" + addr, DataDir: dataDir, Account: app.DevAccountName, Key: app.DevAccountKey,
-		log: &syncBuffer{}, exited: make(chan struct{})}
+		log: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(openbatchBin, "dev", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn")
 	s.cmd.Env = cleanEnv(nil)
 	s.cmd.Stdout = s.log
