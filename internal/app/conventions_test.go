@@ -108,10 +108,16 @@ func TestTrackStreamsStdoutAcrossRetry(t *testing.T) {
 	conventionsStorage(t, az, jobID)
 	_, c := startDev(t)
 	mustPoolJob(t, c, 1, 1, &api.Job{ID: jobID})
-	ctx := ctxT(t, 90*time.Second)
-	script := `for i in $(seq 1 12); do echo "run line $i"; sleep 0.25; done; ` +
+	ctx := ctxT(t, 3*time.Minute)
+	// The issue's case is a 30-second task (each of its two runs 30 s);
+	// -short runs 3-second runs.
+	lines, interval := 120, "1s"
+	if testing.Short() {
+		lines, interval = 12, "300ms"
+	}
+	script := fmt.Sprintf(`for i in $(seq 1 %d); do echo "run line $i"; sleep 0.25; done; `, lines) +
 		`if [ ! -f "$AZ_BATCH_NODE_SHARED_DIR/retried" ]; then touch "$AZ_BATCH_NODE_SHARED_DIR/retried"; exit 1; fi`
-	task := &api.Task{ID: "tracked", CommandLine: bin + ` track --interval 300ms ../stdout.txt -- /bin/sh -c '` + script + `'`,
+	task := &api.Task{ID: "tracked", CommandLine: bin + ` track --interval ` + interval + ` ../stdout.txt -- /bin/sh -c '` + script + `'`,
 		EnvironmentSettings: []api.EnvironmentSetting{{Name: "AZURE_STORAGE_CONNECTION_STRING", Value: az.ConnectionString()}},
 		Constraints:         &api.TaskConstraints{MaxTaskRetryCount: api.I32(1)}}
 	if err := c.AddTask(ctx, jobID, task); err != nil {
