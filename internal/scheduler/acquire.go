@@ -142,6 +142,56 @@ func (s *Scheduler) cacheNode(n *store.Node) {
 	s.mu.Unlock()
 }
 
+type cachedPool struct {
+	p     *api.Pool
+	nodes []*store.Node
+	at    time.Time
+}
+
+// cachedPool reads a pool for scheduling, from a short-lived cache: the
+// settings scheduling uses (slots per node, fill type) never change.
+func (s *Scheduler) cachedPool(ctx context.Context, poolID string) (*api.Pool, error) {
+	key := strings.ToLower(poolID)
+	s.mu.Lock()
+	c, ok := s.pools[key]
+	s.mu.Unlock()
+	if ok && c.p != nil && time.Since(c.at) < nodeCacheTTL {
+		return c.p, nil
+	}
+	p, err := s.store.GetPool(ctx, poolID)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	c = s.pools[key]
+	c.p, c.at = p, time.Now()
+	s.pools[key] = c
+	s.mu.Unlock()
+	return p, nil
+}
+
+// cachedPoolNodes lists a pool's nodes for spread scheduling, from a
+// short-lived cache (dropped when a node registers, leaves or changes).
+func (s *Scheduler) cachedPoolNodes(ctx context.Context, poolID string) ([]*store.Node, error) {
+	key := strings.ToLower(poolID)
+	s.mu.Lock()
+	c, ok := s.pools[key]
+	s.mu.Unlock()
+	if ok && c.nodes != nil && time.Since(c.at) < nodeCacheTTL {
+		return c.nodes, nil
+	}
+	nodes, err := s.store.ListNodes(ctx, poolID)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	c = s.pools[key]
+	c.nodes, c.at = nodes, time.Now()
+	s.pools[key] = c
+	s.mu.Unlock()
+	return nodes, nil
+}
+
 func sameStartTaskInfo(a, b *api.StartTaskInformation) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -202,7 +252,7 @@ func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus) ([]n
 
 // assign leases runnable tasks of the node's pool to it.
 func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.NodeStatus) ([]nodeproto.Assignment, error) {
-	pool, err := s.store.GetPool(ctx, st.PoolID)
+	pool, err := s.cachedPool(ctx, st.PoolID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
@@ -311,7 +361,7 @@ func (s *Scheduler) jobState(ctx context.Context, cache map[string]*jobState, jo
 // not called for two heartbeat intervals is left out, so a dying node does
 // not hold back the others.
 func (s *Scheduler) peerLoads(ctx context.Context, self *store.Node) (map[string]int32, error) {
-	nodes, err := s.store.ListNodes(ctx, self.PoolID)
+	nodes, err := s.cachedPoolNodes(ctx, self.PoolID)
 	if err != nil {
 		return nil, err
 	}
@@ -381,8 +431,20 @@ func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, n
 	return a, true, nil
 }
 
-// releases lists the job release tasks due on a node.
+// releases lists the job release tasks due on a node. It asks the store at
+// most once per nodeCacheTTL per node: release tasks are not urgent, and
+// nodes poll after every task.
 func (s *Scheduler) releases(ctx context.Context, nodeID string) ([]nodeproto.Release, error) {
+	s.mu.Lock()
+	last := s.releaseCheck[nodeID]
+	due := time.Since(last) >= nodeCacheTTL
+	if due {
+		s.releaseCheck[nodeID] = time.Now()
+	}
+	s.mu.Unlock()
+	if !due {
+		return nil, nil
+	}
 	jobs, err := s.store.PendingReleases(ctx, nodeID)
 	if err != nil {
 		return nil, err

@@ -47,8 +47,13 @@ type Scheduler struct {
 	// seen is when each node last called, kept in memory: the store has it
 	// only to within a few heartbeat intervals.
 	seen map[string]time.Time
-	// nodes caches node records for polls (see cachedNode).
+	// nodes caches node records for polls (see cachedNode); pools caches
+	// pools and their node lists for scheduling (see cachedPool).
 	nodes map[string]cachedNode
+	pools map[string]cachedPool
+	// releaseCheck is when each node's pending release tasks were last
+	// looked up.
+	releaseCheck map[string]time.Time
 }
 
 var _ nodeproto.Coordinator = (*Scheduler)(nil)
@@ -69,7 +74,7 @@ func New(svc *service.Service, cfg Config) *Scheduler {
 	if limit := cfg.HeartbeatTimeout / 3; cfg.HeartbeatInterval > limit {
 		cfg.HeartbeatInterval = limit
 	}
-	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, wake: make(chan struct{}), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}}
+	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, wake: make(chan struct{}), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}, pools: map[string]cachedPool{}, releaseCheck: map[string]time.Time{}}
 	svc.Hooks = s
 	return s
 }
@@ -234,12 +239,15 @@ func (s *Scheduler) forget(nodeID string) {
 	s.mu.Lock()
 	delete(s.seen, nodeID)
 	delete(s.nodes, nodeID)
+	clear(s.pools)
 	s.mu.Unlock()
 }
 
-// NodeChanged drops a node's cached record (service.Hooks).
+// NodeChanged drops a node's cached record, and the cached node lists
+// (service.Hooks).
 func (s *Scheduler) NodeChanged(nodeID string) {
 	s.mu.Lock()
 	delete(s.nodes, nodeID)
+	clear(s.pools)
 	s.mu.Unlock()
 }

@@ -252,7 +252,7 @@ func (s *Store) NodeLoads(ctx context.Context, nodeIDs []string) (map[string]sto
 		args[i] = id
 		out[id] = store.NodeLoad{}
 	}
-	q := `SELECT node_id, COUNT(*), SUM(slots) FROM tasks WHERE node_id IN (?` + strings.Repeat(",?", len(nodeIDs)-1) +
+	q := `SELECT node_id, COUNT(*), SUM(slots) FROM tasks WHERE node_id != '' AND node_id IN (?` + strings.Repeat(",?", len(nodeIDs)-1) +
 		`) AND state IN ('running','preparing') GROUP BY node_id`
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -281,7 +281,7 @@ func (s *Store) WaitingTasks(ctx context.Context, jobID string) ([]*store.TaskRo
 
 // TasksOnNode returns the tasks leased to a node.
 func (s *Store) TasksOnNode(ctx context.Context, nodeID string) ([]*store.TaskRow, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE node_id=? AND state IN ('running','preparing') ORDER BY seq`, nodeID)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE node_id != '' AND node_id=? AND state IN ('running','preparing') ORDER BY seq`, nodeID)
 	if err != nil {
 		return nil, fmt.Errorf("tasks on node %s: %w", nodeID, err)
 	}
@@ -303,7 +303,7 @@ func collectTasks(rows *sql.Rows) ([]*store.TaskRow, error) {
 
 // LeasesOnNode returns the leases held by a node.
 func (s *Store) LeasesOnNode(ctx context.Context, nodeID string) ([]store.Lease, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT job_lower, id_lower, epoch FROM tasks WHERE node_id=? AND state IN ('running','preparing')`, nodeID)
+	rows, err := s.r.QueryContext(ctx, `SELECT job_lower, id_lower, epoch FROM tasks WHERE node_id != '' AND node_id=? AND state IN ('running','preparing')`, nodeID)
 	if err != nil {
 		return nil, fmt.Errorf("leases of node %s: %w", nodeID, err)
 	}
