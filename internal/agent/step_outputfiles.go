@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/blob"
@@ -53,6 +55,11 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 		TaskDir: run.Paths.Dir, WorkingDir: run.Paths.WorkingDir, Env: map[string]string(run.Env),
 		OutputFiles: spec.OutputFiles, Outcome: outcome,
 	})
+	if err == nil && manifestWanted(run.Env) {
+		if merr := outputfiles.WriteManifest(run.Paths.Dir, up, time.Now()); merr != nil {
+			run.Log.Warn("write upload manifest", "err", merr)
+		}
+	}
 	if err != nil {
 		return NewFailure(api.ServerError, api.FailureFileUploadMiscError,
 			"The output files could not be uploaded: "+blob.RedactText(err.Error()), false, err)
@@ -61,4 +68,13 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 		return &Failure{Info: *up.FailureInfo, Err: errors.New("output file upload failed")}
 	}
 	return nil
+}
+
+// ManifestEnv is the task environment variable that asks for an upload
+// manifest (fileuploadmanifest.json in the task directory): "true" or "1".
+const ManifestEnv = "OPENBATCH_UPLOAD_MANIFEST"
+
+func manifestWanted(env Environment) bool {
+	v := strings.ToLower(env[ManifestEnv])
+	return v == "true" || v == "1"
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"crypto/md5"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -28,7 +29,8 @@ func TestOutputFilesSeedExample(t *testing.T) {
 	_, c := startDev(t)
 	mustPoolJob(t, c, 1, 1, nil)
 	ctx := ctxT(t, 60*time.Second)
-	task := &api.Task{ID: "seedtask", CommandLine: `/bin/sh -c 'for i in $(seq 1 1000); do echo $i; done > output.txt; echo done; echo warn >&2'`,
+	task := &api.Task{ID: "seedtask", EnvironmentSettings: []api.EnvironmentSetting{{Name: "OPENBATCH_UPLOAD_MANIFEST", Value: "true"}},
+		CommandLine: `/bin/sh -c 'for i in $(seq 1 1000); do echo $i; done > output.txt; echo done; echo warn >&2'`,
 		OutputFiles: []api.OutputFile{
 			outFile("../std*.txt", sas, "seedtask", api.UploadOnCompletion),
 			outFile("output.txt", sas, "seedtask/output.txt", api.UploadOnCompletion),
@@ -58,6 +60,24 @@ func TestOutputFilesSeedExample(t *testing.T) {
 	data, _ := az.Download(t, container, "seedtask/stdout.txt")
 	if string(data) != "done\n" {
 		t.Errorf("stdout blob = %q", data)
+	}
+	// The opt-in manifest lists every blob with its MD5, and no signature.
+	mdata, err := c.GetTaskFile(ctx, "j1", "seedtask", "fileuploadmanifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		Uploaded int `json:"uploaded"`
+		Files    []struct {
+			Blob       string `json:"blob"`
+			ContentMD5 string `json:"contentMD5"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(mdata, &manifest); err != nil {
+		t.Fatalf("manifest: %v\n%s", err, mdata)
+	}
+	if manifest.Uploaded != 3 || len(manifest.Files) != 3 || manifest.Files[0].ContentMD5 == "" || leaks(string(mdata), sas) {
+		t.Fatalf("manifest = %s", mdata)
 	}
 	log, err := c.GetTaskFile(ctx, "j1", "seedtask", "fileuploadout.txt")
 	if err != nil {
@@ -117,6 +137,9 @@ func TestOutputFilesFailures(t *testing.T) {
 		if ei.FailureInfo != nil && leaks(ei.FailureInfo.Message+detailsText(ei.FailureInfo), expired, missing, good) {
 			t.Errorf("%s: failureInfo leaks a signature: %+v", id, ei.FailureInfo)
 		}
+	}
+	if _, err := c.GetTaskFile(ctx, "j1", "ok", "fileuploadmanifest.json"); client.Code(err) != api.CodeFileNotFound {
+		t.Errorf("a task that did not ask for a manifest has one (or: %v)", err)
 	}
 	errLog, err := c.GetTaskFile(ctx, "j1", "expired", "fileuploaderr.txt")
 	if err != nil {
