@@ -57,3 +57,21 @@ func TestNodeSchedulingAndRemoval(t *testing.T) {
 		t.Fatalf("supportedimages: %v %+v", err, images)
 	}
 }
+
+// A node's totals and recent tasks come from the tasks that ran on it.
+func TestNodeHistory(t *testing.T) {
+	_, c := startDev(t)
+	mustPoolJob(t, c, 1, 2, nil)
+	addAll(t, c, "j1", []*api.Task{{ID: "good", CommandLine: "/bin/true"}, {ID: "bad", CommandLine: "/bin/false"}})
+	waitAll(t, c, "j1", 2, 20*time.Second)
+	nodes := waitNodes(t, c, "p1", 1, func(n api.ComputeNode) bool { return n.TotalTasksRun == 2 })
+	n := nodes[0]
+	if n.TotalTasksSucceeded != 1 || len(n.RecentTasks) != 2 || n.RunningTasksCount != 0 || n.State != api.NodeIdle {
+		t.Fatalf("node = %+v", n)
+	}
+	for _, rt := range n.RecentTasks {
+		if rt.TaskState != api.TaskCompleted || rt.ExecutionInfo == nil || rt.TaskURL == "" {
+			t.Fatalf("recent task = %+v", rt)
+		}
+	}
+}

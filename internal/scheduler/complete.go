@@ -12,9 +12,6 @@ import (
 	"github.com/openbatch/openbatch/internal/store"
 )
 
-// maxRecentTasks is how many recent tasks a node lists.
-const maxRecentTasks = 20
-
 // Complete applies a run's outcome: retry, or complete with the result and
 // exit options, then the job-level rules.
 func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
@@ -77,7 +74,6 @@ func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
 		}
 		return err
 	}
-	s.recordOnNode(ctx, rep, row.Task, decision)
 	if decision.Retry {
 		s.Kick()
 		return nil
@@ -85,24 +81,6 @@ func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
 	s.afterCompletion(ctx, job, row.Task, decision.Options)
 	s.Kick()
 	return nil
-}
-
-func (s *Scheduler) recordOnNode(ctx context.Context, rep nodeproto.Report, t *api.Task, d lifecycle.Decision) {
-	_, err := s.store.UpdateNode(ctx, rep.PoolID, rep.NodeID, func(n *store.Node) error {
-		n.Node.TotalTasksRun++
-		if !d.Retry && d.Result == api.ResultSuccess {
-			n.Node.TotalTasksSucceeded++
-		}
-		ti := api.TaskInformation{JobID: rep.Lease.JobID, TaskID: t.ID, TaskState: t.State, ExecutionInfo: t.ExecutionInfo}
-		n.Node.RecentTasks = append([]api.TaskInformation{ti}, n.Node.RecentTasks...)
-		if len(n.Node.RecentTasks) > maxRecentTasks {
-			n.Node.RecentTasks = n.Node.RecentTasks[:maxRecentTasks]
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Warn("record task on node", "node", rep.NodeID, "err", err)
-	}
 }
 
 // TaskCompleted runs the completion rules for a task that completed outside

@@ -121,9 +121,8 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 			StateTransitionTime: api.T(now), LastBootTime: api.T(now), AllocationTime: api.T(now),
 			IPAddress: reg.IPAddress, VMSize: pool.VMSize, IsDedicated: reg.Dedicated, StartTask: pool.StartTask,
 			NodeAgentInfo: &api.NodeAgentInformation{Version: "openbatch", LastUpdateTime: now}}}
-	if existing, err := s.store.GetNode(ctx, pool.ID, reg.NodeID); err == nil {
-		// A node that restarts keeps its counters; its old leases are requeued.
-		n.Node.TotalTasksRun, n.Node.TotalTasksSucceeded = existing.Node.TotalTasksRun, existing.Node.TotalTasksSucceeded
+	if _, err := s.store.GetNode(ctx, pool.ID, reg.NodeID); err == nil {
+		// A node that restarts has lost its runs: its old leases are requeued.
 		s.requeueNode(ctx, reg.NodeID, "node agent restarted")
 	}
 	if err := s.store.PutNode(ctx, n); err != nil {

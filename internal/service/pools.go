@@ -279,8 +279,9 @@ func (s *Service) ListNodes(ctx context.Context, poolID string) ([]*store.Node, 
 	return nodes, s.withLoads(ctx, nodes)
 }
 
-// withLoads fills the counts of running tasks and slots from the nodes'
-// leases, and shows an idle node that runs tasks as running.
+// withLoads fills what a node runs and ran from the tasks table: running
+// tasks and slots (an idle node that runs tasks shows as running), totals
+// and recent tasks.
 func (s *Service) withLoads(ctx context.Context, nodes []*store.Node) error {
 	ids := make([]string, len(nodes))
 	for i, n := range nodes {
@@ -296,9 +297,22 @@ func (s *Service) withLoads(ctx context.Context, nodes []*store.Node) error {
 		if n.Node.State == api.NodeIdle && l.Tasks > 0 {
 			n.Node.State = api.NodeRunning
 		}
+		h, err := s.Store.NodeHistory(ctx, n.Node.ID, maxRecentTasks)
+		if err != nil {
+			return err
+		}
+		n.Node.TotalTasksRun, n.Node.TotalTasksSucceeded = h.Completed, h.Succeeded
+		n.Node.RecentTasks = make([]api.TaskInformation, 0, len(h.Recent))
+		for _, r := range h.Recent {
+			n.Node.RecentTasks = append(n.Node.RecentTasks, api.TaskInformation{JobID: r.JobID, TaskID: r.Task.ID,
+				TaskState: r.Task.State, ExecutionInfo: r.Task.ExecutionInfo})
+		}
 	}
 	return nil
 }
+
+// maxRecentTasks is how many recent tasks a node lists.
+const maxRecentTasks = 20
 
 // GetNode reads a node.
 func (s *Service) GetNode(ctx context.Context, poolID, nodeID string) (*store.Node, error) {

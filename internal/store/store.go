@@ -64,6 +64,13 @@ type TaskRow struct {
 	Waiting bool
 }
 
+// NodeHistory is what ran on a node: its most recent tasks and how many
+// of the tasks that last ran there completed and succeeded.
+type NodeHistory struct {
+	Recent               []*TaskRow
+	Completed, Succeeded int32
+}
+
 // NodeLoad is what a node runs now.
 type NodeLoad struct {
 	Tasks, Slots int32
@@ -122,6 +129,8 @@ type Store interface {
 	// epochs) of the running and preparing tasks held by a node. It reads
 	// no task bodies, so nodes can call it on every poll.
 	LeasesOnNode(ctx context.Context, nodeID string) ([]Lease, error)
+	// NodeHistory returns the tasks that last ran on a node, newest first.
+	NodeHistory(ctx context.Context, nodeID string, max int) (NodeHistory, error)
 	// NodeLoads counts the tasks, and sums their slots, leased to each node.
 	NodeLoads(ctx context.Context, nodeIDs []string) (map[string]NodeLoad, error)
 	// TasksOnNode returns the tasks a node currently holds a lease on.

@@ -88,6 +88,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate schema in %s: %w", path, err)
+	}
 	r, err := sql.Open("sqlite", dsn+"&mode=ro")
 	if err != nil {
 		w.Close()
@@ -330,4 +334,22 @@ func updateJSON[T any](s *Store, ctx context.Context, query string, args []any, 
 		return nil, err
 	}
 	return v, nil
+}
+
+// migrate brings a database made by an earlier version up to the current
+// schema.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('tasks') WHERE name = 'last_node'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		// last_node is the node a task last ran on; it keeps node history
+		// (recentTasks, totals) without writing the node on every completion.
+		if _, err := db.ExecContext(ctx, `ALTER TABLE tasks ADD COLUMN last_node TEXT NOT NULL DEFAULT ''`); err != nil {
+			return err
+		}
+	}
+	_, err := db.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS tasks_last_node ON tasks(last_node, seq) WHERE last_node != ''`)
+	return err
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -175,5 +176,41 @@ func TestTaskStateCounts(t *testing.T) {
 	if c.TaskCounts != (api.TaskCounts{Active: 1, Running: 1, Completed: 2, Succeeded: 1, Failed: 1}) ||
 		c.TaskSlotCounts != (api.TaskCounts{Active: 1, Running: 3, Completed: 2, Succeeded: 1, Failed: 1}) {
 		t.Fatalf("counts = %+v", c)
+	}
+}
+
+// A database made before tasks had last_node opens and gains the column.
+func TestOpenMigratesOldSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE tasks (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_lower TEXT NOT NULL,
+		id_lower TEXT NOT NULL, state TEXT NOT NULL, result TEXT NOT NULL DEFAULT '', waiting INTEGER NOT NULL DEFAULT 0,
+		node_id TEXT NOT NULL DEFAULT '', epoch INTEGER NOT NULL DEFAULT 0, slots INTEGER NOT NULL DEFAULT 1,
+		body BLOB NOT NULL, UNIQUE(job_lower, id_lower))`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open old database: %v", err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	if _, err := s.CreateTasks(ctx, "j", []*api.Task{{ID: "a", State: api.TaskActive}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateTask(ctx, "j", "a", func(r *store.TaskRow) error {
+		r.NodeID, r.Task.State = "n1", api.TaskCompleted
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.NodeHistory(ctx, "n1", 10)
+	if err != nil || h.Completed != 1 || len(h.Recent) != 1 {
+		t.Fatalf("history = %+v, %v", h, err)
 	}
 }

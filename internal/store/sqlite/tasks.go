@@ -137,8 +137,10 @@ func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*s
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(`UPDATE tasks SET body=?, state=?, result=?, waiting=?, node_id=?, epoch=?, slots=? WHERE seq=?`,
-			body, string(row.Task.State), taskResult(row.Task), b2i(row.Waiting), row.NodeID, row.Epoch, taskSlots(row.Task), row.Seq)
+		_, err = tx.Exec(`UPDATE tasks SET body=?, state=?, result=?, waiting=?, node_id=?, epoch=?, slots=?,
+			last_node = CASE WHEN ? != '' THEN ? ELSE last_node END WHERE seq=?`,
+			body, string(row.Task.State), taskResult(row.Task), b2i(row.Waiting), row.NodeID, row.Epoch, taskSlots(row.Task),
+			row.NodeID, row.NodeID, row.Seq)
 		return err
 	})
 	if err != nil {
@@ -317,4 +319,21 @@ func (s *Store) LeasesOnNode(ctx context.Context, nodeID string) ([]store.Lease,
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// NodeHistory returns the tasks that last ran on a node, newest first (at
+// most max), with the number of them that completed and that succeeded.
+func (s *Store) NodeHistory(ctx context.Context, nodeID string, max int) (store.NodeHistory, error) {
+	var h store.NodeHistory
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(result = 'success'), 0) FROM tasks
+		WHERE last_node != '' AND last_node = ? AND state = 'completed'`, nodeID).Scan(&h.Completed, &h.Succeeded)
+	if err != nil {
+		return h, fmt.Errorf("history of node %s: %w", nodeID, err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE last_node != '' AND last_node = ? ORDER BY seq DESC LIMIT ?`, nodeID, max)
+	if err != nil {
+		return h, fmt.Errorf("history of node %s: %w", nodeID, err)
+	}
+	h.Recent, err = collectTasks(rows)
+	return h, err
 }
