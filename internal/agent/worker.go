@@ -295,8 +295,7 @@ func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *sl
 
 func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment) nodeproto.Report {
 	t := &a.Task
-	rep := nodeproto.Report{NodeID: node.NodeID, PoolID: node.PoolID, Lease: a.Lease,
-		TaskRootDirectory: TaskRootDirectory(a.Lease.JobID, t.ID)}
+	rep := nodeproto.Report{NodeID: node.NodeID, PoolID: node.PoolID, Lease: a.Lease}
 	spec := Spec{Kind: KindTask, Node: node, JobID: a.Lease.JobID, TaskID: t.ID, CommandLine: t.CommandLine,
 		JobEnvironment: a.JobEnvironment, Environment: t.EnvironmentSettings, ResourceFiles: t.ResourceFiles,
 		OutputFiles: t.OutputFiles}

@@ -80,9 +80,8 @@ type NodeStatus struct {
 
 // Assignment is a task leased to a node, with everything needed to run it.
 type Assignment struct {
-	Lease       Lease    `json:"lease"`
-	Task        api.Task `json:"task"`
-	JobPriority int32    `json:"jobPriority"`
+	Lease Lease    `json:"lease"`
+	Task  api.Task `json:"task"`
 	// JobEnvironment is the job's commonEnvironmentSettings.
 	JobEnvironment []api.EnvironmentSetting `json:"jobEnvironment,omitempty"`
 	// JobPreparationTask runs on the node before the job's first task there.
@@ -133,8 +132,6 @@ type Report struct {
 	FailureInfo *api.TaskFailureInformation `json:"failureInfo,omitempty"`
 	Kind        FailureKind                 `json:"kind"`
 	Stats       *api.TaskStatistics         `json:"stats,omitempty"`
-	// TaskRootDirectory is the task directory relative to the node root.
-	TaskRootDirectory string `json:"taskRootDirectory,omitempty"`
 }
 
 // PrepReleaseReport records a job preparation or release task run.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/agent"
 	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/service"
@@ -405,7 +406,7 @@ func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, n
 		ei.StartTime = api.T(now)
 		ei.EndTime, ei.ExitCode, ei.FailureInfo, ei.Result = nil, nil, nil, ""
 		r.Task.NodeInfo = &api.ComputeNodeInformation{AffinityID: "TVM:" + node.Node.ID, PoolID: node.PoolID, NodeID: node.Node.ID,
-			TaskRootDirectory: "workitems/" + job.ID + "/job-1/" + r.Task.ID}
+			TaskRootDirectory: agent.TaskRootDirectory(job.ID, r.Task.ID)}
 		r.Epoch++
 		r.NodeID = node.Node.ID
 		r.Task.ETag = s.svc.NewETag()
@@ -424,9 +425,6 @@ func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, n
 		JobEnvironment:     job.CommonEnvironmentSettings,
 		JobPreparationTask: job.JobPreparationTask,
 		JobReleaseTask:     job.JobReleaseTask,
-	}
-	if job.Priority != nil {
-		a.JobPriority = *job.Priority
 	}
 	return a, true, nil
 }

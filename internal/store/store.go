@@ -45,7 +45,6 @@ type Page struct {
 // epoch is refused (fencing), so a task never completes twice.
 type Lease struct {
 	JobID, TaskID string
-	PoolID        string
 	NodeID        string
 	Epoch         int64
 }
@@ -86,8 +85,6 @@ type Node struct {
 	Address string
 	// LastHeartbeat is when the agent last reported.
 	LastHeartbeat time.Time
-	// Token is a hash of the node's join token.
-	Token string
 }
 
 // Store is openbatch's persistence. Update functions run inside a
