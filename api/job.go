@@ -34,6 +34,21 @@ type Job struct {
 	Metadata                    []MetadataItem           `json:"metadata,omitempty"`
 	ExecutionInfo               *JobExecutionInformation `json:"executionInfo,omitempty"`
 	Stats                       json.RawMessage          `json:"stats,omitempty"`
+	// Pending is openbatch's record of the work a job's transitional state
+	// (terminating, disabling) still needs, written in the same transaction
+	// as the transition so that a reconcile loop can finish it after a crash
+	// or a client disconnect. It is stored with the job and never sent: the
+	// HTTP layer drops it, and a client cannot set it.
+	Pending *JobPending `json:"openbatchPending,omitempty"`
+}
+
+// JobPending is the remaining work of a job in a transitional state.
+type JobPending struct {
+	// TerminateReason becomes executionInfo.terminateReason when a
+	// terminating job completes.
+	TerminateReason string `json:"terminateReason,omitempty"`
+	// DisableTasks is what a disabling job does with its running tasks.
+	DisableTasks DisableJobOption `json:"disableTasks,omitempty"`
 }
 
 // PoolInformation names the pool a job runs on.

@@ -278,6 +278,12 @@ func (s *Server) addJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if j.Pending != nil {
+		// Stored bookkeeping shares the job's type; to a client it is a
+		// property the API does not define.
+		writeError(w, r, invalidBody("The request body contains a property the Batch API does not define: openbatchPending. Check its spelling and case."))
+		return
+	}
 	if err := s.Svc.AddJob(r.Context(), &j); err != nil {
 		writeError(w, r, err)
 		return

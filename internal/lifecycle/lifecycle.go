@@ -138,7 +138,9 @@ func NextJob(from api.JobState, ev JobEvent) (api.JobState, error) {
 	return to, nil
 }
 
-// ApplyJob moves j on ev, recording the previous state and times.
+// ApplyJob moves j on ev, recording the previous state and times. The
+// job's pending work belongs to the transitional state it was recorded
+// for: it is dropped when the job reaches a state that needs none.
 func ApplyJob(j *api.Job, ev JobEvent, now time.Time) error {
 	to, err := NextJob(j.State, ev)
 	if err != nil {
@@ -148,5 +150,19 @@ func ApplyJob(j *api.Job, ev JobEvent, now time.Time) error {
 	j.PreviousStateTransitionTime = j.StateTransitionTime
 	j.State = to
 	j.StateTransitionTime = api.T(now)
+	if !Transitional(to) {
+		j.Pending = nil
+	}
 	return nil
+}
+
+// Transitional reports whether a job in state st has work left that a
+// reconcile loop must finish: its running tasks to end or requeue, its
+// tasks and files to remove.
+func Transitional(st api.JobState) bool {
+	switch st {
+	case api.JobTerminating, api.JobDisabling, api.JobDeleting, api.JobEnabling:
+		return true
+	}
+	return false
 }

@@ -2,17 +2,32 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
-// Run watches node heartbeats and job wall-clock limits until ctx ends.
+// sweepEvery is how often the loop re-derives the follow-up work of task
+// completions (released dependents, onAllTasksComplete) from the store.
+// Completions do that work at once; the sweep finishes what a crash or a
+// failed call left undone, so it can be slow.
+const sweepEvery = 15 * time.Second
+
+// Run is the reconcile loop: until ctx ends it watches node heartbeats and
+// job wall-clock limits, finishes the work of jobs and pools in
+// transitional states (terminating, disabling, deleting), and sweeps for
+// completion follow-ups that were recorded but not carried out. Every step
+// is idempotent and re-checked in its own transaction, so a restarted
+// server, or several servers at once, pick up where another stopped.
 func (s *Scheduler) Run(ctx context.Context) {
 	s.graceAfterStart(ctx)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var lastSweep time.Time
+	var lastErr string
+	var lastErrAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -20,7 +35,16 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		s.checkNodes(ctx)
-		s.checkJobs(ctx)
+		sweep := time.Since(lastSweep) >= sweepEvery
+		if sweep {
+			lastSweep = time.Now()
+		}
+		s.checkJobs(ctx, sweep)
+		err := errors.Join(s.svc.ReconcileJobs(ctx), s.svc.ReconcilePools(ctx))
+		if err != nil && ctx.Err() == nil && (err.Error() != lastErr || time.Since(lastErrAt) > time.Minute) {
+			s.log.Warn("reconcile: work left for the next pass", "err", err)
+			lastErr, lastErrAt = err.Error(), time.Now()
+		}
 	}
 }
 
@@ -68,8 +92,10 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 	})
 }
 
-// checkJobs terminates jobs past their maxWallClockTime.
-func (s *Scheduler) checkJobs(ctx context.Context) {
+// checkJobs terminates jobs past their maxWallClockTime; with sweep set it
+// also releases waiting tasks whose dependencies are met and applies
+// onAllTasksComplete, for completions whose follow-up was lost.
+func (s *Scheduler) checkJobs(ctx context.Context, sweep bool) {
 	tok := ""
 	for {
 		jobs, next, err := s.store.ListJobs(ctx, store.Page{Token: tok, State: string(api.JobActive)})
@@ -77,6 +103,12 @@ func (s *Scheduler) checkJobs(ctx context.Context) {
 			return
 		}
 		for _, j := range jobs {
+			if sweep {
+				if j.UsesTaskDependencies != nil && *j.UsesTaskDependencies {
+					s.resolveDependencies(ctx, j)
+				}
+				s.checkAllComplete(ctx, j)
+			}
 			if j.Constraints == nil || j.Constraints.MaxWallClockTime == nil || *j.Constraints.MaxWallClockTime == api.Infinite || j.CreationTime == nil {
 				continue
 			}

@@ -108,7 +108,7 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 		return AsError(err)
 	}
 	now := s.Now()
-	j.URL, j.Stats = "", nil
+	j.URL, j.Stats, j.Pending = "", nil, nil
 	j.ETag = s.NewETag()
 	j.CreationTime, j.LastModified, j.StateTransitionTime = api.T(now), api.T(now), api.T(now)
 	j.State, j.PreviousState, j.PreviousStateTransitionTime = api.JobActive, "", nil
@@ -411,7 +411,10 @@ func (s *Service) endRunningTasks(ctx context.Context, jobID, reason string) err
 }
 
 // TerminateJob ends a job: its running tasks are killed, its active tasks
-// stay as they are, and it becomes completed with terminateReason.
+// stay as they are, and it becomes completed with terminateReason. The
+// job moves to terminating, with the reason, in one transaction; the rest
+// is reconcile work (see ReconcileJob), attempted at once and finished by
+// the reconcile loop if this request stops short.
 func (s *Service) TerminateJob(ctx context.Context, id, reason string, cond Conditions) error {
 	if reason == "" {
 		reason = "UserTerminate"
@@ -426,62 +429,157 @@ func (s *Service) TerminateJob(ctx context.Context, id, reason string, cond Cond
 		if j.State == api.JobTerminating {
 			return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is already being terminated: %s.", id)
 		}
-		return lifecycle.ApplyJob(j, lifecycle.TerminateJ, s.Now())
+		return beginTerminate(j, reason, s.Now())
 	}); err != nil {
 		return err
 	}
-	return s.FinishTermination(ctx, id, reason)
+	return s.reconcileNow(ctx, id)
 }
 
-// FinishTermination kills a terminating job's running tasks and completes
-// it. The scheduler also calls it for jobs it terminates itself.
-func (s *Service) FinishTermination(ctx context.Context, id, reason string) error {
-	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was terminated"); err != nil {
+// beginTerminate records that j is terminating for reason.
+func beginTerminate(j *api.Job, reason string, now time.Time) error {
+	if err := lifecycle.ApplyJob(j, lifecycle.TerminateJ, now); err != nil {
 		return err
 	}
-	_, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
-		if j.State != api.JobTerminating {
-			return nil
-		}
-		if err := lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now()); err != nil {
-			return err
-		}
-		j.ExecutionInfo.EndTime = api.T(s.Now())
-		j.ExecutionInfo.TerminateReason = reason
-		return nil
-	})
-	s.Hooks.Kick()
-	return err
+	j.Pending = &api.JobPending{TerminateReason: reason}
+	return nil
 }
 
-// DeleteJob deletes a job and all its tasks, killing running ones and
-// removing their directories.
-func (s *Service) DeleteJob(ctx context.Context, id string, cond Conditions) error {
-	j, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
-		if j.State == api.JobDeleting {
-			return nil
-		}
-		return lifecycle.ApplyJob(j, lifecycle.Delete, s.Now())
-	})
-	if err != nil {
-		return err
-	}
-	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was deleted"); err != nil {
-		return err
-	}
-	_ = s.forEachTask(ctx, id, "", func(r *store.TaskRow) error {
-		s.removeTaskDir(ctx, j, r.Task)
-		return nil
-	})
-	if err := s.Store.DeleteJob(ctx, id); err != nil {
-		return mapStoreErr(err, api.CodeJobNotFound, "job", id)
+// reconcileNow drives a job that a request just moved into a transitional
+// state, so that in the common case the request returns with the work
+// done. The work is already recorded: if the request's context ends or
+// the process dies midway, the reconcile loop finishes it, so a failure
+// here is logged, not returned.
+func (s *Service) reconcileNow(ctx context.Context, id string) error {
+	if err := s.ReconcileJob(ctx, id); err != nil && ctx.Err() == nil {
+		s.Log.Warn("job work left to the reconcile loop", "job", id, "err", err)
 	}
 	s.Hooks.Kick()
 	return nil
 }
 
+// ReconcileJob finishes the work of a job in a transitional state:
+//   - terminating: ends its running tasks, then completes it with the
+//     recorded reason;
+//   - disabling: requeues, terminates or leaves its running tasks as the
+//     recorded option says, then disables it;
+//   - deleting: ends its running tasks, removes their directories, then
+//     deletes it.
+//
+// It is level-triggered and idempotent: every step re-reads the state in
+// its own transaction, so it may run again at any time, from any server,
+// and concurrently with itself. A job in any other state is left alone.
+func (s *Service) ReconcileJob(ctx context.Context, id string) error {
+	j, err := s.Store.GetJob(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch j.State {
+	case api.JobTerminating:
+		return s.finishTermination(ctx, j)
+	case api.JobDisabling:
+		return s.finishDisable(ctx, j)
+	case api.JobDeleting:
+		return s.finishDelete(ctx, j)
+	case api.JobEnabling:
+		_, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+			if j.State != api.JobEnabling {
+				return nil
+			}
+			return lifecycle.ApplyJob(j, lifecycle.Enabled, s.Now())
+		})
+		return err
+	}
+	return nil
+}
+
+// ReconcileJobs runs ReconcileJob on every job in a transitional state.
+// The scheduler's loop calls it on every tick.
+func (s *Service) ReconcileJobs(ctx context.Context) error {
+	var errs []error
+	for _, st := range []api.JobState{api.JobTerminating, api.JobDisabling, api.JobDeleting, api.JobEnabling} {
+		tok := ""
+		for {
+			jobs, next, err := s.Store.ListJobs(ctx, store.Page{Token: tok, State: string(st)})
+			if err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+			for _, j := range jobs {
+				if err := s.ReconcileJob(ctx, j.ID); err != nil {
+					errs = append(errs, fmt.Errorf("job %s (%s): %w", j.ID, st, err))
+				}
+			}
+			if next == "" {
+				break
+			}
+			tok = next
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) finishTermination(ctx context.Context, j *api.Job) error {
+	if err := s.endRunningTasks(ctx, j.ID, "Task was ended because its job was terminated"); err != nil {
+		return err
+	}
+	_, err := s.updateJob(ctx, j.ID, Conditions{}, func(j *api.Job) error {
+		if j.State != api.JobTerminating {
+			return nil
+		}
+		reason := "UserTerminate"
+		if j.Pending != nil && j.Pending.TerminateReason != "" {
+			reason = j.Pending.TerminateReason
+		}
+		if err := lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now()); err != nil {
+			return err
+		}
+		if j.ExecutionInfo == nil {
+			j.ExecutionInfo = &api.JobExecutionInformation{}
+		}
+		j.ExecutionInfo.EndTime = api.T(s.Now())
+		j.ExecutionInfo.TerminateReason = reason
+		return nil
+	})
+	return err
+}
+
+func (s *Service) finishDelete(ctx context.Context, j *api.Job) error {
+	if err := s.endRunningTasks(ctx, j.ID, "Task was ended because its job was deleted"); err != nil {
+		return err
+	}
+	if err := s.forEachTask(ctx, j.ID, "", func(r *store.TaskRow) error {
+		s.removeTaskDir(ctx, j, r.Task)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := s.Store.DeleteJob(ctx, j.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// DeleteJob deletes a job and all its tasks, killing running ones and
+// removing their directories. The job moves to deleting in one
+// transaction; the rest is reconcile work.
+func (s *Service) DeleteJob(ctx context.Context, id string, cond Conditions) error {
+	if _, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
+		if j.State == api.JobDeleting {
+			return nil
+		}
+		return lifecycle.ApplyJob(j, lifecycle.Delete, s.Now())
+	}); err != nil {
+		return err
+	}
+	return s.reconcileNow(ctx, id)
+}
+
 // DisableJob stops scheduling a job's tasks; running tasks are requeued,
-// terminated or left to finish as opt says.
+// terminated or left to finish as opt says. The job moves to disabling,
+// with opt, in one transaction; the rest is reconcile work.
 func (s *Service) DisableJob(ctx context.Context, id string, opt api.DisableJobOption, cond Conditions) error {
 	switch opt {
 	case api.DisableRequeue, api.DisableTerminate, api.DisableWait:
@@ -494,15 +592,28 @@ func (s *Service) DisableJob(ctx context.Context, id string, opt api.DisableJobO
 		if j.State != api.JobActive {
 			return errorf(http.StatusConflict, api.CodeJobNotActive, "The job must be active to be disabled; job %s is %s.", id, j.State)
 		}
-		return lifecycle.ApplyJob(j, lifecycle.Disable, s.Now())
+		return beginDisable(j, opt, s.Now())
 	}); err != nil {
 		return err
 	}
-	return s.finishDisable(ctx, id, opt)
+	return s.reconcileNow(ctx, id)
 }
 
-func (s *Service) finishDisable(ctx context.Context, id string, opt api.DisableJobOption) error {
-	err := s.updateRunning(ctx, id, func(r *store.TaskRow) (bool, error) {
+// beginDisable records that j is disabling with opt.
+func beginDisable(j *api.Job, opt api.DisableJobOption, now time.Time) error {
+	if err := lifecycle.ApplyJob(j, lifecycle.Disable, now); err != nil {
+		return err
+	}
+	j.Pending = &api.JobPending{DisableTasks: opt}
+	return nil
+}
+
+func (s *Service) finishDisable(ctx context.Context, j *api.Job) error {
+	opt := api.DisableRequeue
+	if j.Pending != nil && j.Pending.DisableTasks != "" {
+		opt = j.Pending.DisableTasks
+	}
+	err := s.updateRunning(ctx, j.ID, func(r *store.TaskRow) (bool, error) {
 		switch opt {
 		case api.DisableRequeue:
 			return true, RequeueRow(r, s.Now())
@@ -514,28 +625,29 @@ func (s *Service) finishDisable(ctx context.Context, id string, opt api.DisableJ
 	if err != nil {
 		return err
 	}
-	_, err = s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+	_, err = s.updateJob(ctx, j.ID, Conditions{}, func(j *api.Job) error {
 		if j.State != api.JobDisabling {
 			return nil
 		}
 		return lifecycle.ApplyJob(j, lifecycle.Disabled, s.Now())
 	})
-	s.Hooks.Kick()
 	return err
 }
 
 // DisableJobInternal disables a job on behalf of a task's exit options
 // (jobAction disable), requeueing its running tasks.
 func (s *Service) DisableJobInternal(ctx context.Context, id string) error {
+	changed := false
 	if _, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
 		if j.State != api.JobActive {
 			return nil
 		}
-		return lifecycle.ApplyJob(j, lifecycle.Disable, s.Now())
-	}); err != nil {
+		changed = true
+		return beginDisable(j, api.DisableRequeue, s.Now())
+	}); err != nil || !changed {
 		return err
 	}
-	return s.finishDisable(ctx, id, api.DisableRequeue)
+	return s.reconcileNow(ctx, id)
 }
 
 // TerminateJobInternal terminates a job on behalf of the scheduler (task
@@ -546,13 +658,13 @@ func (s *Service) TerminateJobInternal(ctx context.Context, id, reason string) e
 		switch j.State {
 		case api.JobActive, api.JobDisabled, api.JobDisabling, api.JobEnabling:
 			changed = true
-			return lifecycle.ApplyJob(j, lifecycle.TerminateJ, s.Now())
+			return beginTerminate(j, reason, s.Now())
 		}
 		return nil
 	}); err != nil || !changed {
 		return err
 	}
-	return s.FinishTermination(ctx, id, reason)
+	return s.reconcileNow(ctx, id)
 }
 
 // EnableJob lets a disabled job's tasks be scheduled again.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -244,27 +245,71 @@ func (s *Service) StopResizePool(ctx context.Context, id string, cond Conditions
 	return err
 }
 
-// DeletePool deletes a pool and its nodes.
+// DeletePool deletes a pool and its nodes. The pool moves to deleting in
+// one transaction; removing its nodes and the pool itself is reconcile
+// work (see ReconcilePool), attempted at once and finished by the
+// reconcile loop if this request stops short.
 func (s *Service) DeletePool(ctx context.Context, id string, cond Conditions) error {
 	if _, err := s.Store.UpdatePool(ctx, id, func(p *api.Pool) error {
 		if err := cond.Check(p.ETag, p.LastModified, true); err != nil {
 			return err
 		}
-		p.State = api.PoolDeleting
-		p.StateTransitionTime = api.T(s.Now())
+		if p.State != api.PoolDeleting {
+			p.State = api.PoolDeleting
+			p.StateTransitionTime = api.T(s.Now())
+		}
 		return nil
 	}); err != nil {
 		return mapStoreErr(err, api.CodePoolNotFound, "pool", id)
 	}
-	if s.Provisioner != nil {
-		if err := s.Provisioner.RemovePool(ctx, id); err != nil {
-			s.Log.Error("remove pool nodes", "pool", id, "err", err)
-		}
-	}
-	if err := s.Store.DeletePool(ctx, id); err != nil {
-		return mapStoreErr(err, api.CodePoolNotFound, "pool", id)
+	if err := s.ReconcilePool(ctx, id); err != nil && ctx.Err() == nil {
+		s.Log.Warn("pool deletion left to the reconcile loop", "pool", id, "err", err)
 	}
 	return nil
+}
+
+// ReconcilePool finishes the deletion of a pool in state deleting: its
+// nodes are removed, then the pool. It is idempotent and leaves pools in
+// other states alone.
+func (s *Service) ReconcilePool(ctx context.Context, id string) error {
+	p, err := s.Store.GetPool(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || p.State != api.PoolDeleting {
+		return err
+	}
+	if s.Provisioner != nil {
+		if err := s.Provisioner.RemovePool(ctx, id); err != nil {
+			return fmt.Errorf("remove the nodes of pool %s: %w", id, err)
+		}
+	}
+	if err := s.Store.DeletePool(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// ReconcilePools runs ReconcilePool on every pool being deleted.
+func (s *Service) ReconcilePools(ctx context.Context) error {
+	var errs []error
+	tok := ""
+	for {
+		pools, next, err := s.Store.ListPools(ctx, store.Page{Token: tok,
+			Match: func(v any) bool { return v.(*api.Pool).State == api.PoolDeleting }})
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		for _, p := range pools {
+			if err := s.ReconcilePool(ctx, p.ID); err != nil {
+				errs = append(errs, fmt.Errorf("pool %s: %w", p.ID, err))
+			}
+		}
+		if next == "" {
+			return errors.Join(errs...)
+		}
+		tok = next
+	}
 }
 
 // ListNodes lists a pool's nodes.
