@@ -63,7 +63,9 @@ type Server struct {
 	store    *sqlite.Store
 	cancel   context.CancelFunc
 	done     chan struct{}
-	local    *LocalNodes
+	// schedDone closes when the scheduler's loop has stopped.
+	schedDone chan struct{}
+	local     *LocalNodes
 }
 
 // DefaultDataDir returns $XDG_DATA_HOME/openbatch or ~/.local/share/openbatch.
@@ -119,7 +121,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, HeartbeatInterval: cfg.HeartbeatInterval, AccountName: cfg.AccountName, AccountURL: endpoint})
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
-		listener: ln, store: st, cancel: cancel, done: make(chan struct{})}
+		listener: ln, store: st, cancel: cancel, done: make(chan struct{}), schedDone: make(chan struct{})}
 	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
 		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, s.JoinToken)}}
 	files := &fileRouter{store: st, token: s.JoinToken}
@@ -145,7 +147,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go sched.Run(runCtx)
+	go func() {
+		defer close(s.schedDone)
+		sched.Run(runCtx)
+	}()
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -165,5 +170,6 @@ func (s *Server) Close() error {
 	s.cancel()
 	err := s.http.Shutdown(ctx)
 	<-s.done
+	<-s.schedDone
 	return errors.Join(err, s.store.Close())
 }

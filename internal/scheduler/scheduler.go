@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -41,6 +42,11 @@ type Scheduler struct {
 	svc   *service.Service
 	log   *slog.Logger
 	cfg   Config
+
+	// id names this scheduler when it takes the store's leader lease.
+	id string
+	// notify holds a pending cross-server wake-up (see Kick and Run).
+	notify chan struct{}
 
 	mu   sync.Mutex
 	wake chan struct{}
@@ -74,13 +80,24 @@ func New(svc *service.Service, cfg Config) *Scheduler {
 	if limit := cfg.HeartbeatTimeout / 3; cfg.HeartbeatInterval > limit {
 		cfg.HeartbeatInterval = limit
 	}
-	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, wake: make(chan struct{}), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}, pools: map[string]cachedPool{}, releaseCheck: map[string]time.Time{}}
+	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, id: newHolderID(), wake: make(chan struct{}), notify: make(chan struct{}, 1), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}, pools: map[string]cachedPool{}, releaseCheck: map[string]time.Time{}}
 	svc.Hooks = s
 	return s
 }
 
-// Kick wakes nodes waiting in Acquire: there may be new work or new cancels.
+// Kick wakes nodes waiting in Acquire, on this server and (through the
+// store's Notify, sent by Run) on every other server sharing the database:
+// there may be new work or new cancels.
 func (s *Scheduler) Kick() {
+	s.wakeLocal()
+	select {
+	case s.notify <- struct{}{}:
+	default: // a notification is already due; it covers this one
+	}
+}
+
+// wakeLocal wakes the nodes waiting in Acquire on this server.
+func (s *Scheduler) wakeLocal() {
 	s.mu.Lock()
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -94,6 +111,15 @@ func (s *Scheduler) wakeChan() <-chan struct{} {
 }
 
 func (s *Scheduler) now() time.Time { return s.svc.Now() }
+
+// newHolderID names one scheduler process among the servers sharing a
+// database: the host it runs on and a random suffix.
+func newHolderID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return host + "/" + hex.EncodeToString(b[:])
+}
 
 // NewNodeID returns an ID in the shape of Azure's node IDs.
 func NewNodeID() string {

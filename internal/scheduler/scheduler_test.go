@@ -189,3 +189,29 @@ func TestSweepFinishesLostFollowUps(t *testing.T) {
 		})
 	}
 }
+
+// Of several schedulers sharing a database, one does the periodic work.
+func TestOneSchedulerLeads(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	var scheds []*Scheduler
+	for range 3 {
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		scheds = append(scheds, New(service.New(st, nil), Config{}))
+	}
+	for round := range 3 {
+		leaders := 0
+		for _, s := range scheds {
+			if s.tick(ctx, &loopState{}) {
+				leaders++
+			}
+		}
+		if leaders != 1 {
+			t.Fatalf("round %d: %d schedulers led", round, leaders)
+		}
+	}
+}

@@ -147,5 +147,27 @@ type Store interface {
 	UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*Node) error) (*Node, error)
 	DeleteNode(ctx context.Context, poolID, nodeID string) error
 
+	Coordination
+
 	Close() error
+}
+
+// Coordination is what several servers sharing one database need from it
+// besides the entities: a lease that elects one of them for periodic work,
+// and wake-ups that reach all of them.
+type Coordination interface {
+	// TryLead takes or renews the lease called name for holder, for ttl
+	// from now by the database's clock, when the lease is free, expired or
+	// already holder's, and reports whether holder holds it. A holder that
+	// stops renewing loses the lease after ttl; another takes it then.
+	TryLead(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// Notify wakes every server sharing the database (PostgreSQL: NOTIFY):
+	// there may be new work. Stores that only one server opens at a time
+	// (SQLite) do nothing.
+	Notify(ctx context.Context) error
+	// Wakeups receives after another server's Notify. Wake-ups carry no
+	// data; they may be coalesced or lost, so a receiver treats one as a
+	// hint to look again and polls as well. It is nil for stores that only
+	// one server opens (a nil channel never receives).
+	Wakeups() <-chan struct{}
 }

@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS prep_release (
 	PRIMARY KEY(job_lower, node_id)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS leaders (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
 `
 
 // Open opens (creating if needed) the database at path.
