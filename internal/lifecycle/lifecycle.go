@@ -7,6 +7,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
@@ -165,4 +166,30 @@ func Transitional(st api.JobState) bool {
 		return true
 	}
 	return false
+}
+
+// etagEpoch is 1601-01-01 in 100 ns ticks before the Unix epoch: Azure's
+// ETags count 100 ns ticks from 1601, as Windows file times do.
+const etagEpoch = 116444736000000000
+
+// NextETag returns the ETag an entity gets when it changes: 0x and 15 hex
+// digits of its modification time in 100 ns ticks since 1601 (the shape of
+// Azure's), and always after prev, its current ETag ("" for a new entity).
+// Deriving it from the stored ETag inside the transaction that writes it
+// keeps an entity's ETags distinct across servers whose clocks disagree,
+// with no counter held in any process.
+func NextETag(prev string, now time.Time) string {
+	tick := now.UnixNano()/100 + etagEpoch
+	if p, ok := parseETag(prev); ok && tick <= p {
+		tick = p + 1
+	}
+	return fmt.Sprintf("0x%015X", tick)
+}
+
+func parseETag(s string) (int64, bool) {
+	if len(s) < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s[2:], 16, 64)
+	return v, err == nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
@@ -198,7 +199,7 @@ func (s *Scheduler) syncPoolCounts(ctx context.Context, poolID string) error {
 			return errNoChange
 		}
 		p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(ded), api.I32(low)
-		p.ETag = s.svc.NewETag()
+		p.ETag = lifecycle.NextETag(p.ETag, s.now())
 		p.LastModified = api.T(s.now())
 		return nil
 	})
@@ -225,7 +226,7 @@ func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string) {
 			if err := service.RequeueRow(row, s.now()); err != nil {
 				return err
 			}
-			row.Task.ETag = s.svc.NewETag()
+			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.now())
 			row.Task.LastModified = api.T(s.now())
 			return nil
 		})

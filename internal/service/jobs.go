@@ -109,7 +109,7 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 	}
 	now := s.Now()
 	j.URL, j.Stats, j.Pending = "", nil, nil
-	j.ETag = s.NewETag()
+	j.ETag = lifecycle.NextETag("", now)
 	j.CreationTime, j.LastModified, j.StateTransitionTime = api.T(now), api.T(now), api.T(now)
 	j.State, j.PreviousState, j.PreviousStateTransitionTime = api.JobActive, "", nil
 	j.ExecutionInfo = &api.JobExecutionInformation{StartTime: now, PoolID: j.PoolInfo.PoolID}
@@ -208,7 +208,7 @@ func (s *Service) updateJob(ctx context.Context, id string, cond Conditions, fn 
 		if err := fn(j); err != nil {
 			return err
 		}
-		j.ETag = s.NewETag()
+		j.ETag = lifecycle.NextETag(j.ETag, s.Now())
 		j.LastModified = api.T(s.Now())
 		return nil
 	})
@@ -389,7 +389,7 @@ func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*stor
 				if err != nil || !changed {
 					return err
 				}
-				r.Task.ETag = s.NewETag()
+				r.Task.ETag = lifecycle.NextETag(r.Task.ETag, s.Now())
 				r.Task.LastModified = api.T(s.Now())
 				return nil
 			})

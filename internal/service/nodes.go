@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -52,7 +53,7 @@ func (s *Service) DisableScheduling(ctx context.Context, poolID, nodeID string, 
 			if err != nil {
 				return err
 			}
-			row.Task.ETag = s.NewETag()
+			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.Now())
 			row.Task.LastModified = api.T(s.Now())
 			return nil
 		})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -79,7 +80,7 @@ func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
 	}
 	now := s.Now()
 	p.URL = ""
-	p.ETag = s.NewETag()
+	p.ETag = lifecycle.NextETag("", now)
 	p.CreationTime, p.LastModified, p.StateTransitionTime, p.AllocationStateTransitionTime = api.T(now), api.T(now), api.T(now), api.T(now)
 	p.State, p.AllocationState = api.PoolActive, api.AllocationSteady
 	p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(0), api.I32(0)
@@ -146,7 +147,7 @@ func (s *Service) updatePool(ctx context.Context, id string, cond Conditions, fn
 		if err := fn(p); err != nil {
 			return err
 		}
-		p.ETag = s.NewETag()
+		p.ETag = lifecycle.NextETag(p.ETag, s.Now())
 		p.LastModified = api.T(s.Now())
 		return nil
 	})
