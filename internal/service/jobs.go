@@ -525,6 +525,9 @@ func (s *Service) finishTermination(ctx context.Context, j *api.Job) error {
 	if err := s.endRunningTasks(ctx, j.ID, "Task was ended because its job was terminated"); err != nil {
 		return err
 	}
+	if waiting, err := s.releasesOutstanding(ctx, j); err != nil || waiting {
+		return err // the job stays terminating; the next pass looks again
+	}
 	_, err := s.updateJob(ctx, j.ID, Conditions{}, func(j *api.Job) error {
 		if j.State != api.JobTerminating {
 			return nil
@@ -550,6 +553,9 @@ func (s *Service) finishDelete(ctx context.Context, j *api.Job) error {
 	if err := s.endRunningTasks(ctx, j.ID, "Task was ended because its job was deleted"); err != nil {
 		return err
 	}
+	if waiting, err := s.releasesOutstanding(ctx, j); err != nil || waiting {
+		return err // the job stays deleting; the next pass looks again
+	}
 	if err := s.forEachTask(ctx, j.ID, "", func(r *store.TaskRow) error {
 		s.removeTaskDir(ctx, j, r.Task)
 		return nil
@@ -560,6 +566,56 @@ func (s *Service) finishDelete(ctx context.Context, j *api.Job) error {
 		return err
 	}
 	return nil
+}
+
+// releaseWaitDefault bounds how long a terminating or deleting job waits
+// for its release tasks when the release task sets no maxWallClockTime:
+// Azure's default for release tasks.
+const releaseWaitDefault = 15 * time.Minute
+
+// releasesOutstanding reports whether a terminating or deleting job must
+// still wait for its release task on some node: as on Azure, the release
+// task runs on every node that ran the job's preparation task, after the
+// job's tasks there have ended, and the job completes (or is deleted) only
+// when they have run. Nodes that are gone or unreachable are not waited
+// for, nor is any node once the release task's maxWallClockTime has passed
+// since the job began to end.
+func (s *Service) releasesOutstanding(ctx context.Context, j *api.Job) (bool, error) {
+	if j.JobReleaseTask == nil || j.JobPreparationTask == nil {
+		return false, nil
+	}
+	limit := releaseWaitDefault
+	if d := j.JobReleaseTask.MaxWallClockTime; d != nil && *d != api.Infinite {
+		limit = d.Std()
+	}
+	if j.StateTransitionTime != nil && s.Now().Sub(*j.StateTransitionTime) > limit {
+		return false, nil
+	}
+	runs, err := s.Store.PrepReleaseStatus(ctx, j.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range runs {
+		if r.JobPreparationTaskExecutionInfo == nil {
+			continue
+		}
+		if ri := r.JobReleaseTaskExecutionInfo; ri != nil && ri.State == api.PrepTaskCompleted {
+			continue
+		}
+		n, err := s.Store.GetNode(ctx, r.PoolID, r.NodeID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		switch n.Node.State {
+		case api.NodeUnknown, api.NodeOffline, api.NodeUnusable, api.NodeLeavingPool:
+			continue
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // DeleteJob deletes a job and all its tasks, killing running ones and

@@ -135,8 +135,10 @@ type Store interface {
 
 	// PutPrepRelease records a job preparation or release task run on a node.
 	PutPrepRelease(ctx context.Context, jobID string, info *api.JobPreparationAndReleaseTaskExecutionInformation) error
-	// PendingReleases returns the completed jobs with a release task whose
-	// preparation task ran on nodeID and whose release task has not run there.
+	// PendingReleases returns the jobs that are completed, terminating or
+	// deleting, have a release task whose preparation task ran on nodeID
+	// and whose release task has not run there, and hold no lease on
+	// nodeID (their tasks there have ended).
 	PendingReleases(ctx context.Context, nodeID string) ([]*api.Job, error)
 	// PrepReleaseStatus lists a job's preparation/release runs by node.
 	PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobPreparationAndReleaseTaskExecutionInformation, error)
