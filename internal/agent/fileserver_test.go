@@ -102,3 +102,24 @@ func TestFileServerHidesAgentFiles(t *testing.T) {
 		t.Fatalf("shared/visible.txt: %d %q", code, body)
 	}
 }
+
+// FuzzNodeVisible: whatever the path, a visible one stays inside one of
+// the visible directories (or is the root itself).
+func FuzzNodeVisible(f *testing.F) {
+	for _, s := range []string{"", "shared/x", "volatile", "shared/../volatile", "/workitems/j", "startup/./../../etc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rel string) {
+		if !nodeVisible(rel) {
+			return
+		}
+		c := filepath.ToSlash(filepath.Clean("/" + filepath.FromSlash(rel)))
+		if c == "/" {
+			return
+		}
+		first, _, _ := strings.Cut(strings.TrimPrefix(c, "/"), "/")
+		if !nodeVisibleDirs[first] {
+			t.Fatalf("nodeVisible(%q) = true, but it cleans to %q", rel, c)
+		}
+	})
+}
