@@ -219,20 +219,25 @@ func TestHostileTaskGetsNoCredential(t *testing.T) {
 
 // TestTaskElevation runs tasks on a root agent: elevationLevel admin runs
 // as uid 0, the default and nonadmin auto users do not, and a pool user
-// account runs as its own uid and gid.
+// account runs as its own uid and gid. The start task (admin here) and the
+// job preparation task (default) follow the same rule.
 func TestTaskElevation(t *testing.T) {
 	needRoot(t)
 	s := startSecureServer(t)
 	ctx := ctxT(t, 60*time.Second)
 	const accountUID = 47911
 	accounts := json.RawMessage(fmt.Sprintf(`[{"name":"obtestuser","password":"unused-Pa55","linuxUserConfiguration":{"uid":%d,"gid":%d}}]`, accountUID, accountUID))
-	if err := s.c.AddPool(ctx, &api.Pool{ID: "pool", VMSize: "standard_d2s_v3", TargetDedicatedNodes: api.I32(0), UserAccounts: accounts}); err != nil {
+	admin := &api.UserIdentity{AutoUser: &api.AutoUserSpecification{Scope: api.ScopePool, ElevationLevel: api.ElevationAdmin}}
+	startTask := &api.StartTask{CommandLine: `/bin/sh -c 'id -u > "$AZ_BATCH_NODE_SHARED_DIR/start-uid"'`, UserIdentity: admin}
+	if err := s.c.AddPool(ctx, &api.Pool{ID: "pool", VMSize: "standard_d2s_v3", TargetDedicatedNodes: api.I32(0), UserAccounts: accounts, StartTask: startTask}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.c.AddJob(ctx, &api.Job{ID: "job", PoolInfo: &api.PoolInformation{PoolID: "pool"}}); err != nil {
+	prep := &api.JobPreparationTask{CommandLine: `/bin/sh -c 'id -u > "$AZ_BATCH_NODE_SHARED_DIR/prep-uid"'`}
+	if err := s.c.AddJob(ctx, &api.Job{ID: "job", PoolInfo: &api.PoolInformation{PoolID: "pool"}, JobPreparationTask: prep}); err != nil {
 		t.Fatal(err)
 	}
-	startRootAgent(t, s, "pool", "node-e", filepath.Join(t.TempDir(), "node"))
+	root := filepath.Join(t.TempDir(), "node")
+	startRootAgent(t, s, "pool", "node-e", root)
 	waitNodesIdle(t, s.c, "pool", "node-e")
 
 	auto := func(scope api.AutoUserScope, level api.ElevationLevel) *api.UserIdentity {
@@ -271,6 +276,12 @@ func TestTaskElevation(t *testing.T) {
 		}
 		if want += "\nwd-writable\n"; string(out) != want || tk.ExecutionInfo.Result != api.ResultSuccess {
 			t.Errorf("task %s: stdout %q, result %s; want %q, success", tc.id, out, tk.ExecutionInfo.Result, want)
+		}
+	}
+	for file, want := range map[string]string{"start-uid": "0", "prep-uid": fmt.Sprint(autoUserUID(t))} {
+		b, err := os.ReadFile(filepath.Join(root, "shared", file))
+		if err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s = %q, %v; want %s", file, b, err, want)
 		}
 	}
 }
