@@ -54,6 +54,9 @@ listens on, or --advertise when the server must reach it by another URL
 			if err := envDefaults(cmd); err != nil {
 				return err
 			}
+			// What the agent starts (its reaper, useradd) does not inherit
+			// the token.
+			_ = os.Unsetenv("OPENBATCH_TOKEN")
 			if tokenFile != "" {
 				var err error
 				if token, err = readSecretFile("--token-file", tokenFile); err != nil {
