@@ -210,6 +210,21 @@ func TestHostileTaskGetsNoCredential(t *testing.T) {
 			t.Errorf("the task read another process's memory or environment: %s", line)
 		}
 	}
+	// Every file the agent keeps for itself in its root (a token file, a
+	// node identity or credential file, its state in volatile/) was
+	// denied, and no such file's content shows in the output.
+	for _, f := range agentPrivateFiles(t, root) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if secret := strings.TrimSpace(string(b)); len(secret) >= 8 && strings.Contains(got, secret) {
+			t.Errorf("the task obtained the content of the agent's %s", f)
+		}
+		if filepath.Dir(f) == root && !strings.Contains(got, "DENIED node-root-file-"+filepath.Base(f)+"\n") {
+			t.Errorf("the agent's %s: not denied", f)
+		}
+	}
 	// The agent's command line is readable (it is on every Linux system),
 	// which is why it holds no secret.
 	if !strings.Contains(got, "READ parent-cmdline\n") || !strings.Contains(got, "--token-file") {
@@ -284,6 +299,36 @@ func TestTaskElevation(t *testing.T) {
 			t.Errorf("%s = %q, %v; want %s", file, b, err, want)
 		}
 	}
+}
+
+// agentPrivateFiles lists the regular files of a node root outside the
+// directories tasks use: the agent's own files.
+func agentPrivateFiles(t *testing.T, root string) []string {
+	t.Helper()
+	visible := map[string]bool{"shared": true, "startup": true, "workitems": true, "applications": true, "fsmounts": true}
+	var files []string
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if visible[e.Name()] {
+			continue
+		}
+		err := filepath.WalkDir(filepath.Join(root, e.Name()), func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("the node root holds no file of the agent's: the test's token file is missing")
+	}
+	return files
 }
 
 // autoUserUID is the uid of the non-admin auto user, which the agent has
