@@ -122,7 +122,8 @@ func (u *Users) Resolve(ctx context.Context, spec *Spec) (*Identity, error) {
 		if cerr := u.create(ctx, c); cerr != nil {
 			// Another agent on this machine may have created it meanwhile.
 			if id, err = lookupIdentity(c.name); err != nil {
-				return nil, NewFailure(api.ServerError, api.FailureUnknown, "The node could not create the task's user account", true, cerr)
+				return nil, NewFailure(api.ServerError, api.FailureUnknown, "The node could not create the task's user account", true, cerr,
+					api.NameValuePair{Name: "Message", Value: cerr.Error()})
 			}
 		} else {
 			id, err = lookupIdentity(c.name)
