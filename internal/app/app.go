@@ -102,10 +102,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("account key: %w", err)
 	}
 	keyBytes, _ := base64.StdEncoding.DecodeString(cfg.AccountKey)
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	// The data directory is created private; an existing one keeps its
+	// mode (it may be a directory the user shares), but the database in it
+	// is made readable by this user only.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "openbatch.db"))
+	dbPath := filepath.Join(cfg.DataDir, "openbatch.db")
+	if err := createPrivateFile(dbPath); err != nil {
+		return nil, fmt.Errorf("create database file: %w", err)
+	}
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return nil, err
 	}

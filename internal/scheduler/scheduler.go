@@ -164,9 +164,12 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	if pool.TaskSlotsPerNode != nil {
 		slots = int(*pool.TaskSlotsPerNode)
 	}
+	// Malformed userAccounts give no accounts (tasks naming one then fail
+	// with a clear message) rather than a node that cannot register.
+	users, _ := nodeproto.PoolUserAccounts(pool.UserAccounts)
 	return &nodeproto.NodeConfig{NodeID: reg.NodeID, PoolID: pool.ID, VMSize: pool.VMSize, Slots: slots,
 		StartTask: pool.StartTask, AccountName: s.cfg.AccountName, AccountURL: s.cfg.AccountURL,
-		HeartbeatInterval: s.cfg.HeartbeatInterval, HeartbeatTimeout: s.cfg.HeartbeatTimeout}, nil
+		HeartbeatInterval: s.cfg.HeartbeatInterval, HeartbeatTimeout: s.cfg.HeartbeatTimeout, UserAccounts: users}, nil
 }
 
 // RemoveNode deletes a node; its running tasks are requeued.
