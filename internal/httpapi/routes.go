@@ -41,6 +41,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /jobs/{jobId}/taskcounts", s.taskCounts)
 	mux.HandleFunc("GET /jobs/{jobId}/jobpreparationandreleasetaskstatus", s.prepReleaseStatus)
 
+	s.jobScheduleRoutes(mux)
+
 	mux.HandleFunc("POST /jobs/{jobId}/tasks", s.addTask)
 	mux.HandleFunc("POST /jobs/{jobId}/addtaskcollection", s.addTaskCollection)
 	mux.HandleFunc("GET /jobs/{jobId}/tasks", s.listTasks)

@@ -87,7 +87,7 @@ func (s *Scheduler) tick(ctx context.Context, ls *loopState) bool {
 		ls.lastSweep = time.Now()
 	}
 	s.checkJobs(ctx, sweep)
-	err = errors.Join(s.svc.ReconcileJobs(ctx), s.svc.ReconcilePools(ctx))
+	err = errors.Join(s.svc.ReconcileJobs(ctx), s.svc.ReconcilePools(ctx), s.svc.ReconcileJobSchedules(ctx))
 	if err != nil && ctx.Err() == nil && (err.Error() != ls.lastErr || time.Since(ls.lastErrAt) > time.Minute) {
 		s.log.Warn("reconcile: work left for the next pass", "err", err)
 		ls.lastErr, ls.lastErrAt = err.Error(), time.Now()

@@ -16,6 +16,12 @@ func (s *Service) validateJob(j *api.Job) error {
 	if err := ValidateID("id", j.ID); err != nil {
 		return err
 	}
+	return s.validateJobBody(j)
+}
+
+// validateJobBody checks everything of a job but its ID (which a job
+// schedule chooses for the jobs it makes).
+func (s *Service) validateJobBody(j *api.Job) error {
 	if err := validateDisplayName("displayName", j.DisplayName); err != nil {
 		return err
 	}
@@ -107,6 +113,11 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 	if err := s.validateJob(j); err != nil {
 		return AsError(err)
 	}
+	return s.addJob(ctx, j)
+}
+
+// addJob creates a validated job.
+func (s *Service) addJob(ctx context.Context, j *api.Job) error {
 	now := s.Now()
 	j.URL, j.Stats, j.Pending = "", nil, nil
 	j.ETag = lifecycle.NextETag("", now)

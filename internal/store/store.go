@@ -97,6 +97,14 @@ type Store interface {
 	UpdatePool(ctx context.Context, id string, fn func(*api.Pool) error) (*api.Pool, error)
 	DeletePool(ctx context.Context, id string) error
 
+	CreateJobSchedule(ctx context.Context, js *api.JobSchedule) error
+	GetJobSchedule(ctx context.Context, id string) (*api.JobSchedule, error)
+	// ListJobSchedules lists schedules in creation order; Page.State
+	// narrows by state.
+	ListJobSchedules(ctx context.Context, pg Page) ([]*api.JobSchedule, string, error)
+	UpdateJobSchedule(ctx context.Context, id string, fn func(*api.JobSchedule) error) (*api.JobSchedule, error)
+	DeleteJobSchedule(ctx context.Context, id string) error
+
 	CreateJob(ctx context.Context, j *api.Job) error
 	GetJob(ctx context.Context, id string) (*api.Job, error)
 	ListJobs(ctx context.Context, pg Page) ([]*api.Job, string, error)
