@@ -168,3 +168,41 @@ type JobPrepReleaseTaskExecutionInformation struct {
 	LastRetryTime        *time.Time              `json:"lastRetryTime,omitempty"`
 	Result               TaskExecutionResult     `json:"result,omitempty"`
 }
+
+// AutoPoolSpecification asks for a pool made for a job or job schedule and
+// removed with it (poolInfo.autoPoolSpecification).
+type AutoPoolSpecification struct {
+	AutoPoolIDPrefix   string             `json:"autoPoolIdPrefix,omitempty"`
+	PoolLifetimeOption PoolLifetimeOption `json:"poolLifetimeOption"`
+	KeepAlive          *bool              `json:"keepAlive,omitempty"`
+	// Pool is the pool's specification: a pool add body without an ID.
+	Pool json.RawMessage `json:"pool,omitempty"`
+}
+
+// PoolLifetimeOption says what an auto pool lives as long as.
+type PoolLifetimeOption string
+
+// Pool lifetime options.
+const (
+	PoolLifetimeJob         PoolLifetimeOption = "job"
+	PoolLifetimeJobSchedule PoolLifetimeOption = "jobschedule"
+)
+
+// UnmarshalJSON accepts any letter case.
+func (e *PoolLifetimeOption) UnmarshalJSON(b []byte) error {
+	s, err := unmarshalLower(b)
+	*e = PoolLifetimeOption(s)
+	return err
+}
+
+// RunsOn returns the ID of the pool a job's tasks run on: the named pool,
+// or the auto pool made for it (executionInfo.poolId).
+func (j *Job) RunsOn() string {
+	if j.PoolInfo != nil && j.PoolInfo.PoolID != "" {
+		return j.PoolInfo.PoolID
+	}
+	if j.ExecutionInfo != nil {
+		return j.ExecutionInfo.PoolID
+	}
+	return ""
+}

@@ -88,6 +88,9 @@ func (s *Scheduler) tick(ctx context.Context, ls *loopState) bool {
 	}
 	s.checkJobs(ctx, sweep)
 	err = errors.Join(s.svc.ReconcileJobs(ctx), s.svc.ReconcilePools(ctx), s.svc.ReconcileJobSchedules(ctx))
+	if sweep {
+		err = errors.Join(err, s.svc.EnsureAutoPools(ctx))
+	}
 	if err != nil && ctx.Err() == nil && (err.Error() != ls.lastErr || time.Since(ls.lastErrAt) > time.Minute) {
 		s.log.Warn("reconcile: work left for the next pass", "err", err)
 		ls.lastErr, ls.lastErrAt = err.Error(), time.Now()

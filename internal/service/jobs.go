@@ -16,12 +16,13 @@ func (s *Service) validateJob(j *api.Job) error {
 	if err := ValidateID("id", j.ID); err != nil {
 		return err
 	}
-	return s.validateJobBody(j)
+	return s.validateJobBody(j, false)
 }
 
 // validateJobBody checks everything of a job but its ID (which a job
-// schedule chooses for the jobs it makes).
-func (s *Service) validateJobBody(j *api.Job) error {
+// schedule chooses for the jobs it makes); inSchedule says the job is a
+// schedule's, which may share an auto pool with the schedule's other jobs.
+func (s *Service) validateJobBody(j *api.Job, inSchedule bool) error {
 	if err := validateDisplayName("displayName", j.DisplayName); err != nil {
 		return err
 	}
@@ -31,9 +32,8 @@ func (s *Service) validateJobBody(j *api.Job) error {
 	if j.PoolInfo.PoolID == "" && len(j.PoolInfo.AutoPoolSpecification) == 0 {
 		return api.Missing("poolInfo.poolId")
 	}
-	if len(j.PoolInfo.AutoPoolSpecification) > 0 {
-		return &api.PropertyError{Code: api.CodeUnsupportedProperty, Property: "poolInfo.autoPoolSpecification",
-			Reason: "openbatch does not create auto pools; create a pool and set poolInfo.poolId."}
+	if err := s.validateAutoPool(j.PoolInfo, inSchedule); err != nil {
+		return err
 	}
 	if j.Priority != nil && (*j.Priority < -1000 || *j.Priority > 1000) {
 		return api.Invalid("priority", fmt.Sprint(*j.Priority), "priority must be between -1000 and 1000.")
@@ -113,17 +113,21 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 	if err := s.validateJob(j); err != nil {
 		return AsError(err)
 	}
-	return s.addJob(ctx, j)
+	return s.addJob(ctx, j, nil)
 }
 
-// addJob creates a validated job.
-func (s *Service) addJob(ctx context.Context, j *api.Job) error {
+// addJob creates a validated job; schedule is the job schedule that makes
+// it, if any.
+func (s *Service) addJob(ctx context.Context, j *api.Job, schedule *api.JobSchedule) error {
 	now := s.Now()
 	j.URL, j.Stats, j.Pending = "", nil, nil
 	j.ETag = lifecycle.NextETag("", now)
 	j.CreationTime, j.LastModified, j.StateTransitionTime = api.T(now), api.T(now), api.T(now)
 	j.State, j.PreviousState, j.PreviousStateTransitionTime = api.JobActive, "", nil
 	j.ExecutionInfo = &api.JobExecutionInformation{StartTime: now, PoolID: j.PoolInfo.PoolID}
+	if err := prepareAutoPool(j, schedule); err != nil {
+		return AsError(err)
+	}
 	if j.Priority == nil {
 		j.Priority = api.I32(0)
 	}
@@ -179,6 +183,10 @@ func (s *Service) addJob(ctx context.Context, j *api.Job) error {
 	}
 	if err := s.Store.CreateJob(ctx, j); err != nil {
 		return mapStoreErr(err, api.CodeJobNotFound, "job", j.ID)
+	}
+	if err := s.ensureAutoPool(ctx, j); err != nil {
+		// The job is recorded: the reconcile loop's sweep makes the pool.
+		s.Log.Warn("auto pool left to the reconcile loop", "job", j.ID, "pool", j.ExecutionInfo.PoolID, "err", err)
 	}
 	if m := j.JobManagerTask; m != nil {
 		if err := s.AddTask(ctx, j.ID, jobManagerTask(m)); err != nil {
@@ -539,6 +547,9 @@ func (s *Service) finishTermination(ctx context.Context, j *api.Job) error {
 	if waiting, err := s.releasesOutstanding(ctx, j); err != nil || waiting {
 		return err // the job stays terminating; the next pass looks again
 	}
+	if err := s.releaseAutoPool(ctx, j); err != nil {
+		return err
+	}
 	_, err := s.updateJob(ctx, j.ID, Conditions{}, func(j *api.Job) error {
 		if j.State != api.JobTerminating {
 			return nil
@@ -566,6 +577,9 @@ func (s *Service) finishDelete(ctx context.Context, j *api.Job) error {
 	}
 	if waiting, err := s.releasesOutstanding(ctx, j); err != nil || waiting {
 		return err // the job stays deleting; the next pass looks again
+	}
+	if err := s.releaseAutoPool(ctx, j); err != nil {
+		return err
 	}
 	if err := s.forEachTask(ctx, j.ID, "", func(r *store.TaskRow) error {
 		s.removeTaskDir(ctx, j, r.Task)

@@ -70,7 +70,7 @@ func (s *Service) validateJobSpec(scheduleID string, spec *api.JobSpecification)
 	if spec == nil {
 		return api.Missing("jobSpecification")
 	}
-	if err := s.validateJobBody(spec.Job(ScheduleJobID(scheduleID, 1))); err != nil {
+	if err := s.validateJobBody(spec.Job(ScheduleJobID(scheduleID, 1)), true); err != nil {
 		var pe *api.PropertyError
 		if errors.As(err, &pe) {
 			q := *pe
@@ -459,6 +459,9 @@ func (s *Service) runSchedule(ctx context.Context, js *api.JobSchedule) error {
 			return nil
 		}
 		// Nothing more to make and the last job is done: complete.
+		if err := s.releaseScheduleAutoPool(ctx, js); err != nil {
+			return err
+		}
 		_, err := s.updateJobSchedule(ctx, js.ID, Conditions{}, func(cur *api.JobSchedule) error {
 			if cur.State != api.JobScheduleActive || cur.ExecutionInfo == nil || cur.ExecutionInfo.NextRunTime != nil {
 				return nil
@@ -491,7 +494,7 @@ func (s *Service) runSchedule(ctx context.Context, js *api.JobSchedule) error {
 	}
 	jobID := ScheduleJobID(js.ID, n)
 	j := js.JobSpecification.Job(jobID)
-	if err := s.addJob(ctx, j); err != nil && !errors.Is(err, store.ErrExists) {
+	if err := s.addJob(ctx, j, js); err != nil && !errors.Is(err, store.ErrExists) {
 		var se *Error
 		if !errors.As(err, &se) || se.Code != api.CodeJobExists {
 			return fmt.Errorf("make job %s: %w", jobID, err)
@@ -527,6 +530,9 @@ func (s *Service) finishScheduleTermination(ctx context.Context, js *api.JobSche
 			return err
 		}
 	}
+	if err := s.releaseScheduleAutoPool(ctx, js); err != nil {
+		return err
+	}
 	_, err = s.updateJobSchedule(ctx, js.ID, Conditions{}, func(cur *api.JobSchedule) error {
 		if cur.State != api.JobScheduleTerminating {
 			return nil
@@ -555,6 +561,9 @@ func (s *Service) finishScheduleDelete(ctx context.Context, js *api.JobSchedule)
 	// Jobs still deleting (e.g. waiting for release tasks) keep the
 	// schedule until they are gone.
 	if left, err := s.scheduleJobs(ctx, js.ID); err != nil || len(left) > 0 {
+		return err
+	}
+	if err := s.releaseScheduleAutoPool(ctx, js); err != nil {
 		return err
 	}
 	if err := s.Store.DeleteJobSchedule(ctx, js.ID); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -325,3 +325,39 @@ func TestJobScheduleValidation(t *testing.T) {
 		})
 	}
 }
+
+// A schedule's jobs with the jobschedule lifetime share one auto pool, made
+// with the first job and deleted with the schedule.
+func TestJobScheduleSharedAutoPool(t *testing.T) {
+	ctx := context.Background()
+	svc, c := newScheduleService(t)
+	js := schedule(api.Schedule{RecurrenceInterval: dur(time.Hour)})
+	js.JobSpecification.PoolInfo = &api.PoolInformation{AutoPoolSpecification: []byte(
+		`{"autoPoolIdPrefix":"nightly","poolLifetimeOption":"jobschedule","pool":{"vmSize":"x","targetDedicatedNodes":0}}`)}
+	if err := svc.AddJobSchedule(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	completeJob(t, svc, "nightly:job-1")
+	c.add(time.Hour)
+	if err := svc.ReconcileJobSchedules(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j1, _ := svc.Store.GetJob(ctx, "nightly:job-1")
+	j2, err := svc.Store.GetJob(ctx, "nightly:job-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := j1.ExecutionInfo.PoolID
+	if pool == "" || j2.ExecutionInfo.PoolID != pool || j1.RunsOn() != pool {
+		t.Fatalf("jobs run on %q and %q", pool, j2.ExecutionInfo.PoolID)
+	}
+	if _, err := svc.Store.GetPool(ctx, pool); err != nil {
+		t.Fatalf("shared auto pool: %v", err)
+	}
+	if err := svc.DeleteJobSchedule(ctx, "nightly", service.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Store.GetPool(ctx, pool); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("auto pool after the schedule was deleted: %v", err)
+	}
+}
