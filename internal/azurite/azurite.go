@@ -93,8 +93,12 @@ func Start(ctx context.Context, dir string) (*Azurite, error) {
 			Endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, Account),
 			Account:  Account, Key: Key, dir: dir, log: &bytes.Buffer{},
 		}
+		// Started stock, as users start it: no --skipApiVersionCheck, no
+		// --loose. --silent only turns off the access log (which would grow
+		// a.log without bound) and --disableTelemetry only stops Azurite
+		// phoning home; neither changes how a request is judged.
 		a.cmd = exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
-			"--location", dir, "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent")
+			"--location", dir, "--disableTelemetry", "--silent")
 		a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 		a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := a.cmd.Start(); err != nil {

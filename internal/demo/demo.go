@@ -17,11 +17,13 @@ import (
 	"sort"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/blob/azure"
 	"github.com/openbatch/openbatch/client"
 	"github.com/openbatch/openbatch/internal/app"
 	"github.com/openbatch/openbatch/internal/azurite"
@@ -198,7 +200,12 @@ func openAzurite(ctx context.Context, dataDir string, out io.Writer) (*storage, 
 		az.Close()
 		return nil, nil, err
 	}
-	cl, err := azblob.NewClientWithSharedKeyCredential(az.Endpoint+"/", cred, nil)
+	co, err := azure.ClientOptionsFromEnv(azcore.ClientOptions{})
+	if err != nil {
+		az.Close()
+		return nil, nil, err
+	}
+	cl, err := azblob.NewClientWithSharedKeyCredential(az.Endpoint+"/", cred, &azblob.ClientOptions{ClientOptions: co})
 	if err != nil {
 		az.Close()
 		return nil, nil, err
