@@ -156,7 +156,7 @@ func openStorage(ctx context.Context, dataDir string, out io.Writer) (*storage, 
 	if _, err := azurite.NodeBin("azurite-blob"); err != nil {
 		st, cleanup, err := openLocal(dataDir)
 		if err == nil {
-			fmt.Fprintf(out, "Azurite is not installed (run scripts/setup.sh); outputs go to %s\n", st.display)
+			fmt.Fprintf(out, "Azurite is not installed (run scripts/setup.sh, or npm install -g azurite); outputs go to %s\n", st.display)
 		}
 		return st, cleanup, err
 	}
