@@ -35,3 +35,31 @@ func TestPoolJobDefaultOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolCloudServiceConfigurationRemoved pins that api-versions from
+// 2024-07-01.20.0 on refuse cloudServiceConfiguration, which they removed,
+// as an undefined property, creating nothing; earlier versions accept it.
+func TestPoolCloudServiceConfigurationRemoved(t *testing.T) {
+	srv, _ := startDev(t)
+	ep := srv.Endpoint
+	for _, tc := range []struct {
+		version string
+		refused bool
+	}{
+		{"2024-07-01.20.0", true},
+		{"2025-06-01", true},
+		{"2025-06-01.21.0", true},
+		{"2024-02-01.19.0", false},
+		{"2023-05-01.17.0", false},
+	} {
+		id := "p-" + tc.version[:10]
+		body := `{"id":"` + id + `","vmSize":"standard_d2s_v3","targetDedicatedNodes":0,"cloudServiceConfiguration":{"osFamily":"6"}}`
+		w := send(t, ep, "POST", "/pools?api-version="+tc.version, body)
+		if !tc.refused {
+			wantStatus(t, tc.version, w, http.StatusCreated)
+			continue
+		}
+		wantError(t, tc.version, w, http.StatusBadRequest, api.CodeInvalidRequestBody, "cloudServiceConfiguration")
+		wantError(t, tc.version+" not created", send(t, ep, "GET", "/pools/"+id, nil), http.StatusNotFound, api.CodePoolNotFound)
+	}
+}

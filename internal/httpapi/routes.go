@@ -121,6 +121,10 @@ func (s *Server) addPool(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if err := removedPoolProperty(r, &p); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if err := s.Svc.AddPool(r.Context(), &p); err != nil {
 		writeError(w, r, err)
 		return
