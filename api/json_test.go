@@ -48,6 +48,7 @@ func TestMarshalMatchesEncodingJSONExceptTimes(t *testing.T) {
 		{"task with nanosecond times", task(ns), task(trunc)},
 		{"list of tasks", []Task{task(ns), task(trunc)}, []Task{task(trunc), task(trunc)}},
 		{"zero and nil times", Task{ID: "z", ExecutionInfo: &TaskExecutionInformation{}}, Task{ID: "z", ExecutionInfo: &TaskExecutionInformation{}}},
+		{"HTML characters escaped alike", Task{ID: "h", CommandLine: "a<b>&c \u2028"}, Task{ID: "h", CommandLine: "a<b>&c \u2028"}},
 		{"map and omitempty", map[string]any{"a": nil, "b": []int(nil), "t": ns}, map[string]any{"a": nil, "b": []int(nil), "t": trunc}},
 	} {
 		got, err := Marshal(tc.in)
@@ -61,5 +62,22 @@ func TestMarshalMatchesEncodingJSONExceptTimes(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, want)
 		}
+	}
+}
+
+// TestMarshalInvalidUTF8 pins that invalid UTF-8 becomes U+FFFD as with
+// encoding/json (written as the character rather than as \ufffd, which is
+// the same JSON string).
+func TestMarshalInvalidUTF8(t *testing.T) {
+	b, err := Marshal(Task{ID: "u", CommandLine: "a\xffb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Task
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if got.CommandLine != "a\uFFFDb" {
+		t.Fatalf("commandLine %q, want %q", got.CommandLine, "a\uFFFDb")
 	}
 }
