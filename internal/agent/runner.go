@@ -52,6 +52,9 @@ type Config struct {
 	// AutoStorage resolves autoStorageContainerName; nil makes such
 	// resource files fail with ResourceContainerListMiscError.
 	AutoStorage *StorageAccount
+	// StorageServiceVersion is the x-ms-version of resource-file downloads
+	// from blob storage; "" means azure.DefaultServiceVersion.
+	StorageServiceVersion string
 	// DownloadConcurrency bounds the files downloaded at once per run;
 	// 0 means DefaultDownloadConcurrency.
 	DownloadConcurrency int

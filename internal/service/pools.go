@@ -55,6 +55,13 @@ func (s *Service) validatePool(p *api.Pool) error {
 	if tp := p.TaskSchedulingPolicy; tp != nil && tp.NodeFillType != api.FillSpread && tp.NodeFillType != api.FillPack {
 		return api.Invalid("taskSchedulingPolicy.nodeFillType", string(tp.NodeFillType), "nodeFillType must be spread or pack.")
 	}
+	if tp := p.TaskSchedulingPolicy; tp != nil {
+		switch tp.JobDefaultOrder {
+		case "", api.JobOrderNone, api.JobOrderCreationTime:
+		default:
+			return api.Invalid("taskSchedulingPolicy.jobDefaultOrder", string(tp.JobDefaultOrder), "jobDefaultOrder must be none or creationtime.")
+		}
+	}
 	if err := validateDuration("resizeTimeout", p.ResizeTimeout); err != nil {
 		return err
 	}
