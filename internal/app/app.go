@@ -48,6 +48,9 @@ type Config struct {
 	// HeartbeatInterval is how often idle nodes poll (default 5s).
 	HeartbeatInterval time.Duration
 	Log               *slog.Logger
+	// Now is the service's clock (default api.Now): tests move it to drive
+	// time-based rules such as job schedules without waiting.
+	Now func() time.Time
 }
 
 // Server is a running openbatch server.
@@ -123,6 +126,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	endpoint := "http://" + ln.Addr().String()
 	svc := service.New(st, cfg.Log)
+	if cfg.Now != nil {
+		svc.Now = cfg.Now
+	}
 	svc.ValidateOutputFiles = validateOutputFiles
 	svc.ValidateResourceFiles = validateResourceFiles
 	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, HeartbeatInterval: cfg.HeartbeatInterval, AccountName: cfg.AccountName, AccountURL: endpoint})
