@@ -311,7 +311,16 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		if js.job.MaxParallelTasks != nil && *js.job.MaxParallelTasks > 0 && js.running >= *js.job.MaxParallelTasks {
 			continue
 		}
-		a, ok, err := s.lease(ctx, c, js.job, node)
+		a, ok, err := s.lease(ctx, c, js.job, node, poolSlots)
+		// The transaction saw more leases than this plan did (another node
+		// or server took some): the store's count is the truth.
+		if errors.Is(err, store.ErrNodeFull) {
+			break
+		}
+		if errors.Is(err, store.ErrJobFull) {
+			js.running = *js.job.MaxParallelTasks
+			continue
+		}
 		if err != nil {
 			return out, err
 		}
@@ -389,10 +398,18 @@ func taskSlotsOf(t *api.Task) int32 {
 	return 1
 }
 
-// lease moves one task to running on node, bumping its epoch.
-func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, node *store.Node) (nodeproto.Assignment, bool, error) {
+// lease moves one task to running on node, bumping its epoch. The node's
+// slots (nodeSlots) and the job's maxParallelTasks are checked again in
+// the lease's own transaction (store.LeaseTask): what assign planned from
+// earlier reads is only a hint. It returns store.ErrNoCapacity when the
+// lease does not fit.
+func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, node *store.Node, nodeSlots int32) (nodeproto.Assignment, bool, error) {
 	now := s.now()
-	row, err := s.store.UpdateTask(ctx, c.JobID, c.Task.ID, func(r *store.TaskRow) error {
+	maxPar := int32(0)
+	if job.MaxParallelTasks != nil {
+		maxPar = *job.MaxParallelTasks
+	}
+	row, err := s.store.LeaseTask(ctx, c.JobID, c.Task.ID, node.Node.ID, nodeSlots, maxPar, func(r *store.TaskRow) error {
 		if r.Task.State != api.TaskActive || r.Waiting {
 			return errNoChange // taken by another node meanwhile
 		}

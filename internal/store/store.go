@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
@@ -25,6 +26,14 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrBadToken means a listing's continuation token is malformed.
 	ErrBadToken = errors.New("invalid continuation token")
+	// ErrNoCapacity means a lease did not fit the node's free slots or the
+	// job's maxParallelTasks when its transaction checked them.
+	ErrNoCapacity = errors.New("no capacity for the lease")
+	// ErrNodeFull is the ErrNoCapacity of a node whose slots are taken.
+	ErrNodeFull = fmt.Errorf("%w: the node's task slots are taken", ErrNoCapacity)
+	// ErrJobFull is the ErrNoCapacity of a job that runs maxParallelTasks
+	// tasks already.
+	ErrJobFull = fmt.Errorf("%w: the job runs its maxParallelTasks tasks", ErrNoCapacity)
 )
 
 // Page asks for one page of a listing.
@@ -119,6 +128,15 @@ type Store interface {
 	ListTasks(ctx context.Context, jobID string, pg Page) ([]*TaskRow, string, error)
 	// UpdateTask runs fn on the task; fn may change the row's Epoch and NodeID.
 	UpdateTask(ctx context.Context, jobID, taskID string, fn func(*TaskRow) error) (*TaskRow, error)
+	// LeaseTask is UpdateTask for handing a task to nodeID: in the same
+	// transaction, before fn runs, it checks that the node's leased tasks
+	// plus this one need at most nodeSlots slots and that the job has fewer
+	// than maxParallel tasks leased (maxParallel <= 0: no limit), counting
+	// from the tasks table itself. If not, it returns ErrNodeFull or
+	// ErrJobFull (both ErrNoCapacity) and writes nothing. Concurrent leases, from any server, are serialized on
+	// the job and the node, so the limits hold however many nodes poll at
+	// once. fn sets the lease (epoch, node) as with UpdateTask.
+	LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*TaskRow) error) (*TaskRow, error)
 	DeleteTask(ctx context.Context, jobID, taskID string) error
 	// DeleteJobTasks removes every task of a job.
 	DeleteJobTasks(ctx context.Context, jobID string) error

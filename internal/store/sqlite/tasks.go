@@ -120,6 +120,37 @@ func (s *Store) ListTasks(ctx context.Context, jobID string, pg store.Page) ([]*
 
 // UpdateTask runs fn on a task in a transaction.
 func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
+	return s.updateTask(ctx, jobID, taskID, nil, fn)
+}
+
+// LeaseTask implements store.Store. SQLite has one writer: the
+// transaction's reads of the node's and the job's leases see every lease
+// committed before it, and none can commit in between.
+func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
+	return s.updateTask(ctx, jobID, taskID, func(tx *sql.Tx, row *store.TaskRow) error {
+		var used int32
+		if err := tx.QueryRow(`SELECT COALESCE(SUM(slots), 0) FROM tasks WHERE node_id = ?`, nodeID).Scan(&used); err != nil {
+			return err
+		}
+		if used+taskSlots(row.Task) > nodeSlots {
+			return store.ErrNodeFull
+		}
+		if maxParallel > 0 {
+			var running int32
+			if err := tx.QueryRow(`SELECT COUNT(*) FROM tasks WHERE job_lower = ? AND node_id != ''`, lower(jobID)).Scan(&running); err != nil {
+				return err
+			}
+			if running >= maxParallel {
+				return store.ErrJobFull
+			}
+		}
+		return nil
+	}, fn)
+}
+
+// updateTask reads a task in a transaction, runs check (if any) and fn on
+// it, and writes it back.
+func (s *Store) updateTask(ctx context.Context, jobID, taskID string, check func(*sql.Tx, *store.TaskRow) error, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
 	var row *store.TaskRow
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -129,6 +160,11 @@ func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*s
 		}
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(tx, row); err != nil {
+				return err
+			}
 		}
 		if err := fn(row); err != nil {
 			return err

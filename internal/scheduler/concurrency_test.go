@@ -1,0 +1,128 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/nodeproto"
+	"github.com/openbatch/openbatch/internal/service"
+	"github.com/openbatch/openbatch/internal/store"
+	"github.com/openbatch/openbatch/internal/store/sqlite"
+)
+
+// ConcurrentPollers has many nodes poll one scheduler at once, each running
+// what it gets for a moment and reporting it, and checks that a node never
+// holds more than its slots and the job never runs more than its
+// maxParallelTasks. What a poller counts as running is incremented after
+// its lease committed and decremented before its report commits, so it
+// never exceeds what the store had leased: a count over a limit is a real
+// violation. Every task must complete exactly once.
+func concurrentPollers(t *testing.T, st store.Store) {
+	cases := []struct {
+		name                     string
+		nodes, slots, tasks, max int32
+		required                 int32
+	}{
+		{"maxParallelTasks 1, 8 nodes", 8, 4, 40, 1, 1},
+		{"maxParallelTasks 3, 8 nodes", 8, 2, 60, 3, 1},
+		{"slots only, 8 nodes x 2", 8, 2, 120, -1, 1},
+		{"two-slot tasks, 4 nodes x 3", 4, 3, 40, -1, 2},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			svc := service.New(st, nil)
+			s := New(svc, Config{HeartbeatTimeout: time.Minute})
+			pool, job := fmt.Sprintf("p%d", i), fmt.Sprintf("j%d", i)
+			if err := svc.AddPool(ctx, &api.Pool{ID: pool, VMSize: "x", TargetDedicatedNodes: api.I32(0), TaskSlotsPerNode: api.I32(tc.slots)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.AddJob(ctx, &api.Job{ID: job, PoolInfo: &api.PoolInformation{PoolID: pool}, MaxParallelTasks: api.I32(tc.max)}); err != nil {
+				t.Fatal(err)
+			}
+			var tasks []*api.Task
+			for k := range tc.tasks {
+				tasks = append(tasks, &api.Task{ID: fmt.Sprintf("t%d", k), CommandLine: "/bin/true", RequiredSlots: api.I32(tc.required)})
+			}
+			if _, err := svc.AddTasks(ctx, job, tasks, make([]error, len(tasks))); err != nil {
+				t.Fatal(err)
+			}
+			var running, peak atomic.Int32
+			var completed atomic.Int32
+			seen := sync.Map{}
+			var wg sync.WaitGroup
+			errs := make(chan error, tc.nodes)
+			for range tc.nodes {
+				cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: pool})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Add(1)
+				go func(nodeID string) {
+					defer wg.Done()
+					var mine int32
+					for completed.Load() < tc.tasks && ctx.Err() == nil {
+						w, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: pool, NodeID: nodeID, FreeSlots: int(tc.slots), Wait: 20 * time.Millisecond})
+						if err != nil {
+							errs <- err
+							return
+						}
+						for _, a := range w.Assignments {
+							mine += tc.required
+							if mine > tc.slots {
+								errs <- fmt.Errorf("node %s holds %d slots of %d", nodeID, mine, tc.slots)
+							}
+							if n := running.Add(1); n > peak.Load() {
+								peak.Store(n)
+							}
+							if _, dup := seen.LoadOrStore(a.Lease.TaskID, true); dup {
+								errs <- fmt.Errorf("task %s leased twice", a.Lease.TaskID)
+							}
+						}
+						time.Sleep(time.Millisecond)
+						for _, a := range w.Assignments {
+							mine -= tc.required
+							running.Add(-1)
+							if err := s.Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: pool, Lease: a.Lease, ExitCode: api.I32(0)}); err != nil {
+								errs <- err
+								return
+							}
+							completed.Add(1)
+						}
+					}
+				}(cfg.NodeID)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if tc.max > 0 && peak.Load() > tc.max {
+				t.Errorf("%d tasks ran at once; maxParallelTasks is %d", peak.Load(), tc.max)
+			}
+			c, err := st.TaskStateCounts(context.Background(), job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.TaskCounts.Completed != tc.tasks || c.TaskCounts.Succeeded != tc.tasks {
+				t.Fatalf("counts after the run: %+v", c.TaskCounts)
+			}
+		})
+	}
+}
+
+func TestConcurrentPollersSQLite(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	concurrentPollers(t, st)
+}
