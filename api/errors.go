@@ -72,6 +72,8 @@ const (
 	CodeTaskDependenciesNotSpecified    = "TaskDependenciesNotSpecifiedOnJob"
 	CodeTaskDependencyListTooLong       = "TaskDependencyListTooLong"
 	CodeTaskDependencyRangesTooLong     = "TaskDependencyRangesTooLong"
+	CodeMetadataTooLarge                = "MetadataTooLarge"
+	CodeRequestEntityTooLarge           = "RequestEntityTooLarge"
 	CodeOperationInvalidForCurrentState = "OperationInvalidForCurrentState"
 	CodeTaskFilesUnavailable            = "TaskFilesUnavailable"
 	CodeInternalError                   = "InternalError"

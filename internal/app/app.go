@@ -41,6 +41,10 @@ type Config struct {
 	// LocalNodes runs node agents in-process: a pool's target node count
 	// becomes that many local nodes (openbatch dev).
 	LocalNodes bool
+	// MaxLocalNodes is the most local nodes openbatch dev runs over all
+	// pools (default DefaultMaxLocalNodes); a pool add or resize beyond it
+	// is refused.
+	MaxLocalNodes int
 	// Agent configures in-process agents (storage credentials etc).
 	Agent AgentOptions
 	// HeartbeatTimeout is how long a node may be silent (default 30s).
@@ -134,7 +138,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.LocalNodes {
-		s.local = newLocalNodes(runCtx, sched, cfg, files)
+		s.local = newLocalNodes(runCtx, sched, st, cfg, files)
 		svc.Provisioner = s.local
 		if err := s.local.restore(ctx, st); err != nil {
 			cancel()
