@@ -30,6 +30,17 @@ const (
 	DevAccountKey  = "nNcHL4t9bJBMx0NlczG9wynFhSJmxZFc2OwsgoL2qILfs4syynxUi5OPRKBkNApdicmDJJiZb4pdWkp2OEupiw=="
 )
 
+// Limits of the API listener. ReadTimeout covers headers and body (at most
+// httpapi.MaxBodyBytes), so a client that trickles a body is cut off; there
+// is no WriteTimeout because agent long polls and file downloads write for
+// longer.
+const (
+	apiReadHeaderTimeout = 10 * time.Second
+	apiReadTimeout       = 60 * time.Second
+	apiIdleTimeout       = 2 * time.Minute
+	apiMaxHeaderBytes    = 64 << 10
+)
+
 // Config configures a server.
 type Config struct {
 	// Listen is the TCP address to serve on (default 127.0.0.1:8080).
@@ -148,7 +159,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
-	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: apiReadHeaderTimeout, ReadTimeout: apiReadTimeout,
+		IdleTimeout: apiIdleTimeout, MaxHeaderBytes: apiMaxHeaderBytes}
 	go sched.Run(runCtx)
 	go func() {
 		defer close(s.done)
