@@ -73,6 +73,11 @@ func TestOversizedStoredTargetStarts(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("local nodes = %d, want 3 (the limit)", n)
 	}
+	// Resizing within the limit clears the error.
+	wantStatus(t, "resize within limit", send(t, srv2.Endpoint, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": 2}), http.StatusAccepted)
+	if p, err := srv2.Service.GetPool(ctxT(t, 5*time.Second), "p1", service.Conditions{}); err != nil || len(p.ResizeErrors) != 0 {
+		t.Fatalf("after resize: resizeErrors = %+v, %v", p.ResizeErrors, err)
+	}
 }
 
 // TestInputLimits pins each task and job input limit: the error code and

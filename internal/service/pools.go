@@ -235,6 +235,8 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 		if r.ResizeTimeout != nil {
 			p.ResizeTimeout = r.ResizeTimeout
 		}
+		// A new resize replaces the errors of the last one, as in Azure.
+		p.ResizeErrors = nil
 		// One of the two targets may come from the stored pool; check the
 		// sum inside the update so nothing is written when it is too big.
 		return s.validateTargetNodes(id, p.TargetDedicatedNodes, p.TargetLowPriorityNodes)
