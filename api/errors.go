@@ -79,6 +79,8 @@ const (
 	CodeTaskDependenciesNotSpecified    = "TaskDependenciesNotSpecifiedOnJob"
 	CodeTaskDependencyListTooLong       = "TaskDependencyListTooLong"
 	CodeTaskDependencyRangesTooLong     = "TaskDependencyRangesTooLong"
+	CodeMetadataTooLarge                = "MetadataTooLarge"
+	CodeRequestEntityTooLarge           = "RequestEntityTooLarge"
 	CodeOperationInvalidForCurrentState = "OperationInvalidForCurrentState"
 	CodeTaskFilesUnavailable            = "TaskFilesUnavailable"
 	CodeInternalError                   = "InternalError"

@@ -56,6 +56,7 @@ func (f *serverFlags) logger(w io.Writer) (*slog.Logger, error) {
 
 func newDevCmd() *cobra.Command {
 	var f serverFlags
+	var maxLocalNodes int
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the API server, scheduler and local nodes in one process",
@@ -80,7 +81,7 @@ then never printed.`,
 				return err
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key, DataDir: f.dataDir,
-				LocalNodes: true, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
+				LocalNodes: true, MaxLocalNodes: maxLocalNodes, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
 			if err := configureAgent(&cfg); err != nil {
 				return err
 			}
@@ -100,6 +101,7 @@ then never printed.`,
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().IntVar(&maxLocalNodes, "max-local-nodes", app.DefaultMaxLocalNodes, "most local nodes to run over all pools; larger pool targets are refused (env OPENBATCH_MAX_LOCAL_NODES)")
 	return cmd
 }
 

@@ -103,14 +103,28 @@ func FileHandler(root, token string, log *slog.Logger) http.Handler {
 			http.Error(w, "node join token missing or wrong", http.StatusUnauthorized)
 			return
 		}
+		// The file service reads no request bodies; refuse any beyond a
+		// token amount rather than let a client stream one.
+		r.Body = http.MaxBytesReader(w, r.Body, fileServiceMaxBody)
 		mux.ServeHTTP(w, r)
 	})
 }
 
+// Limits of the node file service's listener: it serves small requests
+// from the server, so slow or oversized clients are cut off early.
+const (
+	fileServiceReadHeaderTimeout = 10 * time.Second
+	fileServiceReadTimeout       = 30 * time.Second
+	fileServiceIdleTimeout       = 2 * time.Minute
+	fileServiceMaxHeaderBytes    = 64 << 10
+	fileServiceMaxBody           = 4 << 10
+)
+
 // ServeFiles serves FileHandler(root, token, log) on ln until ctx ends,
 // then shuts the server down.
 func ServeFiles(ctx context.Context, ln net.Listener, root, token string, log *slog.Logger) error {
-	srv := &http.Server{Handler: FileHandler(root, token, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: FileHandler(root, token, log), ReadHeaderTimeout: fileServiceReadHeaderTimeout,
+		ReadTimeout: fileServiceReadTimeout, IdleTimeout: fileServiceIdleTimeout, MaxHeaderBytes: fileServiceMaxHeaderBytes}
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

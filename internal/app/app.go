@@ -30,6 +30,17 @@ const (
 	DevAccountKey  = "nNcHL4t9bJBMx0NlczG9wynFhSJmxZFc2OwsgoL2qILfs4syynxUi5OPRKBkNApdicmDJJiZb4pdWkp2OEupiw=="
 )
 
+// Limits of the API listener. ReadTimeout covers headers and body (at most
+// httpapi.MaxBodyBytes), so a client that trickles a body is cut off; there
+// is no WriteTimeout because agent long polls and file downloads write for
+// longer.
+const (
+	apiReadHeaderTimeout = 10 * time.Second
+	apiReadTimeout       = 60 * time.Second
+	apiIdleTimeout       = 2 * time.Minute
+	apiMaxHeaderBytes    = 64 << 10
+)
+
 // Config configures a server.
 type Config struct {
 	// Listen is the TCP address to serve on (default 127.0.0.1:8080).
@@ -41,6 +52,10 @@ type Config struct {
 	// LocalNodes runs node agents in-process: a pool's target node count
 	// becomes that many local nodes (openbatch dev).
 	LocalNodes bool
+	// MaxLocalNodes is the most local nodes openbatch dev runs over all
+	// pools (default DefaultMaxLocalNodes); a pool add or resize beyond it
+	// is refused.
+	MaxLocalNodes int
 	// Agent configures in-process agents (storage credentials etc).
 	Agent AgentOptions
 	// HeartbeatTimeout is how long a node may be silent (default 30s).
@@ -149,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.LocalNodes {
-		s.local = newLocalNodes(runCtx, sched, cfg, files)
+		s.local = newLocalNodes(runCtx, sched, st, cfg, files)
 		svc.Provisioner = s.local
 		if err := s.local.restore(ctx, st); err != nil {
 			cancel()
@@ -159,7 +174,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
-	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: apiReadHeaderTimeout, ReadTimeout: apiReadTimeout,
+		IdleTimeout: apiIdleTimeout, MaxHeaderBytes: apiMaxHeaderBytes}
 	go func() {
 		defer close(s.schedDone)
 		sched.Run(runCtx)

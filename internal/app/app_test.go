@@ -21,8 +21,12 @@ func startDev(t *testing.T, mutate ...func(*Config)) (*Server, *client.Client) {
 		level = slog.LevelDebug
 	}
 	var w io.Writer = os.Stderr
+	// Everything the server logs, at every level, is also captured and
+	// checked for secrets when the test ends.
+	capture := &logCapture{}
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), LocalNodes: true, HeartbeatTimeout: 3 * time.Second,
-		Log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))}
+		Log: slog.New(slog.NewMultiHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}),
+			slog.NewTextHandler(capture, &slog.HandlerOptions{Level: slog.LevelDebug})))}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -30,6 +34,9 @@ func startDev(t *testing.T, mutate ...func(*Config)) (*Server, *client.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		checkLogs(t, capture, func() []string { return []string{DevAccountKey, cfg.AccountKey, srv.JoinToken} })
+	})
 	t.Cleanup(func() { srv.Close() })
 	c, err := client.New(srv.Endpoint, DevAccountName, DevAccountKey)
 	if err != nil {

@@ -23,6 +23,16 @@ type AgentOptions struct {
 	Runner agent.Config
 }
 
+// DefaultMaxLocalNodes is how many local nodes openbatch dev runs at most
+// unless configured: each is a polling agent in this process, so the
+// default is sized for one machine.
+const DefaultMaxLocalNodes = 64
+
+// CodeLocalNodeLimit is the resize error recorded on a pool whose stored
+// target exceeds what openbatch dev runs (e.g. a data directory written by
+// an older version without the limit).
+const CodeLocalNodeLimit = "AccountCoreQuotaReached"
+
 // LocalNodes runs a pool's nodes as in-process agents: a pool's target node
 // count becomes that many local nodes, each with its own root directory
 // under the data directory.
@@ -32,6 +42,8 @@ type LocalNodes struct {
 	runner *agent.Runner
 	dir    string
 	log    *slog.Logger
+	store  store.Store
+	max    int
 
 	mu    sync.Mutex
 	nodes map[string]map[string]*localNode // pool -> node ID -> node
@@ -43,13 +55,41 @@ type localNode struct {
 	done   chan struct{}
 }
 
-func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, cfg Config, _ *fileRouter) *LocalNodes {
+func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, st store.Store, cfg Config, _ *fileRouter) *LocalNodes {
 	rc := cfg.Agent.Runner
 	if rc.Logger == nil {
 		rc.Logger = cfg.Log
 	}
+	max := cfg.MaxLocalNodes
+	if max <= 0 {
+		max = DefaultMaxLocalNodes
+	}
 	return &LocalNodes{ctx: ctx, sched: sched, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
-		log: cfg.Log, nodes: map[string]map[string]*localNode{}}
+		log: cfg.Log, store: st, max: max, nodes: map[string]map[string]*localNode{}}
+}
+
+// room is how many nodes poolID may have: the maximum less the nodes of
+// other pools. The caller holds l.mu.
+func (l *LocalNodes) room(poolID string) int {
+	others := 0
+	for id, m := range l.nodes {
+		if id != poolID {
+			others += len(m)
+		}
+	}
+	return max(l.max-others, 0)
+}
+
+// CheckTarget implements service.Capacity.
+func (l *LocalNodes) CheckTarget(poolID string, target int) error {
+	l.mu.Lock()
+	room := l.room(poolID)
+	l.mu.Unlock()
+	if target > room {
+		return fmt.Errorf("openbatch dev runs at most %d local nodes (%d are free for this pool); ask for at most %d, or raise --max-local-nodes (OPENBATCH_MAX_LOCAL_NODES)",
+			l.max, room, room)
+	}
+	return nil
 }
 
 // restore restarts the local nodes of pools that existed before a restart,
@@ -83,8 +123,26 @@ func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
 }
 
 // Resize implements service.Provisioner.
+//
+// A target above the room left is clamped and the pool gets a resize error
+// saying so; requests are refused before they get here (CheckTarget), so
+// this happens only for targets stored by an older version.
 func (l *LocalNodes) Resize(ctx context.Context, pool *api.Pool, target int) error {
 	l.mu.Lock()
+	if room := l.room(pool.ID); target > room {
+		l.mu.Unlock()
+		l.log.Warn("pool target exceeds the local node limit; clamped", "pool", pool.ID, "target", target, "nodes", room)
+		msg := fmt.Sprintf("The pool's target of %d nodes exceeds what openbatch dev runs (%d free of %d); it has %d nodes. Resize it, or raise --max-local-nodes (OPENBATCH_MAX_LOCAL_NODES).",
+			target, room, l.max, room)
+		if _, err := l.store.UpdatePool(ctx, pool.ID, func(p *api.Pool) error {
+			p.ResizeErrors = []api.ResizeError{{Code: CodeLocalNodeLimit, Message: msg}}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("record resize error of pool %s: %w", pool.ID, err)
+		}
+		target = room
+		l.mu.Lock()
+	}
 	have := len(l.nodes[pool.ID])
 	var remove []string
 	if have > target {

@@ -204,8 +204,14 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 }
 
 func decodeJSON(data []byte, v any, strict bool) error {
-	if len(strings.TrimSpace(string(data))) == 0 {
+	trimmed := strings.TrimSpace(string(data))
+	if len(trimmed) == 0 {
 		return invalidBody("The request body is empty; a JSON object is required.")
+	}
+	// Every Batch request body is a JSON object; null, arrays and scalars
+	// would otherwise decode as "no properties" and change state.
+	if trimmed[0] != '{' {
+		return invalidBody("The request body must be a JSON object ({...}), not null, an array or a scalar.")
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	if strict {

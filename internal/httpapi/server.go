@@ -10,7 +10,10 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,20 +41,56 @@ type Server struct {
 	Now func() time.Time
 }
 
-// Handler returns the root handler.
+// Handler returns the root handler. Requests go to an Extra handler by
+// prefix or else to the Batch API, without the path cleaning and redirects
+// of http.ServeMux: a path that is not canonical (".." or "." segments,
+// repeated slashes) always goes to the API handler, which authenticates it
+// before refusing it with InvalidUri, so an unauthenticated caller is
+// never answered by anything but authentication.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	var h http.Handler = s.apiMiddleware(mux)
+	h := s.apiMiddleware(mux)
 	if len(s.Extra) == 0 {
 		return h
 	}
-	root := http.NewServeMux()
-	for prefix, eh := range s.Extra {
-		root.Handle(prefix, eh)
+	prefixes := slices.Sorted(maps.Keys(s.Extra))
+	slices.Reverse(prefixes) // longest first among shared stems
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if canonicalPath(r.URL.EscapedPath()) {
+			for _, p := range prefixes {
+				if strings.HasPrefix(r.URL.Path, p) {
+					s.Extra[p].ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// canonicalPath reports whether the escaped path p is one http.ServeMux
+// would route without a redirect: absolute, and no segment empty (other
+// than a trailing slash), "." or ".." (also when percent-encoded). A
+// segment holding an encoded slash ("..%2Fetc") is one segment; the files
+// APIs refuse traversal in it themselves.
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
 	}
-	root.Handle("/", h)
-	return root
+	segs := strings.Split(p[1:], "/")
+	for i, seg := range segs {
+		if seg == "" && i != len(segs)-1 {
+			return false
+		}
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) now() time.Time {
@@ -151,6 +190,11 @@ func (s *Server) apiMiddleware(next http.Handler) http.Handler {
 				writeError(rw, r, &service.Error{Status: se.Status, Code: se.Code, Message: se.Message})
 				return
 			}
+		}
+		if !canonicalPath(r.URL.EscapedPath()) {
+			writeError(rw, r, &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidURI,
+				Message: fmt.Sprintf("The request URI is not canonical: %q has empty, \".\" or \"..\" segments; send the path without them.", r.URL.EscapedPath())})
+			return
 		}
 		v, ok := queryGet(r, "api-version")
 		if !ok || v == "" {

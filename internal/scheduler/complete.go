@@ -188,32 +188,47 @@ const (
 	depBlocked
 )
 
-func (s *Scheduler) depOf(ctx context.Context, jobID, id string) (depState, bool) {
-	row, err := s.store.GetTask(ctx, jobID, id)
-	if err != nil {
-		return depPending, false
-	}
-	if row.Task.State != api.TaskCompleted {
-		return depPending, true
+// depOf says whether the task in row (nil if it does not exist) lets a
+// dependent run.
+func depOf(row *store.TaskRow) depState {
+	if row == nil || row.Task.State != api.TaskCompleted {
+		return depPending
 	}
 	if optionsOf(row.Task).DependencyAction == api.DependencyBlock {
-		return depBlocked, true
+		return depBlocked
 	}
-	return depSatisfied, true
+	return depSatisfied
 }
 
 // resolveDependencies releases a job's waiting tasks whose dependencies
 // are all satisfied. A dependency on a task ID that does not exist keeps the
-// task waiting; IDs in a range that do not exist are ignored.
+// task waiting; IDs in a range that do not exist are ignored. The tasks
+// depended on are read with one set query for all waiting tasks, not one
+// read per ID.
 func (s *Scheduler) resolveDependencies(ctx context.Context, job *api.Job) {
 	waiting, err := s.store.WaitingTasks(ctx, job.ID)
 	if err != nil {
 		s.log.Error("list waiting tasks", "job", job.ID, "err", err)
 		return
 	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, w := range waiting {
+		for _, id := range dependencyIDs(w.Task.DependsOn) {
+			if k := strings.ToLower(id); !seen[k] {
+				seen[k] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	deps, err := s.store.TasksByID(ctx, job.ID, ids)
+	if err != nil {
+		s.log.Error("read dependencies", "job", job.ID, "err", err)
+		return
+	}
 	released := false
 	for _, w := range waiting {
-		if !s.dependenciesSatisfied(ctx, job.ID, w.Task.DependsOn) {
+		if !dependenciesSatisfied(w.Task.DependsOn, deps) {
 			continue
 		}
 		_, err := s.store.UpdateTask(ctx, job.ID, w.Task.ID, func(r *store.TaskRow) error {
@@ -229,19 +244,45 @@ func (s *Scheduler) resolveDependencies(ctx context.Context, job *api.Job) {
 	}
 }
 
-func (s *Scheduler) dependenciesSatisfied(ctx context.Context, jobID string, d *api.TaskDependencies) bool {
+// dependencyIDs lists the task IDs d names, ranges expanded. Ranges are
+// walked with an int64 counter, so a range ending at the largest int32
+// terminates; a task whose ranges cover more than
+// api.MaxTaskDependencyRangeIDs IDs (refused at add since the limit was
+// introduced, possible only in older data) contributes none of its range IDs
+// and stays waiting.
+func dependencyIDs(d *api.TaskDependencies) []string {
+	if d == nil {
+		return nil
+	}
+	ids := append([]string(nil), d.TaskIDs...)
+	if api.TaskIDRangesSpan(d.TaskIDRanges) > api.MaxTaskDependencyRangeIDs {
+		return ids
+	}
+	for _, r := range d.TaskIDRanges {
+		for i := int64(r.Start); i <= int64(r.End); i++ {
+			ids = append(ids, strconv.FormatInt(i, 10))
+		}
+	}
+	return ids
+}
+
+// dependenciesSatisfied says whether every dependency in d is met, given
+// the tasks depended on keyed by lower-case ID.
+func dependenciesSatisfied(d *api.TaskDependencies, deps map[string]*store.TaskRow) bool {
 	if d == nil {
 		return true
 	}
 	for _, id := range d.TaskIDs {
-		if st, _ := s.depOf(ctx, jobID, id); st != depSatisfied {
+		if depOf(deps[strings.ToLower(id)]) != depSatisfied {
 			return false
 		}
 	}
+	if api.TaskIDRangesSpan(d.TaskIDRanges) > api.MaxTaskDependencyRangeIDs {
+		return false
+	}
 	for _, r := range d.TaskIDRanges {
-		for i := r.Start; i <= r.End; i++ {
-			st, exists := s.depOf(ctx, jobID, strconv.Itoa(int(i)))
-			if exists && st != depSatisfied {
+		for i := int64(r.Start); i <= int64(r.End); i++ {
+			if row, ok := deps[strconv.FormatInt(i, 10)]; ok && depOf(row) != depSatisfied {
 				return false
 			}
 		}

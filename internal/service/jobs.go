@@ -26,6 +26,9 @@ func (s *Service) validateJobBody(j *api.Job, inSchedule bool) error {
 	if err := validateDisplayName("displayName", j.DisplayName); err != nil {
 		return err
 	}
+	if err := validateMetadata("metadata", j.Metadata); err != nil {
+		return err
+	}
 	if j.PoolInfo == nil {
 		return api.Missing("poolInfo")
 	}
@@ -274,6 +277,11 @@ func validateJobChange(j *api.Job, prio, maxPar *int32, oatc api.OnAllTasksCompl
 
 // PatchJob changes the given properties of a job.
 func (s *Service) PatchJob(ctx context.Context, id string, p *api.JobPatch, cond Conditions) (*api.Job, error) {
+	if p.Metadata != nil {
+		if err := validateMetadata("metadata", *p.Metadata); err != nil {
+			return nil, AsError(err)
+		}
+	}
 	j, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
 		if err := jobWritable(j); err != nil {
 			return err
@@ -325,6 +333,9 @@ func (s *Service) PatchJob(ctx context.Context, id string, p *api.JobPatch, cond
 // UpdateJob replaces a job's updatable properties; absent ones return to
 // their defaults.
 func (s *Service) UpdateJob(ctx context.Context, id string, u *api.JobUpdate, cond Conditions) (*api.Job, error) {
+	if err := validateMetadata("metadata", u.Metadata); err != nil {
+		return nil, AsError(err)
+	}
 	if u.PoolInfo == nil || u.PoolInfo.PoolID == "" {
 		return nil, AsError(api.Missing("poolInfo"))
 	}

@@ -21,6 +21,12 @@ func validateStartTask(property string, st *api.StartTask) error {
 	if st.CommandLine == "" {
 		return api.Missing(property + ".commandLine")
 	}
+	if err := validateCommandLine(property+".commandLine", st.CommandLine); err != nil {
+		return err
+	}
+	if err := validateListLen(property+".resourceFiles", len(st.ResourceFiles), api.MaxResourceFiles); err != nil {
+		return err
+	}
 	if st.MaxTaskRetryCount != nil && *st.MaxTaskRetryCount < -1 {
 		return api.Invalid(property+".maxTaskRetryCount", fmt.Sprint(*st.MaxTaskRetryCount), "maxTaskRetryCount must be -1 (unlimited) or at least 0.")
 	}
@@ -44,10 +50,11 @@ func (s *Service) validatePool(p *api.Pool) error {
 	if !autoscale && p.TargetDedicatedNodes == nil && p.TargetLowPriorityNodes == nil {
 		return api.Missing("targetDedicatedNodes")
 	}
-	for name, v := range map[string]*int32{"targetDedicatedNodes": p.TargetDedicatedNodes, "targetLowPriorityNodes": p.TargetLowPriorityNodes} {
-		if v != nil && *v < 0 {
-			return api.Invalid(name, fmt.Sprint(*v), name+" must not be negative.")
-		}
+	if err := s.validateTargetNodes(p.ID, p.TargetDedicatedNodes, p.TargetLowPriorityNodes); err != nil {
+		return err
+	}
+	if err := validateMetadata("metadata", p.Metadata); err != nil {
+		return err
 	}
 	if p.TaskSlotsPerNode != nil && (*p.TaskSlotsPerNode < 1 || *p.TaskSlotsPerNode > MaxTaskSlotsPerNode) {
 		return api.Invalid("taskSlotsPerNode", fmt.Sprint(*p.TaskSlotsPerNode), fmt.Sprintf("taskSlotsPerNode must be between 1 and %d.", MaxTaskSlotsPerNode))
@@ -169,6 +176,11 @@ func (s *Service) PatchPool(ctx context.Context, id string, patch *api.PoolPatch
 	if err := validateStartTask("startTask", patch.StartTask); err != nil {
 		return nil, AsError(err)
 	}
+	if patch.Metadata != nil {
+		if err := validateMetadata("metadata", *patch.Metadata); err != nil {
+			return nil, AsError(err)
+		}
+	}
 	return s.updatePool(ctx, id, cond, func(p *api.Pool) error {
 		if patch.StartTask != nil {
 			p.StartTask = patch.StartTask
@@ -198,6 +210,9 @@ func (s *Service) UpdatePoolProperties(ctx context.Context, id string, u *api.Po
 	if u.Metadata == nil {
 		return AsError(api.Missing("metadata"))
 	}
+	if err := validateMetadata("metadata", u.Metadata); err != nil {
+		return AsError(err)
+	}
 	_, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
 		p.StartTask = u.StartTask
 		p.CertificateReferences = u.CertificateReferences
@@ -213,10 +228,8 @@ func (s *Service) UpdatePoolProperties(ctx context.Context, id string, u *api.Po
 
 // ResizePool changes a pool's target node counts.
 func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, cond Conditions) error {
-	for name, v := range map[string]*int32{"targetDedicatedNodes": r.TargetDedicatedNodes, "targetLowPriorityNodes": r.TargetLowPriorityNodes} {
-		if v != nil && *v < 0 {
-			return AsError(api.Invalid(name, fmt.Sprint(*v), name+" must not be negative."))
-		}
+	if err := s.validateTargetNodes(id, r.TargetDedicatedNodes, r.TargetLowPriorityNodes); err != nil {
+		return AsError(err)
 	}
 	p, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
 		if p.EnableAutoScale != nil && *p.EnableAutoScale {
@@ -231,7 +244,11 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 		if r.ResizeTimeout != nil {
 			p.ResizeTimeout = r.ResizeTimeout
 		}
-		return nil
+		// A new resize replaces the errors of the last one, as in Azure.
+		p.ResizeErrors = nil
+		// One of the two targets may come from the stored pool; check the
+		// sum inside the update so nothing is written when it is too big.
+		return s.validateTargetNodes(id, p.TargetDedicatedNodes, p.TargetLowPriorityNodes)
 	})
 	if err != nil {
 		return err

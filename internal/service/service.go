@@ -67,6 +67,14 @@ type Provisioner interface {
 	RemovePool(ctx context.Context, poolID string) error
 }
 
+// Capacity is implemented by a Provisioner that can create only so many
+// nodes (openbatch dev's local nodes). CheckTarget returns an error saying
+// what to change when a pool with target nodes does not fit; the service
+// asks before storing a pool's new target.
+type Capacity interface {
+	CheckTarget(poolID string, target int) error
+}
+
 // Hooks are the parts the service calls on task and job changes.
 type Hooks interface {
 	Notifier

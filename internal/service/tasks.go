@@ -48,6 +48,9 @@ func (s *Service) validateTask(t *api.Task, job *api.Job) error {
 	if err := validateDisplayName("displayName", t.DisplayName); err != nil {
 		return err
 	}
+	if err := validateTaskLimits(t); err != nil {
+		return err
+	}
 	if t.RequiredSlots != nil && *t.RequiredSlots < 1 {
 		return api.Invalid("requiredSlots", fmt.Sprint(*t.RequiredSlots), "requiredSlots must be at least 1.")
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/openbatch/openbatch/api"
 )
@@ -14,8 +15,8 @@ func ValidateID(property, id string) error {
 	if id == "" {
 		return api.Missing(property)
 	}
-	if len(id) > 64 {
-		return api.Invalid(property, id, "An ID can have at most 64 characters.")
+	if len(id) > api.MaxIDLength {
+		return api.Invalid(property, id[:api.MaxIDLength]+"...", fmt.Sprintf("An ID can have at most %d characters.", api.MaxIDLength))
 	}
 	for _, r := range id {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
@@ -26,16 +27,22 @@ func ValidateID(property, id string) error {
 }
 
 func validateDisplayName(property, s string) error {
-	if len([]rune(s)) > 1024 {
-		return api.Invalid(property, "", "A display name can have at most 1024 characters.")
+	if utf8.RuneCountInString(s) > api.MaxDisplayNameLength {
+		return api.Invalid(property, "", fmt.Sprintf("A display name can have at most %d characters.", api.MaxDisplayNameLength))
 	}
 	return nil
 }
 
 func validateEnv(property string, env []api.EnvironmentSetting) error {
+	if err := validateListLen(property, len(env), api.MaxEnvironmentSettings); err != nil {
+		return err
+	}
 	for i, e := range env {
 		if e.Name == "" {
 			return api.Missing(fmt.Sprintf("%s[%d].name", property, i))
+		}
+		if len(e.Name) > api.MaxEnvironmentValueLength || len(e.Value) > api.MaxEnvironmentValueLength {
+			return api.Invalid(fmt.Sprintf("%s[%d]", property, i), "", fmt.Sprintf("An environment variable name or value can have at most %d bytes.", api.MaxEnvironmentValueLength))
 		}
 	}
 	return nil
@@ -149,15 +156,19 @@ func validateDependsOn(property string, d *api.TaskDependencies, job *api.Job) e
 		}
 		total += len(id)
 	}
-	if total > 64000 {
+	if total > api.MaxTaskDependencyIDsLength {
 		return &api.PropertyError{Code: api.CodeTaskDependencyListTooLong, Property: property + ".taskIds",
-			Reason: "The total length of taskIds must not exceed 64000 characters; use taskIdRanges."}
+			Reason: fmt.Sprintf("The total length of taskIds must not exceed %d characters; use taskIdRanges.", api.MaxTaskDependencyIDsLength)}
 	}
 	for i, r := range d.TaskIDRanges {
 		if r.Start > r.End || r.Start < 0 {
 			return api.Invalid(fmt.Sprintf("%s.taskIdRanges[%d]", property, i), fmt.Sprintf("%d-%d", r.Start, r.End),
 				"A task ID range needs 0 <= start <= end.")
 		}
+	}
+	if n := api.TaskIDRangesSpan(d.TaskIDRanges); n > api.MaxTaskDependencyRangeIDs {
+		return &api.PropertyError{Code: api.CodeTaskDependencyRangesTooLong, Property: property + ".taskIdRanges",
+			Reason: fmt.Sprintf("The taskIdRanges cover %d task IDs; at most %d are allowed. Depend on fewer tasks, or on a task that depends on them.", n, api.MaxTaskDependencyRangeIDs)}
 	}
 	return nil
 }

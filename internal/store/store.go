@@ -125,6 +125,11 @@ type Store interface {
 	// not stop the others.
 	CreateTasks(ctx context.Context, jobID string, tasks []*api.Task) ([]error, error)
 	GetTask(ctx context.Context, jobID, taskID string) (*TaskRow, error)
+	// TasksByID returns those of the job's tasks whose IDs are in ids, keyed
+	// by lower-case task ID; IDs that do not exist are absent from the map.
+	// It is one set query (batched), so resolving dependencies costs a few
+	// round trips per completion rather than one per dependency ID.
+	TasksByID(ctx context.Context, jobID string, ids []string) (map[string]*TaskRow, error)
 	ListTasks(ctx context.Context, jobID string, pg Page) ([]*TaskRow, string, error)
 	// UpdateTask runs fn on the task; fn may change the row's Epoch and NodeID.
 	UpdateTask(ctx context.Context, jobID, taskID string, fn func(*TaskRow) error) (*TaskRow, error)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/openbatch/openbatch/api"
@@ -212,5 +213,41 @@ func TestOpenMigratesOldSchema(t *testing.T) {
 	h, err := s.NodeHistory(ctx, "n1", 10)
 	if err != nil || h.Completed != 1 || len(h.Recent) != 1 {
 		t.Fatalf("history = %+v, %v", h, err)
+	}
+}
+
+// TestTasksByID pins the set lookup used to resolve dependencies: case
+// folding, missing IDs absent, other jobs' tasks excluded, batches joined.
+func TestTasksByID(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	seedJob(t, s, "k", "p", 0)
+	var tasks []*api.Task
+	var ids []string
+	for i := range tasksByIDBatch + 10 {
+		id := fmt.Sprintf("T%d", i)
+		tasks = append(tasks, &api.Task{ID: id, State: api.TaskActive})
+		ids = append(ids, strings.ToLower(id))
+	}
+	if _, err := s.CreateTasks(ctx, "j", tasks); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateTasks(ctx, "k", []*api.Task{{ID: "only-k", State: api.TaskActive}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TasksByID(ctx, "J", append(ids, "missing", "only-k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(tasks) || got["t0"] == nil || got["t0"].Task.ID != "T0" || got["missing"] != nil || got["only-k"] != nil {
+		t.Fatalf("TasksByID returned %d rows (t0=%v)", len(got), got["t0"])
+	}
+	if got, err := s.TasksByID(ctx, "j", nil); err != nil || len(got) != 0 {
+		t.Fatalf("TasksByID(nil) = %v, %v", got, err)
 	}
 }

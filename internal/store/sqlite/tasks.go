@@ -94,6 +94,37 @@ func (s *Store) GetTask(ctx context.Context, jobID, taskID string) (*store.TaskR
 	return row, nil
 }
 
+// tasksByIDBatch is how many IDs one TasksByID query binds, well under
+// SQLite's limit of bound parameters.
+const tasksByIDBatch = 500
+
+// TasksByID returns the job's tasks among ids, keyed by lower-case ID.
+func (s *Store) TasksByID(ctx context.Context, jobID string, ids []string) (map[string]*store.TaskRow, error) {
+	out := make(map[string]*store.TaskRow, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), tasksByIDBatch)
+		args := make([]any, 0, n+1)
+		args = append(args, lower(jobID))
+		for _, id := range ids[:n] {
+			args = append(args, lower(id))
+		}
+		ids = ids[n:]
+		q := `SELECT ` + taskCols + ` FROM tasks WHERE job_lower=? AND id_lower IN (?` + strings.Repeat(",?", n-1) + `)`
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("tasks of %s by id: %w", jobID, err)
+		}
+		got, err := collectTasks(rows)
+		if err != nil {
+			return nil, fmt.Errorf("tasks of %s by id: %w", jobID, err)
+		}
+		for _, r := range got {
+			out[lower(r.Task.ID)] = r
+		}
+	}
+	return out, nil
+}
+
 // ListTasks lists a job's tasks in insertion order.
 func (s *Store) ListTasks(ctx context.Context, jobID string, pg store.Page) ([]*store.TaskRow, string, error) {
 	var out []*store.TaskRow

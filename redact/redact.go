@@ -1,0 +1,126 @@
+// Package redact removes secrets from URLs, text and errors before they are
+// logged, returned in an error body, written to an upload log or shown to a
+// task: SAS signatures, storage account keys, Shared Key signatures, bearer
+// and basic credentials in Authorization headers, and credential-carrying
+// parameters.
+//
+// It is the one redactor of openbatch: blob, conventions, outputfiles and
+// the internal packages all use it, so a new secret pattern is added once.
+// Redaction keeps the non-secret parts (a SAS's permissions and expiry, the
+// header's scheme) because they explain failures.
+package redact
+
+import (
+	"errors"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Redacted replaces each secret value.
+const Redacted = "REDACTED"
+
+// secretParams are the query parameters whose values are secrets,
+// lower case: the SAS signature, and the token parameters some services
+// put in URLs.
+var secretParams = map[string]bool{"sig": true, "token": true, "access_token": true}
+
+// URL returns raw with every secret removed: secret query parameters (the
+// SAS signature sig, token, access_token) become REDACTED and any
+// user:password is dropped. Strings that do not parse as absolute URLs are
+// redacted as text.
+func URL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return Text(raw)
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		q := u.Query()
+		changed := false
+		for k := range q {
+			if secretParams[strings.ToLower(k)] {
+				q[k] = []string{Redacted}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = encodeQuery(u.RawQuery, q)
+		}
+	}
+	return u.String()
+}
+
+// encodeQuery re-encodes q keeping the parameter order of raw.
+func encodeQuery(raw string, q url.Values) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, part := range strings.Split(raw, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		for _, v := range q[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(v))
+		}
+	}
+	return b.String()
+}
+
+// textPatterns match secrets in free text; group 1 is kept, the rest
+// replaced.
+var textPatterns = []*regexp.Regexp{
+	// SAS signature, also percent-encoded (sig%3D) inside an encoded URL.
+	regexp.MustCompile(`(?i)((?:\b|%26|%3F)sig(?:=|%3D))[^&\s"'<>;,]+`),
+	// Account keys and whole SAS tokens in connection strings.
+	regexp.MustCompile(`(?i)(\b(?:AccountKey|SharedAccessSignature|SharedAccessKey)=)[^;\s"'<>]+`),
+	// Shared Key and Shared Key Lite signatures: "SharedKey account:sig".
+	regexp.MustCompile(`(?i)(\bSharedKey(?:Lite)? [^:\s]+:)[A-Za-z0-9+/=]+`),
+	// Bearer and Basic credentials, in Authorization headers or anywhere
+	// else (the scheme as HTTP clients write it, so prose is left alone).
+	regexp.MustCompile(`(\b(?:Bearer|Basic) )[A-Za-z0-9\-._~+/]{8,}=*`),
+	// Token-carrying parameters: token=, access_token=, credential=, and
+	// their JSON forms "token":"...".
+	regexp.MustCompile(`(?i)(\b(?:access_token|join_?token|token|credential|password|account_?key)(?:=|%3D|"\s*:\s*"))[^&\s"'<>;,]+`),
+}
+
+// Text returns s with the values of every secret pattern replaced by
+// REDACTED: SAS signatures (sig=, sig%3D), AccountKey=,
+// SharedAccessSignature= and SharedAccessKey= values, Shared Key
+// signatures, Bearer and Basic credentials and token-, credential-,
+// password- and key-named parameters.
+func Text(s string) string {
+	if !strings.ContainsAny(s, "=: %") {
+		return s
+	}
+	for _, re := range textPatterns {
+		s = re.ReplaceAllString(s, "${1}"+Redacted)
+	}
+	return s
+}
+
+// Error wraps err so that its message is redacted with Text while
+// errors.Is and errors.As still see the original chain. nil stays nil, and
+// an error already wrapped is returned as is.
+func Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *redactedError
+	if errors.As(err, &re) {
+		return err
+	}
+	return &redactedError{err}
+}
+
+type redactedError struct{ err error }
+
+func (e *redactedError) Error() string { return Text(e.err.Error()) }
+func (e *redactedError) Unwrap() error { return e.err }
