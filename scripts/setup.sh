@@ -2,6 +2,7 @@
 # Installs everything openbatch's tests need on a fresh Debian machine:
 #   - the Azure CLI (Debian package azure-cli) and the Python Batch SDK it
 #     depends on (python3-azure), for the end-to-end tests;
+#   - PostgreSQL 15 (Debian package postgresql-15), started by the tests;
 #   - the pinned npm packages in tools/node (Azurite, @azure/batch).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -19,6 +20,12 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "setup: installing Node.js and npm (Debian packages)..."
   $(need_sudo) apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "setup: installing PostgreSQL (Debian package postgresql-15), for the store and several-server tests..."
+  $(need_sudo) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq postgresql-15 >/dev/null
 fi
 
 stamp=tools/node/node_modules/.openbatch-lock

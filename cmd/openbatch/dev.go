@@ -108,6 +108,7 @@ then never printed.`,
 func newServerCmd() *cobra.Command {
 	var f serverFlags
 	var insecureDevKey, printToken bool
+	var database string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the API server and scheduler; nodes join with `openbatch agent`",
@@ -119,7 +120,13 @@ unless --insecure-dev-key is given: anyone could call a server using it.
 
 Nodes join with the node join token, which the server writes to
 DATA_DIR/join-token (mode 0600) and does not print unless --print-token is
-given: copy that file to each node and pass it to ` + "`openbatch agent --token-file`" + `.`,
+given: copy that file to each node and pass it to ` + "`openbatch agent --token-file`" + `.
+
+With --database postgres://… (or OPENBATCH_DATABASE) the state lives in
+PostgreSQL instead of DATA_DIR/openbatch.db, and several servers given the
+same database and account key share the work: any of them answers any
+client and any agent. Keep a password out of the command line: use
+OPENBATCH_DATABASE, PGPASSWORD or a ~/.pgpass file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd); err != nil {
@@ -138,8 +145,11 @@ given: copy that file to each node and pass it to ` + "`openbatch agent --token-
 					"give your own key with --account-key-file or OPENBATCH_ACCOUNT_KEY (e.g. from `openssl rand -base64 64`), " +
 					"or pass --insecure-dev-key for a server only you can reach")
 			}
+			if cmd.Flags().Changed("database") && app.DatabaseHasPassword(database) {
+				log.Warn("--database on the command line holds a password that every local user and task can read (/proc/PID/cmdline): use OPENBATCH_DATABASE, PGPASSWORD or ~/.pgpass")
+			}
 			srv, err := app.Start(cmd.Context(), app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
-				DataDir: f.dataDir, HeartbeatTimeout: f.heartbeatTimeout, Log: log})
+				DataDir: f.dataDir, Database: database, HeartbeatTimeout: f.heartbeatTimeout, Log: log})
 			if err != nil {
 				return err
 			}
@@ -155,6 +165,7 @@ given: copy that file to each node and pass it to ` + "`openbatch agent --token-
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&insecureDevKey, "insecure-dev-key", false, "allow the public dev account key (anyone can then call this server)")
+	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://user@host/db) shared by several servers; empty: SQLite in --data-dir (env OPENBATCH_DATABASE)")
 	cmd.Flags().BoolVar(&printToken, "print-token", false, "also print the node join token (it is always in DATA_DIR/join-token)")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/scheduler"
 	"github.com/openbatch/openbatch/internal/service"
+	"github.com/openbatch/openbatch/internal/store"
+	"github.com/openbatch/openbatch/internal/store/postgres"
 	"github.com/openbatch/openbatch/internal/store/sqlite"
 	"github.com/openbatch/openbatch/sharedkey"
 )
@@ -49,6 +52,9 @@ type Config struct {
 	AccountName, AccountKey string
 	// DataDir holds the database and, in dev mode, the nodes' directories.
 	DataDir string
+	// Database, when set, is a PostgreSQL URL (postgres://…) holding the
+	// state instead of SQLite in DataDir; servers sharing it share the work.
+	Database string
 	// LocalNodes runs node agents in-process: a pool's target node count
 	// becomes that many local nodes (openbatch dev).
 	LocalNodes bool
@@ -78,7 +84,7 @@ type Server struct {
 
 	http     *http.Server
 	listener net.Listener
-	store    *sqlite.Store
+	store    store.Store
 	cancel   context.CancelFunc
 	done     chan struct{}
 	// schedDone closes when the scheduler's loop has stopped.
@@ -126,11 +132,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	dbPath := filepath.Join(cfg.DataDir, "openbatch.db")
-	if err := createPrivateFile(dbPath); err != nil {
-		return nil, fmt.Errorf("create database file: %w", err)
-	}
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -201,4 +203,35 @@ func (s *Server) Close() error {
 	<-s.done
 	<-s.schedDone
 	return errors.Join(err, s.store.Close())
+}
+
+// openStore opens PostgreSQL when cfg.Database names it, else the SQLite
+// database in the data directory (created readable by this user only).
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.Database != "" {
+		u, err := url.Parse(cfg.Database)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return nil, fmt.Errorf("--database must be a postgres:// URL")
+		}
+		st, err := postgres.Open(ctx, cfg.Database, cfg.Log)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", u.Redacted(), err)
+		}
+		return st, nil
+	}
+	dbPath := filepath.Join(cfg.DataDir, "openbatch.db")
+	if err := createPrivateFile(dbPath); err != nil {
+		return nil, fmt.Errorf("create database file: %w", err)
+	}
+	return sqlite.Open(ctx, dbPath)
+}
+
+// DatabaseHasPassword reports whether a database URL carries a password.
+func DatabaseHasPassword(dsn string) bool {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
 }

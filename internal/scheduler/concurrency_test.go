@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -13,7 +14,9 @@ import (
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
+	"github.com/openbatch/openbatch/internal/store/postgres"
 	"github.com/openbatch/openbatch/internal/store/sqlite"
+	"github.com/openbatch/openbatch/internal/testenv"
 )
 
 // ConcurrentPollers has many nodes poll one scheduler at once, each running
@@ -125,4 +128,25 @@ func TestConcurrentPollersSQLite(t *testing.T) {
 	}
 	defer st.Close()
 	concurrentPollers(t, st)
+}
+
+func TestConcurrentPollersPostgres(t *testing.T) {
+	pg, err := testenv.SharedPostgres()
+	testenv.Require(t, err)
+	dsn, err := pg.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgres.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	concurrentPollers(t, st)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopSharedPostgres()
+	os.Exit(code)
 }

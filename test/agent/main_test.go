@@ -42,6 +42,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "agent test: build openbatch:", err)
 		return 1
 	}
+	defer testenv.StopSharedPostgres()
 	return m.Run()
 }
 
@@ -95,14 +96,21 @@ type agentProc struct {
 // startAgent starts `openbatch agent` as nodeID with its own root.
 func startAgent(t *testing.T, srv *app.Server, poolID, nodeID, root string) *agentProc {
 	t.Helper()
+	return startAgentAt(t, srv.Endpoint, srv.JoinToken, poolID, nodeID, root)
+}
+
+// startAgentAt starts `openbatch agent` as nodeID against the server at
+// endpoint, joining with token.
+func startAgentAt(t *testing.T, endpoint, token, poolID, nodeID, root string) *agentProc {
+	t.Helper()
 	a := &agentProc{nodeID: nodeID, root: root, logs: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	dumpOnFailure(t, "agent "+nodeID+" log", a.logs)
 	allowTraverse(t, root)
 	// The join token goes by environment, never argv (any local user can
 	// read a command line).
-	a.cmd = exec.Command(openbatchBin, "agent", "--server", srv.Endpoint, "--pool", poolID,
+	a.cmd = exec.Command(openbatchBin, "agent", "--server", endpoint, "--pool", poolID,
 		"--root", root, "--node-id", nodeID, "--log-level", "debug")
-	a.cmd.Env = append(agentEnv(), "OPENBATCH_TOKEN="+srv.JoinToken)
+	a.cmd.Env = append(agentEnv(), "OPENBATCH_TOKEN="+token)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := a.cmd.Start(); err != nil {

@@ -2,9 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/openbatch/openbatch/internal/store/sqlstore"
 )
 
 // TryLead takes or renews a lease row. One server owns an SQLite database
@@ -12,7 +13,7 @@ import (
 func (s *Store) TryLead(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
 	now := time.Now().UnixNano()
 	var got string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.Tx(ctx, func(tx *sqlstore.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO leaders(name, holder, expires) VALUES(?,?,?)
 			ON CONFLICT(name) DO UPDATE SET holder=excluded.holder, expires=excluded.expires
 			WHERE leaders.holder=excluded.holder OR leaders.expires < ?`, name, holder, now+int64(ttl), now); err != nil {

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func (s *Store) ListNodes(ctx context.Context, poolID string) ([]*store.Node, er
 // UpdateNode runs fn on a node in a transaction.
 func (s *Store) UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*store.Node) error) (*store.Node, error) {
 	return updateJSON(s, ctx, `SELECT body FROM nodes WHERE pool_lower=? AND id=?`, []any{lower(poolID), nodeID}, fn,
-		func(tx *sql.Tx, _ *store.Node, body []byte) error {
+		func(tx *Tx, _ *store.Node, body []byte) error {
 			_, err := tx.Exec(`UPDATE nodes SET body=? WHERE pool_lower=? AND id=?`, body, lower(poolID), nodeID)
 			return err
 		})

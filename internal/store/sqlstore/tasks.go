@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -62,19 +62,33 @@ func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task
 		}
 		bodies[i] = b
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.Prepare(`INSERT INTO tasks(job_lower, id_lower, state, result, waiting, slots, body) VALUES(?,?,?,?,?,?,?)`)
+	err := s.tx(ctx, func(tx *Tx) error {
+		// The tasks' sequence numbers come from the counter row, which
+		// stays locked until this transaction commits (see the package
+		// doc). A database whose tasks were numbered before the counter
+		// existed starts it above them.
+		var last int64
+		if err := tx.QueryRow(`INSERT INTO counters(name, value) VALUES('tasks', (SELECT COALESCE(MAX(seq), 0) FROM tasks) + ?)
+			ON CONFLICT(name) DO UPDATE SET value = counters.value + ? RETURNING value`, len(tasks), len(tasks)).Scan(&last); err != nil {
+			return fmt.Errorf("next tasks sequence: %w", err)
+		}
+		seq := last - int64(len(tasks))
+		stmt, err := tx.Prepare(`INSERT INTO tasks(seq, job_lower, id_lower, state, result, waiting, slots, body) VALUES(?,?,?,?,?,?,?,?)
+			ON CONFLICT(job_lower, id_lower) DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for i, t := range tasks {
+			seq++
 			waiting := t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
-			_, err := stmt.Exec(lower(jobID), lower(t.ID), string(t.State), taskResult(t), b2i(waiting), taskSlots(t), bodies[i])
-			if isUnique(err) {
-				errs[i] = store.ErrExists
-			} else if err != nil {
+			res, err := stmt.Exec(seq, lower(jobID), lower(t.ID), string(t.State), taskResult(t), b2i(waiting), taskSlots(t), bodies[i])
+			if err != nil {
 				errs[i] = fmt.Errorf("insert task %s: %w", t.ID, err)
+				continue
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				errs[i] = store.ErrExists
 			}
 		}
 		return nil
@@ -151,14 +165,31 @@ func (s *Store) ListTasks(ctx context.Context, jobID string, pg store.Page) ([]*
 
 // UpdateTask runs fn on a task in a transaction.
 func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
-	return s.updateTask(ctx, jobID, taskID, nil, fn)
+	return s.updateTaskLocked(ctx, jobID, taskID, nil, nil, fn)
 }
 
-// LeaseTask implements store.Store. SQLite has one writer: the
-// transaction's reads of the node's and the job's leases see every lease
-// committed before it, and none can commit in between.
+// LeaseTask implements store.Store. Where rows are locked (PostgreSQL),
+// the transaction first locks the job's and then the node's row, so that
+// leases on one job, or onto one node, follow one another and each counts
+// the ones committed before it; the task's own row is locked by the read
+// in updateTask, after them (the order every lease takes, so leases do not
+// deadlock). SQLite has one writer, which serializes them anyway.
 func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
-	return s.updateTask(ctx, jobID, taskID, func(tx *sql.Tx, row *store.TaskRow) error {
+	lock := func(tx *Tx) error {
+		if s.d.ForUpdate == "" {
+			return nil
+		}
+		var one int
+		if err := tx.QueryRow(`SELECT 1 FROM jobs WHERE id_lower=?`+s.d.ForUpdate, lower(jobID)).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		err := tx.QueryRow(`SELECT 1 FROM nodes WHERE id=?`+s.d.ForUpdate, nodeID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	}
+	return s.updateTaskLocked(ctx, jobID, taskID, lock, func(tx *Tx, row *store.TaskRow) error {
 		var used int32
 		if err := tx.QueryRow(`SELECT COALESCE(SUM(slots), 0) FROM tasks WHERE node_id = ?`, nodeID).Scan(&used); err != nil {
 			return err
@@ -179,13 +210,18 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 	}, fn)
 }
 
-// updateTask reads a task in a transaction, runs check (if any) and fn on
-// it, and writes it back.
-func (s *Store) updateTask(ctx context.Context, jobID, taskID string, check func(*sql.Tx, *store.TaskRow) error, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
+// updateTaskLocked, in one transaction, runs lock (if any), reads and
+// locks the task, runs check (if any) and fn on it, and writes it back.
+func (s *Store) updateTaskLocked(ctx context.Context, jobID, taskID string, lock func(*Tx) error, check func(*Tx, *store.TaskRow) error, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
 	var row *store.TaskRow
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
+		if lock != nil {
+			if err := lock(tx); err != nil {
+				return err
+			}
+		}
 		var err error
-		row, err = scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND id_lower=?`, lower(jobID), lower(taskID)))
+		row, err = scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND id_lower=?`+s.d.ForUpdate, lower(jobID), lower(taskID)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -392,7 +428,7 @@ func (s *Store) LeasesOnNode(ctx context.Context, nodeID string) ([]store.Lease,
 // most max), with the number of them that completed and that succeeded.
 func (s *Store) NodeHistory(ctx context.Context, nodeID string, max int) (store.NodeHistory, error) {
 	var h store.NodeHistory
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(result = 'success'), 0) FROM tasks
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN result = 'success' THEN 1 ELSE 0 END), 0) FROM tasks
 		WHERE last_node != '' AND last_node = ? AND state = 'completed'`, nodeID).Scan(&h.Completed, &h.Succeeded)
 	if err != nil {
 		return h, fmt.Errorf("history of node %s: %w", nodeID, err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -17,14 +17,14 @@ func (s *Store) CreateJobSchedule(ctx context.Context, js *api.JobSchedule) erro
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *Tx) error {
 		seq, err := nextSeq(tx, "job_schedules")
 		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(`INSERT INTO job_schedules(id_lower, seq, state, body) VALUES(?,?,?,?)`,
 			lower(js.ID), seq, string(js.State), body)
-		if isUnique(err) {
+		if s.isUnique(err) {
 			return store.ErrExists
 		}
 		return err
@@ -64,7 +64,7 @@ func (s *Store) ListJobSchedules(ctx context.Context, pg store.Page) ([]*api.Job
 // UpdateJobSchedule runs fn on a job schedule in a transaction.
 func (s *Store) UpdateJobSchedule(ctx context.Context, id string, fn func(*api.JobSchedule) error) (*api.JobSchedule, error) {
 	return updateJSON(s, ctx, `SELECT body FROM job_schedules WHERE id_lower=?`, []any{lower(id)}, fn,
-		func(tx *sql.Tx, js *api.JobSchedule, body []byte) error {
+		func(tx *Tx, js *api.JobSchedule, body []byte) error {
 			_, err := tx.Exec(`UPDATE job_schedules SET body=?, state=? WHERE id_lower=?`, body, string(js.State), lower(id))
 			return err
 		})
@@ -72,7 +72,7 @@ func (s *Store) UpdateJobSchedule(ctx context.Context, id string, fn func(*api.J
 
 // DeleteJobSchedule removes a job schedule (its jobs are the caller's).
 func (s *Store) DeleteJobSchedule(ctx context.Context, id string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(`DELETE FROM job_schedules WHERE id_lower=?`, lower(id))
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -26,14 +26,14 @@ func (s *Store) CreateJob(ctx context.Context, j *api.Job) error {
 		return err
 	}
 	state, pool, prio := jobColumns(j)
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *Tx) error {
 		seq, err := nextSeq(tx, "jobs")
 		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(`INSERT INTO jobs(id_lower, seq, state, pool_lower, priority, body) VALUES(?,?,?,?,?,?)`,
 			lower(j.ID), seq, state, pool, prio, body)
-		if isUnique(err) {
+		if s.isUnique(err) {
 			return store.ErrExists
 		}
 		return err
@@ -73,7 +73,7 @@ func (s *Store) ListJobs(ctx context.Context, pg store.Page) ([]*api.Job, string
 // UpdateJob runs fn on a job in a transaction.
 func (s *Store) UpdateJob(ctx context.Context, id string, fn func(*api.Job) error) (*api.Job, error) {
 	return updateJSON(s, ctx, `SELECT body FROM jobs WHERE id_lower=?`, []any{lower(id)}, fn,
-		func(tx *sql.Tx, j *api.Job, body []byte) error {
+		func(tx *Tx, j *api.Job, body []byte) error {
 			state, pool, prio := jobColumns(j)
 			_, err := tx.Exec(`UPDATE jobs SET body=?, state=?, pool_lower=?, priority=? WHERE id_lower=?`,
 				body, state, pool, prio, lower(id))
@@ -83,7 +83,7 @@ func (s *Store) UpdateJob(ctx context.Context, id string, fn func(*api.Job) erro
 
 // DeleteJob removes a job and its tasks.
 func (s *Store) DeleteJob(ctx context.Context, id string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(`DELETE FROM jobs WHERE id_lower=?`, lower(id))
 		if err != nil {
 			return err

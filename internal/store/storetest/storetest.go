@@ -1,0 +1,456 @@
+// Package storetest is the conformance suite every store.Store must pass:
+// the same tests run against SQLite and PostgreSQL, including many
+// concurrent writers (River's driver test suite is the model).
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/store"
+)
+
+// Run runs every conformance test, each on a fresh empty store from open.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"CreateTasksReportsDuplicatesPerTask", testCreateTasksReportsDuplicatesPerTask},
+		{"ListPagingWithFilterReturnsEachOnce", testListPagingWithFilterReturnsEachOnce},
+		{"UpdateTaskRollsBackOnError", testUpdateTaskRollsBackOnError},
+		{"RunnableTasksOrderAndFilters", testRunnableTasksOrderAndFilters},
+		{"TaskStateCounts", testTaskStateCounts},
+		{"TasksByID", testTasksByID},
+		{"TryLead", testTryLead},
+		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdatesLoseNothing},
+		{"PagingWhileInserting", testPagingWhileInserting},
+		{"LeaseTaskLimits", testLeaseTaskLimits},
+		{"NotFoundAndExists", testNotFoundAndExists},
+		{"JobSchedules", testJobSchedules},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+func seedJob(t *testing.T, s store.Store, id, pool string, prio int32) {
+	t.Helper()
+	if err := s.CreateJob(context.Background(), &api.Job{ID: id, State: api.JobActive, Priority: api.I32(prio),
+		PoolInfo: &api.PoolInformation{PoolID: pool}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testCreateTasksReportsDuplicatesPerTask(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	errs, err := s.CreateTasks(ctx, "j", []*api.Task{{ID: "a", State: api.TaskActive}, {ID: "A", State: api.TaskActive}, {ID: "b", State: api.TaskActive}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], store.ErrExists) || errs[2] != nil {
+		t.Fatalf("errs = %v", errs)
+	}
+	if _, err := s.GetTask(ctx, "J", "B"); err != nil {
+		t.Fatalf("lookup is case-insensitive: %v", err)
+	}
+}
+
+func testListPagingWithFilterReturnsEachOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	var tasks []*api.Task
+	for i := 0; i < 2500; i++ {
+		st := api.TaskActive
+		if i%3 == 0 {
+			st = api.TaskCompleted
+		}
+		tasks = append(tasks, &api.Task{ID: fmt.Sprintf("t%04d", i), State: st})
+	}
+	if _, err := s.CreateTasks(ctx, "j", tasks); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		pg    store.Page
+		count int
+	}{
+		{"all", store.Page{Max: 333}, 2500},
+		{"state pushdown", store.Page{Max: 100, State: "completed"}, 834},
+		{"match only", store.Page{Max: 7, Match: func(v any) bool { return v.(*api.Task).ID[4] == '7' }}, 250},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := map[string]bool{}
+			pg := tc.pg
+			for pages := 0; ; pages++ {
+				rows, next, err := s.ListTasks(ctx, "j", pg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rows) > pg.Max {
+					t.Fatalf("page of %d > max %d", len(rows), pg.Max)
+				}
+				for _, r := range rows {
+					if seen[r.Task.ID] {
+						t.Fatalf("%s listed twice", r.Task.ID)
+					}
+					seen[r.Task.ID] = true
+				}
+				if next == "" {
+					break
+				}
+				if len(rows) == 0 {
+					t.Fatal("empty page with a continuation token")
+				}
+				pg.Token = next
+			}
+			if len(seen) != tc.count {
+				t.Fatalf("listed %d, want %d", len(seen), tc.count)
+			}
+		})
+	}
+	if _, _, err := s.ListTasks(ctx, "j", store.Page{Token: "garbage!"}); !errors.Is(err, store.ErrBadToken) {
+		t.Fatalf("bad token: %v", err)
+	}
+}
+
+func testUpdateTaskRollsBackOnError(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	if _, err := s.CreateTasks(ctx, "j", []*api.Task{{ID: "a", State: api.TaskActive}}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	_, err := s.UpdateTask(ctx, "j", "a", func(r *store.TaskRow) error {
+		r.Task.State = api.TaskCompleted
+		r.Epoch = 9
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	r, _ := s.GetTask(ctx, "j", "a")
+	if r.Task.State != api.TaskActive || r.Epoch != 0 {
+		t.Fatalf("a failed update changed the row: %+v epoch %d", r.Task.State, r.Epoch)
+	}
+}
+
+func testRunnableTasksOrderAndFilters(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "low", "p", -5)
+	seedJob(t, s, "high", "p", 100)
+	seedJob(t, s, "other", "q", 1000)
+	for _, j := range []string{"low", "high", "other"} {
+		if _, err := s.CreateTasks(ctx, j, []*api.Task{{ID: "1", State: api.TaskActive}, {ID: "2", State: api.TaskActive},
+			{ID: "dep", State: api.TaskActive, DependsOn: &api.TaskDependencies{TaskIDs: []string{"1"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.RunnableTasks(ctx, "P", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.JobID+"/"+r.Task.ID)
+	}
+	want := "high/1,high/2,low/1,low/2"
+	if fmt.Sprint(got) != fmt.Sprint([]string{"high/1", "high/2", "low/1", "low/2"}) {
+		t.Fatalf("runnable = %v, want %s", got, want)
+	}
+	waiting, _ := s.WaitingTasks(ctx, "high")
+	if len(waiting) != 1 || waiting[0].Task.ID != "dep" {
+		t.Fatalf("waiting = %v", waiting)
+	}
+}
+
+func testTaskStateCounts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	ok := &api.TaskExecutionInformation{Result: api.ResultSuccess}
+	bad := &api.TaskExecutionInformation{Result: api.ResultFailure}
+	if _, err := s.CreateTasks(ctx, "j", []*api.Task{
+		{ID: "a", State: api.TaskActive}, {ID: "r", State: api.TaskRunning, RequiredSlots: api.I32(3)},
+		{ID: "s", State: api.TaskCompleted, ExecutionInfo: ok}, {ID: "f", State: api.TaskCompleted, ExecutionInfo: bad},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.TaskStateCounts(ctx, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TaskCounts != (api.TaskCounts{Active: 1, Running: 1, Completed: 2, Succeeded: 1, Failed: 1}) ||
+		c.TaskSlotCounts != (api.TaskCounts{Active: 1, Running: 3, Completed: 2, Succeeded: 1, Failed: 1}) {
+		t.Fatalf("counts = %+v", c)
+	}
+}
+
+func testTasksByID(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	seedJob(t, s, "k", "p", 0)
+	var tasks []*api.Task
+	var ids []string
+	for i := range 510 { // more than one TasksByID query (500 IDs each)
+		id := fmt.Sprintf("T%d", i)
+		tasks = append(tasks, &api.Task{ID: id, State: api.TaskActive})
+		ids = append(ids, strings.ToLower(id))
+	}
+	if _, err := s.CreateTasks(ctx, "j", tasks); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateTasks(ctx, "k", []*api.Task{{ID: "only-k", State: api.TaskActive}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TasksByID(ctx, "J", append(ids, "missing", "only-k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(tasks) || got["t0"] == nil || got["t0"].Task.ID != "T0" || got["missing"] != nil || got["only-k"] != nil {
+		t.Fatalf("TasksByID returned %d rows (t0=%v)", len(got), got["t0"])
+	}
+	if got, err := s.TasksByID(ctx, "j", nil); err != nil || len(got) != 0 {
+		t.Fatalf("TasksByID(nil) = %v, %v", got, err)
+	}
+}
+
+func testTryLead(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	st := s
+	steps := []struct {
+		holder string
+		ttl    time.Duration
+		want   bool
+	}{
+		{"a", time.Minute, true},       // free: a takes it
+		{"b", time.Minute, false},      // a holds it
+		{"a", time.Minute, true},       // a renews
+		{"a", -time.Millisecond, true}, // a renews into the past: expired from now on
+		{"b", time.Minute, true},       // expired: b takes it
+		{"a", time.Minute, false},      // b holds it
+		{"c", time.Minute, false},      // still b's
+		{"b", time.Minute, true},       // b renews
+	}
+	for i, s := range steps {
+		got, err := st.TryLead(ctx, "scheduler", s.holder, s.ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != s.want {
+			t.Fatalf("step %d: TryLead(%s) = %v, want %v", i, s.holder, got, s.want)
+		}
+	}
+	// Leases are independent by name.
+	if got, err := st.TryLead(ctx, "other", "a", time.Minute); err != nil || !got {
+		t.Fatalf("another lease name: %v, %v", got, err)
+	}
+}
+
+// Many goroutines read-modify-write the same job and the same task at
+// once: every change survives (no lost update).
+func testConcurrentUpdatesLoseNothing(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	if _, err := s.CreateTasks(ctx, "j", []*api.Task{{ID: "t", State: api.TaskActive}}); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers)
+	for range writers {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, err := s.UpdateJob(ctx, "j", func(j *api.Job) error { *j.Priority++; return nil }); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, err := s.UpdateTask(ctx, "j", "t", func(r *store.TaskRow) error { r.Epoch++; return nil }); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	j, err := s.GetJob(ctx, "j")
+	if err != nil || *j.Priority != writers*each {
+		t.Fatalf("job priority %d after %d increments (%v)", *j.Priority, writers*each, err)
+	}
+	r, err := s.GetTask(ctx, "j", "t")
+	if err != nil || r.Epoch != writers*each {
+		t.Fatalf("task epoch %d after %d increments (%v)", r.Epoch, writers*each, err)
+	}
+}
+
+// Tasks added while a client pages through a job: every task committed
+// before the listing began is listed exactly once, and nothing twice.
+func testPagingWhileInserting(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	add := func(prefix string, n int) {
+		var tasks []*api.Task
+		for i := range n {
+			tasks = append(tasks, &api.Task{ID: fmt.Sprintf("%s%04d", prefix, i), State: api.TaskActive})
+		}
+		if _, err := s.CreateTasks(ctx, "j", tasks); err != nil {
+			t.Error(err)
+		}
+	}
+	add("before", 600)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				add(fmt.Sprintf("w%d-%d-", w, i), 20)
+			}
+		}()
+	}
+	seen := map[string]int{}
+	tok := ""
+	for {
+		rows, next, err := s.ListTasks(ctx, "j", store.Page{Token: tok, Max: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			seen[r.Task.ID]++
+		}
+		if next == "" {
+			break
+		}
+		tok = next
+	}
+	close(stop)
+	wg.Wait()
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("task %s listed %d times", id, n)
+		}
+	}
+	for i := range 600 {
+		if id := fmt.Sprintf("before%04d", i); seen[id] != 1 {
+			t.Fatalf("task %s, committed before the listing, listed %d times", id, seen[id])
+		}
+	}
+}
+
+// LeaseTask refuses a lease over the node's slots or the job's
+// maxParallelTasks and writes nothing then.
+func testLeaseTaskLimits(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	seedJob(t, s, "k", "p", 0)
+	var tasks []*api.Task
+	for i := range 4 {
+		tasks = append(tasks, &api.Task{ID: fmt.Sprintf("t%d", i), State: api.TaskActive, RequiredSlots: api.I32(int32(1 + i%2))})
+	}
+	for _, job := range []string{"j", "k"} {
+		if _, err := s.CreateTasks(ctx, job, tasks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take := func(r *store.TaskRow) error {
+		r.Task.State = api.TaskRunning
+		r.Epoch++
+		r.NodeID = "n1"
+		return nil
+	}
+	steps := []struct {
+		job, task     string
+		slots, maxPar int32
+		want          error
+	}{
+		{"j", "t0", 3, 2, nil},                // n1: 1 slot, j: 1
+		{"j", "t1", 3, 2, nil},                // n1: 3 slots, j: 2
+		{"k", "t0", 3, -1, store.ErrNodeFull}, // n1 has no slot left
+		{"j", "t2", 10, 2, store.ErrJobFull},  // j runs 2 of 2
+		{"k", "t0", 10, 1, nil},               // room again with more slots
+		{"k", "t2", 10, 1, store.ErrJobFull},  // k runs 1 of 1
+		{"k", "t2", 10, 0, nil},               // 0: no limit
+	}
+	for i, st := range steps {
+		_, err := s.LeaseTask(ctx, st.job, st.task, "n1", st.slots, st.maxPar, take)
+		if !errors.Is(err, st.want) {
+			t.Fatalf("step %d: lease %s/%s: %v, want %v", i, st.job, st.task, err, st.want)
+		}
+		if st.want != nil {
+			if r, _ := s.GetTask(ctx, st.job, st.task); r.NodeID != "" || r.Task.State != api.TaskActive {
+				t.Fatalf("step %d: a refused lease wrote %+v", i, r)
+			}
+		}
+	}
+}
+
+func testNotFoundAndExists(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.GetPool(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get pool: %v", err)
+	}
+	if _, err := s.UpdateJob(ctx, "nope", func(*api.Job) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update job: %v", err)
+	}
+	if err := s.DeleteTask(ctx, "nope", "t"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delete task: %v", err)
+	}
+	if err := s.CreatePool(ctx, &api.Pool{ID: "Pool1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreatePool(ctx, &api.Pool{ID: "POOL1"}); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("create a pool whose ID differs in case: %v", err)
+	}
+	if _, _, err := s.ListJobs(ctx, store.Page{Token: "garbage"}); !errors.Is(err, store.ErrBadToken) {
+		t.Fatalf("bad token: %v", err)
+	}
+}
+
+func testJobSchedules(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := range 3 {
+		js := &api.JobSchedule{ID: fmt.Sprintf("S%d", i), State: api.JobScheduleActive}
+		if err := s.CreateJobSchedule(ctx, js); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateJobSchedule(ctx, &api.JobSchedule{ID: "s0"}); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate schedule: %v", err)
+	}
+	if _, err := s.UpdateJobSchedule(ctx, "s1", func(js *api.JobSchedule) error { js.State = api.JobScheduleDisabled; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	active, _, err := s.ListJobSchedules(ctx, store.Page{State: string(api.JobScheduleActive)})
+	if err != nil || len(active) != 2 || active[0].ID != "S0" || active[1].ID != "S2" {
+		t.Fatalf("active schedules %+v, %v", active, err)
+	}
+	if err := s.DeleteJobSchedule(ctx, "S2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetJobSchedule(ctx, "s2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted schedule: %v", err)
+	}
+}
