@@ -106,7 +106,21 @@ listens on, or --advertise when the server must reach it by another URL
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			served := make(chan error, 1)
-			go func() { served <- agent.ServeFiles(ctx, ln, abs, token, log) }()
+			// A node keeps its identity in its root: restarted, it rejoins
+			// as the same node with its own credential.
+			coord := &nodeproto.Client{BaseURL: server, Token: token}
+			reg := nodeproto.Registration{PoolID: pool, NodeID: nodeID, Root: abs, Address: addr, IPAddress: ip, Dedicated: true}
+			id, err := agent.LoadIdentity(abs)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			if id != nil && strings.EqualFold(id.PoolID, pool) && (nodeID == "" || nodeID == id.NodeID) {
+				reg.NodeID = id.NodeID
+				coord.SetCredential(id.Credential)
+				log.Info("rejoining as the node this root belongs to", "node", id.NodeID)
+			}
+			go func() { served <- agent.ServeFiles(ctx, ln, abs, coord.Credential, log) }()
 
 			rc := cfg.Agent.Runner
 			rc.Logger = log
@@ -116,10 +130,13 @@ listens on, or --advertise when the server must reach it by another URL
 				rc.Groups = reaper
 			}
 			w := &agent.Worker{
-				Coord:        &nodeproto.Client{BaseURL: server, Token: token},
+				Coord:        coord,
 				Runner:       agent.NewRunner(rc),
 				Log:          log,
-				Registration: nodeproto.Registration{PoolID: pool, NodeID: nodeID, Root: abs, Address: addr, IPAddress: ip, Dedicated: true},
+				Registration: reg,
+				OnRegistered: func(cfg *nodeproto.NodeConfig) error {
+					return agent.SaveIdentity(abs, agent.NodeIdentity{PoolID: cfg.PoolID, NodeID: cfg.NodeID, Credential: cfg.Credential})
+				},
 			}
 			err = w.Run(ctx)
 			cancel()

@@ -83,11 +83,14 @@ func FileErrorOf(code string) error {
 
 // FileHandler serves the files under a node's root directory to the
 // openbatch server (which proxies the Batch API's task and node file
-// operations to it). Every request must carry token as a bearer token (the
-// pool's node join token), compared in constant time. Access goes through
+// operations to it). Every request must carry the node's own credential
+// (nodeproto.NodeCredential), which credential returns ("" until the node
+// registered: then every request is refused), as a bearer token, compared in
+// constant time. The join token is not accepted: the server never sends it
+// to a node's address. Access goes through
 // package nodefiles, so nothing outside the requested directory — by "..",
 // absolute paths or symbolic links — is ever served, listed or deleted.
-func FileHandler(root, token string, log *slog.Logger) http.Handler {
+func FileHandler(root string, credential func() string, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -99,8 +102,9 @@ func FileHandler(root, token string, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+FilePathPrefix+FileOpDelete, fs.delete)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			http.Error(w, "node join token missing or wrong", http.StatusUnauthorized)
+		want := credential()
+		if !ok || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			http.Error(w, "node credential missing or wrong", http.StatusUnauthorized)
 			return
 		}
 		// The file service reads no request bodies; refuse any beyond a
@@ -120,10 +124,10 @@ const (
 	fileServiceMaxBody           = 4 << 10
 )
 
-// ServeFiles serves FileHandler(root, token, log) on ln until ctx ends,
-// then shuts the server down.
-func ServeFiles(ctx context.Context, ln net.Listener, root, token string, log *slog.Logger) error {
-	srv := &http.Server{Handler: FileHandler(root, token, log), ReadHeaderTimeout: fileServiceReadHeaderTimeout,
+// ServeFiles serves FileHandler(root, credential, log) on ln until ctx
+// ends, then shuts the server down.
+func ServeFiles(ctx context.Context, ln net.Listener, root string, credential func() string, log *slog.Logger) error {
+	srv := &http.Server{Handler: FileHandler(root, credential, log), ReadHeaderTimeout: fileServiceReadHeaderTimeout,
 		ReadTimeout: fileServiceReadTimeout, IdleTimeout: fileServiceIdleTimeout, MaxHeaderBytes: fileServiceMaxHeaderBytes}
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

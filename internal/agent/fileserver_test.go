@@ -48,7 +48,7 @@ func TestFileServerHidesAgentFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(FileHandler(l.Root, "tok", nil))
+	srv := httptest.NewServer(FileHandler(l.Root, func() string { return "tok" }, nil))
 	defer srv.Close()
 	call := func(method, op string, q url.Values) (int, string) {
 		req, _ := http.NewRequest(method, srv.URL+FilePathPrefix+op+"?"+q.Encode(), nil)

@@ -26,6 +26,9 @@ type Worker struct {
 	Log          *slog.Logger
 	// RetryInterval is the pause after a failed call to the server.
 	RetryInterval time.Duration
+	// OnRegistered, if set, is called once the node has registered, before
+	// it takes work: `openbatch agent` keeps the node's identity then.
+	OnRegistered func(*nodeproto.NodeConfig) error
 
 	mu      sync.Mutex
 	running map[string]*runningTask // by lease key
@@ -91,6 +94,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.Log.Warn("register node", "pool", w.Registration.PoolID, "err", err)
 		if !sleep(ctx, w.RetryInterval) {
 			return ctx.Err()
+		}
+	}
+	if w.OnRegistered != nil {
+		if err := w.OnRegistered(cfg); err != nil {
+			return err
 		}
 	}
 	w.mu.Lock()

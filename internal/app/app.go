@@ -69,6 +69,9 @@ type Config struct {
 	// HeartbeatInterval is how often idle nodes poll (default 5s).
 	HeartbeatInterval time.Duration
 	Log               *slog.Logger
+	// AllowLinkLocalNodes lets agents advertise link-local and cloud
+	// metadata addresses for their file service (refused by default).
+	AllowLinkLocalNodes bool
 	// Now is the service's clock (default api.Now): tests move it to drive
 	// time-based rules such as job schedules without waiting.
 	Now func() time.Time
@@ -148,13 +151,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc.ValidateOutputFiles = validateOutputFiles
 	svc.ValidateResourceFiles = validateResourceFiles
-	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, HeartbeatInterval: cfg.HeartbeatInterval, AccountName: cfg.AccountName, AccountURL: endpoint})
+	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, HeartbeatInterval: cfg.HeartbeatInterval, AccountName: cfg.AccountName, AccountURL: endpoint,
+		AccountKey: keyBytes, AllowLinkLocalNodes: cfg.AllowLinkLocalNodes})
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
 		listener: ln, store: st, cancel: cancel, done: make(chan struct{}), schedDone: make(chan struct{})}
 	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
-		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, s.JoinToken)}}
-	files := &fileRouter{store: st, token: s.JoinToken}
+		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, sched, s.JoinToken)}}
+	files := &fileRouter{store: st, accountKey: keyBytes}
 	api.Files = files
 	svc.TaskDirs = files
 	if cfg.LocalNodes && len(cfg.Agent.Runner.AfterProcess) == 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/openbatch/openbatch/internal/agent"
 	"github.com/openbatch/openbatch/internal/agent/nodefiles"
 	"github.com/openbatch/openbatch/internal/httpapi"
+	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -17,7 +18,14 @@ type fileRouter struct {
 	store store.Store
 	// token is the node join token, which remote agents' file servers
 	// require as a bearer token.
-	token string
+	// accountKey derives each node's credential, which the server presents
+	// to that node's file service (never the join token).
+	accountKey []byte
+}
+
+// credential is the node's own credential, for calls to its file service.
+func (f *fileRouter) credential(n *store.Node) string {
+	return nodeproto.NodeCredential(f.accountKey, n.PoolID, n.Node.ID, n.CredentialGen)
 }
 
 func (f *fileRouter) dir(ctx context.Context, poolID, nodeID, rel string) (httpapi.Dir, error) {
@@ -29,7 +37,7 @@ func (f *fileRouter) dir(ctx context.Context, poolID, nodeID, rel string) (httpa
 		return nil, err
 	}
 	if n.Address != "" {
-		return &remoteDir{base: n.Address, rel: rel, token: f.token}, nil
+		return &remoteDir{base: n.Address, rel: rel, token: f.credential(n)}, nil
 	}
 	return httpapi.LocalDir(filepath.Join(n.Root, filepath.FromSlash(rel))), nil
 }
@@ -62,7 +70,7 @@ func (f *fileRouter) RemoveTaskDir(ctx context.Context, poolID, nodeID, jobID, t
 		return nil
 	}
 	if n.Address != "" {
-		root := &remoteDir{base: n.Address, token: f.token}
+		root := &remoteDir{base: n.Address, token: f.credential(n)}
 		err := root.Delete(ctx, agent.TaskRootDirectory(jobID, taskID), true)
 		if errors.Is(err, nodefiles.ErrNotFound) {
 			return nil

@@ -37,7 +37,7 @@ func TestRemoteDir(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(task, "wd", "leak")); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(agent.FileHandler(root, "tok", nil))
+	srv := httptest.NewServer(agent.FileHandler(root, func() string { return "tok" }, nil))
 	defer srv.Close()
 	ctx := context.Background()
 	d := &remoteDir{base: srv.URL, rel: "workitems/j/job-1/t", token: "tok"}

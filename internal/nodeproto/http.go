@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,15 +28,30 @@ func JoinToken(accountKey []byte) string {
 	return "obj1." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Handler serves c over HTTP for remote agents, requiring token as a
-// bearer token.
-func Handler(c Coordinator, token string) http.Handler {
+// Authorizer checks a node's own credential.
+type Authorizer interface {
+	// AuthorizeNode returns nil if cred is the credential of node nodeID of
+	// pool poolID, ErrUnknownNode if no such node is registered, and
+	// another error otherwise.
+	AuthorizeNode(ctx context.Context, poolID, nodeID, cred string) error
+}
+
+// Handler serves c over HTTP for remote agents. The join token (a bearer
+// token) only lets a machine register a new node; every other call, and
+// registering an existing node again, needs that node's own credential,
+// which a registration returns, checked by a for the node the call names.
+func Handler(c Coordinator, a Authorizer, joinToken string) http.Handler {
 	mux := http.NewServeMux()
-	handle := func(name string, fn func(ctx context.Context, body []byte) (any, error)) {
+	unauthorized := func(w http.ResponseWriter) {
+		http.Error(w, "node credential missing or wrong: a node joins with the join token (the server's DATA_DIR/join-token, given with --token-file) and then uses the credential it was given", http.StatusUnauthorized)
+	}
+	// node is what a call says about whose it is.
+	type node struct{ PoolID, NodeID string }
+	handle := func(name string, decode func([]byte) (node, error), fn func(ctx context.Context, body []byte, byJoinToken bool) (any, error)) {
 		mux.HandleFunc("POST "+PathPrefix+name, func(w http.ResponseWriter, r *http.Request) {
-			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-				http.Error(w, "node join token missing or wrong: pass the token in the server's DATA_DIR/join-token with --token-file", http.StatusUnauthorized)
+			bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || bearer == "" {
+				unauthorized(w)
 				return
 			}
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
@@ -43,10 +59,36 @@ func Handler(c Coordinator, token string) http.Handler {
 				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 				return
 			}
-			out, err := fn(r.Context(), body)
+			who, err := decode(body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			byJoinToken := false
+			if name == "register" && subtle.ConstantTimeCompare([]byte(bearer), []byte(joinToken)) == 1 {
+				byJoinToken = true
+			} else if err := a.AuthorizeNode(r.Context(), who.PoolID, who.NodeID, bearer); err != nil {
+				if errors.Is(err, ErrUnknownNode) && name == "acquire" {
+					// A node removed from its pool learns it on its next
+					// poll, and leaves; that tells nobody anything.
+					w.Header().Set("Content-Type", "application/json")
+					_ = json.NewEncoder(w).Encode(Work{Leave: true})
+					return
+				}
+				if errors.Is(err, ErrUnknownNode) && name != "register" {
+					http.Error(w, err.Error(), http.StatusGone)
+					return
+				}
+				unauthorized(w)
+				return
+			}
+			out, err := fn(r.Context(), body, byJoinToken)
 			switch {
 			case errors.Is(err, ErrStaleLease):
 				http.Error(w, err.Error(), http.StatusConflict)
+				return
+			case errors.Is(err, ErrNodeExists):
+				http.Error(w, err.Error(), http.StatusForbidden)
 				return
 			case errors.Is(err, ErrUnknownNode):
 				http.Error(w, err.Error(), http.StatusGone)
@@ -59,28 +101,45 @@ func Handler(c Coordinator, token string) http.Handler {
 			_ = json.NewEncoder(w).Encode(out)
 		})
 	}
-	handle("register", func(ctx context.Context, b []byte) (any, error) {
+	handle("register", func(b []byte) (node, error) {
+		var v Registration
+		err := json.Unmarshal(b, &v)
+		return node{v.PoolID, v.NodeID}, err
+	}, func(ctx context.Context, b []byte, byJoinToken bool) (any, error) {
 		var v Registration
 		if err := json.Unmarshal(b, &v); err != nil {
 			return nil, err
 		}
+		v.ByJoinToken = byJoinToken
 		return c.Register(ctx, v)
 	})
-	handle("acquire", func(ctx context.Context, b []byte) (any, error) {
+	handle("acquire", func(b []byte) (node, error) {
+		var v NodeStatus
+		err := json.Unmarshal(b, &v)
+		return node{v.PoolID, v.NodeID}, err
+	}, func(ctx context.Context, b []byte, _ bool) (any, error) {
 		var v NodeStatus
 		if err := json.Unmarshal(b, &v); err != nil {
 			return nil, err
 		}
 		return c.Acquire(ctx, v)
 	})
-	handle("complete", func(ctx context.Context, b []byte) (any, error) {
+	handle("complete", func(b []byte) (node, error) {
+		var v Report
+		err := json.Unmarshal(b, &v)
+		return node{v.PoolID, v.NodeID}, err
+	}, func(ctx context.Context, b []byte, _ bool) (any, error) {
 		var v Report
 		if err := json.Unmarshal(b, &v); err != nil {
 			return nil, err
 		}
 		return struct{}{}, c.Complete(ctx, v)
 	})
-	handle("preprelease", func(ctx context.Context, b []byte) (any, error) {
+	handle("preprelease", func(b []byte) (node, error) {
+		var v PrepReleaseReport
+		err := json.Unmarshal(b, &v)
+		return node{v.PoolID, v.NodeID}, err
+	}, func(ctx context.Context, b []byte, _ bool) (any, error) {
 		var v PrepReleaseReport
 		if err := json.Unmarshal(b, &v); err != nil {
 			return nil, err
@@ -94,13 +153,42 @@ func Handler(c Coordinator, token string) http.Handler {
 type Client struct {
 	// BaseURL is the server's endpoint, e.g. http://127.0.0.1:8080.
 	BaseURL string
-	Token   string
-	HTTP    *http.Client
+	// Token is the join token, used to register a new node.
+	Token string
+	HTTP  *http.Client
+
+	mu sync.Mutex
+	// credential is the node's own credential: given (SetCredential) from
+	// the node's identity file, or set by Register.
+	credential string
+}
+
+// SetCredential sets the node's own credential, e.g. from its identity
+// file, for the calls that follow (Register included).
+func (c *Client) SetCredential(cred string) {
+	c.mu.Lock()
+	c.credential = cred
+	c.mu.Unlock()
+}
+
+// Credential returns the node's own credential ("" before it registered).
+func (c *Client) Credential() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.credential
 }
 
 var _ Coordinator = (*Client)(nil)
 
 func (c *Client) call(ctx context.Context, name string, in, out any) error {
+	bearer := c.Credential()
+	if bearer == "" {
+		bearer = c.Token
+	}
+	return c.callAs(ctx, bearer, name, in, out)
+}
+
+func (c *Client) callAs(ctx context.Context, bearer, name string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -109,7 +197,7 @@ func (c *Client) call(ctx context.Context, name string, in, out any) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Authorization", "Bearer "+bearer)
 	req.Header.Set("Content-Type", "application/json")
 	hc := c.HTTP
 	if hc == nil {
@@ -130,6 +218,10 @@ func (c *Client) call(ctx context.Context, name string, in, out any) error {
 		return ErrStaleLease
 	case http.StatusGone:
 		return ErrUnknownNode
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%s: %w", name, errUnauthorized)
+	case http.StatusForbidden:
+		return fmt.Errorf("%s: %w", name, ErrNodeExists)
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return fmt.Errorf("%s: server answered %s: %s", name, resp.Status, strings.TrimSpace(string(msg)))
@@ -138,10 +230,24 @@ func (c *Client) call(ctx context.Context, name string, in, out any) error {
 // maxWaitHint bounds a long-poll; the HTTP client allows twice as long.
 const maxWaitHint = 40 * time.Second
 
-// Register implements Coordinator.
+// errUnauthorized is a call the server refused the credential of.
+var errUnauthorized = errors.New("the server refused the node's credential")
+
+// Register implements Coordinator: with the node's own credential when it
+// has one (a restarted node, from its identity file), else — or when the
+// server no longer knows that credential — with the join token. On success
+// the client keeps the credential the server returned.
 func (c *Client) Register(ctx context.Context, reg Registration) (*NodeConfig, error) {
 	var out NodeConfig
-	return &out, c.call(ctx, "register", reg, &out)
+	err := c.call(ctx, "register", reg, &out)
+	if errors.Is(err, errUnauthorized) && c.Credential() != "" {
+		err = c.callAs(ctx, c.Token, "register", reg, &out)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.SetCredential(out.Credential)
+	return &out, nil
 }
 
 // Acquire implements Coordinator.

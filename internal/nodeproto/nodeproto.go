@@ -21,6 +21,10 @@ import (
 // ErrStaleLease is returned for a report whose lease is no longer current.
 var ErrStaleLease = errors.New("stale lease: the task was requeued, terminated or completed elsewhere")
 
+// ErrNodeExists is returned for a registration, with only the join token,
+// of a node ID that is already registered.
+var ErrNodeExists = errors.New("a node with this ID is registered: re-registering it needs the node's own credential (its identity file in the node root), not the join token")
+
 // ErrUnknownNode is returned when a node that is not registered calls.
 var ErrUnknownNode = errors.New("unknown node: register again")
 
@@ -44,11 +48,19 @@ type Registration struct {
 	IPAddress string `json:"ipAddress,omitempty"`
 	// Dedicated says whether the node is dedicated (as opposed to spot).
 	Dedicated bool `json:"dedicated"`
+	// ByJoinToken is set by the HTTP handler when the caller presented only
+	// the join token, not the node's own credential: such a registration
+	// may create a node but never take over an existing one.
+	ByJoinToken bool `json:"-"`
 }
 
 // NodeConfig is what a registered node needs to know about its pool.
 type NodeConfig struct {
-	NodeID      string         `json:"nodeId"`
+	NodeID string `json:"nodeId"`
+	// Credential is the node's own credential, which every later call of
+	// the node carries (and the server's calls to the node's file service);
+	// "" for in-process nodes.
+	Credential  string         `json:"credential,omitempty"`
 	PoolID      string         `json:"poolId"`
 	VMSize      string         `json:"vmSize"`
 	Slots       int            `json:"slots"`

@@ -35,6 +35,13 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// AccountName and AccountURL are given to nodes for AZ_BATCH_* variables.
 	AccountName, AccountURL string
+	// AccountKey derives and checks the nodes' own credentials
+	// (nodeproto.NodeCredential). Without it nodes get none: in-process
+	// nodes only.
+	AccountKey []byte
+	// AllowLinkLocalNodes lets nodes advertise link-local or cloud metadata
+	// addresses, which are refused by default (nodeproto.ValidAddress).
+	AllowLinkLocalNodes bool
 }
 
 // Scheduler hands out tasks and processes their outcomes.
@@ -138,6 +145,24 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	if reg.NodeID == "" {
 		reg.NodeID = NewNodeID()
 	}
+	if err := nodeproto.ValidNodeID(reg.NodeID); err != nil {
+		return nil, err
+	}
+	if err := nodeproto.ValidAddress(reg.Address, s.cfg.AllowLinkLocalNodes); err != nil {
+		return nil, err
+	}
+	gen := int64(1)
+	old, err := s.store.GetNode(ctx, pool.ID, reg.NodeID)
+	switch {
+	case err == nil && reg.ByJoinToken:
+		// The join token lets a machine join, not take over a node: that
+		// would requeue the node's tasks and redirect its file service.
+		return nil, nodeproto.ErrNodeExists
+	case err == nil:
+		gen = max(old.CredentialGen, 1)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
 	now := s.now()
 	state := api.NodeStarting
 	if pool.StartTask == nil {
@@ -148,7 +173,12 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 			StateTransitionTime: api.T(now), LastBootTime: api.T(now), AllocationTime: api.T(now),
 			IPAddress: reg.IPAddress, VMSize: pool.VMSize, IsDedicated: reg.Dedicated, StartTask: pool.StartTask,
 			NodeAgentInfo: &api.NodeAgentInformation{Version: "openbatch", LastUpdateTime: now}}}
-	if _, err := s.store.GetNode(ctx, pool.ID, reg.NodeID); err == nil {
+	cred := ""
+	if s.cfg.AccountKey != nil {
+		n.CredentialGen = gen
+		cred = nodeproto.NodeCredential(s.cfg.AccountKey, pool.ID, reg.NodeID, gen)
+	}
+	if old != nil {
 		// A node that restarts has lost its runs: its old leases are requeued.
 		s.requeueNode(ctx, reg.NodeID, "node agent restarted")
 	}
@@ -167,10 +197,34 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	// Malformed userAccounts give no accounts (tasks naming one then fail
 	// with a clear message) rather than a node that cannot register.
 	users, _ := nodeproto.PoolUserAccounts(pool.UserAccounts)
-	return &nodeproto.NodeConfig{NodeID: reg.NodeID, PoolID: pool.ID, VMSize: pool.VMSize, Slots: slots,
+	return &nodeproto.NodeConfig{NodeID: reg.NodeID, Credential: cred, PoolID: pool.ID, VMSize: pool.VMSize, Slots: slots,
 		StartTask: pool.StartTask, AccountName: s.cfg.AccountName, AccountURL: s.cfg.AccountURL,
 		HeartbeatInterval: s.cfg.HeartbeatInterval, HeartbeatTimeout: s.cfg.HeartbeatTimeout, UserAccounts: users}, nil
 }
+
+// AuthorizeNode implements nodeproto.Authorizer from the node's record: the
+// credential must be the one of the node's current generation, derived
+// from the account key, so any server sharing the database can check it.
+func (s *Scheduler) AuthorizeNode(ctx context.Context, poolID, nodeID, cred string) error {
+	if s.cfg.AccountKey == nil || cred == "" {
+		return errNodeCredential
+	}
+	n, err := s.cachedNode(ctx, poolID, nodeID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nodeproto.ErrUnknownNode
+	}
+	if err != nil {
+		return err
+	}
+	if n.CredentialGen == 0 || !nodeproto.CheckCredential(s.cfg.AccountKey, n.PoolID, n.Node.ID, n.CredentialGen, cred) {
+		return errNodeCredential
+	}
+	return nil
+}
+
+var errNodeCredential = errors.New("wrong node credential")
+
+var _ nodeproto.Authorizer = (*Scheduler)(nil)
 
 // RemoveNode deletes a node; its running tasks are requeued.
 func (s *Scheduler) RemoveNode(ctx context.Context, poolID, nodeID string) error {

@@ -94,6 +94,9 @@ type Node struct {
 	Address string
 	// LastHeartbeat is when the agent last reported.
 	LastHeartbeat time.Time
+	// CredentialGen is the generation of the node's credential
+	// (nodeproto.NodeCredential); 0 for in-process nodes, which have none.
+	CredentialGen int64 `json:",omitempty"`
 }
 
 // Store is openbatch's persistence. Update functions run inside a

@@ -148,7 +148,14 @@ func TestLateReportRefused(t *testing.T) {
 	srv, c := startServer(t)
 	setupPool(t, c, "pool", "job")
 	ctx := ctxT(t, 30*time.Second)
-	nc := &nodeproto.Client{BaseURL: srv.Endpoint, Token: srv.JoinToken}
+	// One protocol client per node: each carries its node's own credential.
+	clients := map[string]*nodeproto.Client{}
+	nc := func(nodeID string) *nodeproto.Client {
+		if clients[nodeID] == nil {
+			clients[nodeID] = &nodeproto.Client{BaseURL: srv.Endpoint, Token: srv.JoinToken}
+		}
+		return clients[nodeID]
+	}
 
 	// The protocol requires the join token.
 	bad := &nodeproto.Client{BaseURL: srv.Endpoint, Token: "obj1.wrong"}
@@ -161,7 +168,7 @@ func TestLateReportRefused(t *testing.T) {
 	}
 	acquire := func(nodeID string, free int, running ...nodeproto.Lease) *nodeproto.Work {
 		t.Helper()
-		w, err := nc.Acquire(ctx, nodeproto.NodeStatus{PoolID: "pool", NodeID: nodeID, FreeSlots: free, State: api.NodeIdle,
+		w, err := nc(nodeID).Acquire(ctx, nodeproto.NodeStatus{PoolID: "pool", NodeID: nodeID, FreeSlots: free, State: api.NodeIdle,
 			Running: running, Wait: 200 * time.Millisecond})
 		if err != nil {
 			t.Fatalf("acquire as %s: %v", nodeID, err)
@@ -170,7 +177,7 @@ func TestLateReportRefused(t *testing.T) {
 	}
 	register := func(nodeID string) {
 		t.Helper()
-		if _, err := nc.Register(ctx, nodeproto.Registration{PoolID: "pool", NodeID: nodeID, Root: "/nonexistent/" + nodeID}); err != nil {
+		if _, err := nc(nodeID).Register(ctx, nodeproto.Registration{PoolID: "pool", NodeID: nodeID, Root: "/nonexistent/" + nodeID}); err != nil {
 			t.Fatalf("register %s: %v", nodeID, err)
 		}
 	}
@@ -202,7 +209,7 @@ func TestLateReportRefused(t *testing.T) {
 	}
 
 	report := func(nodeID string, l nodeproto.Lease) error {
-		return nc.Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: "pool", Lease: l, StartTime: started,
+		return nc(nodeID).Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: "pool", Lease: l, StartTime: started,
 			EndTime: time.Now().UTC(), ExitCode: new(int32)})
 	}
 	if err := report("late", lease); !errors.Is(err, nodeproto.ErrStaleLease) {
@@ -235,6 +242,10 @@ func TestLateReportRefused(t *testing.T) {
 	}
 	if err := report("late", fresh); !errors.Is(err, nodeproto.ErrStaleLease) {
 		t.Fatalf("report of another node's lease: want ErrStaleLease, got %v", err)
+	}
+	// Nor can a node report as another: its credential is its own.
+	if err := clients["late"].Complete(ctx, nodeproto.Report{NodeID: "fresh", PoolID: "pool", Lease: fresh, ExitCode: new(int32)}); err == nil {
+		t.Fatal("node late reported as node fresh")
 	}
 	if err := report("fresh", fresh); err != nil {
 		t.Fatalf("report of the current lease: %v", err)
