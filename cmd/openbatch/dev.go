@@ -15,6 +15,7 @@ import (
 type serverFlags struct {
 	listen, account, key, dataDir, logLevel string
 	heartbeatTimeout                        time.Duration
+	auth                                    authFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -25,6 +26,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "data-dir", app.DefaultDataDir(), "directory for the database and node directories (env OPENBATCH_DATA_DIR)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (env OPENBATCH_LOG_LEVEL)")
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "how long a node may be silent before its tasks are requeued")
+	f.auth.register(cmd)
 }
 
 func (f *serverFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -56,7 +58,11 @@ The default account is public, like Azurite's devstoreaccount1; pass
 				return err
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key, DataDir: f.dataDir,
-				LocalNodes: true, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
+				LocalNodes: true, HeartbeatTimeout: f.heartbeatTimeout, Log: log, DevIssuer: true}
+			caFile, err := f.auth.apply(&cfg, true)
+			if err != nil {
+				return err
+			}
 			if err := configureAgent(&cfg); err != nil {
 				return err
 			}
@@ -70,6 +76,7 @@ The default account is public, like Azurite's devstoreaccount1; pass
 			}
 			defer srv.Close()
 			printBanner(cmd.OutOrStdout(), srv, true)
+			printAuthBanner(cmd.OutOrStdout(), srv, caFile)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "shutting down")
 			return nil
@@ -93,13 +100,18 @@ func newServerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv, err := app.Start(cmd.Context(), app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
-				DataDir: f.dataDir, HeartbeatTimeout: f.heartbeatTimeout, Log: log})
+			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
+				DataDir: f.dataDir, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
+			if _, err := f.auth.apply(&cfg, false); err != nil {
+				return err
+			}
+			srv, err := app.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
 			printBanner(cmd.OutOrStdout(), srv, false)
+			printAuthBanner(cmd.OutOrStdout(), srv, "")
 			<-cmd.Context().Done()
 			return nil
 		},

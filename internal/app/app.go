@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/internal/devissuer"
 	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/scheduler"
@@ -48,6 +49,18 @@ type Config struct {
 	// HeartbeatInterval is how often idle nodes poll (default 5s).
 	HeartbeatInterval time.Duration
 	Log               *slog.Logger
+
+	// TLSCertFile and TLSKeyFile (PEM) make the server speak HTTPS.
+	TLSCertFile, TLSKeyFile string
+	// OIDCIssuers are trusted Microsoft Entra ID / OIDC issuers; with any
+	// of them, or DevIssuer, the API also accepts bearer tokens.
+	OIDCIssuers []string
+	// OIDCAudiences are the accepted token audiences (default
+	// entra.DefaultAudiences).
+	OIDCAudiences []string
+	// DevIssuer serves the development token issuer (internal/devissuer)
+	// on the API's listener and trusts its tokens (openbatch dev).
+	DevIssuer bool
 }
 
 // Server is a running openbatch server.
@@ -57,6 +70,8 @@ type Server struct {
 	JoinToken string
 	Service   *service.Service
 	Scheduler *scheduler.Scheduler
+	// Issuer is the development token issuer, when Config.DevIssuer is set.
+	Issuer *devissuer.Issuer
 
 	http     *http.Server
 	listener net.Listener
@@ -113,6 +128,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	endpoint := "http://" + ln.Addr().String()
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		tl, err := tlsListener(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			st.Close()
+			return nil, err
+		}
+		ln, endpoint = tl, "https://"+ln.Addr().String()
+	}
+	issuer, bearer, err := bearerAuth(ctx, cfg, endpoint)
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
 	svc := service.New(st, cfg.Log)
 	svc.ValidateOutputFiles = validateOutputFiles
 	svc.ValidateResourceFiles = validateResourceFiles
@@ -120,8 +150,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
 		listener: ln, store: st, cancel: cancel, done: make(chan struct{})}
+	s.Issuer = issuer
 	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
 		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, s.JoinToken)}}
+	if bearer != nil {
+		api.Bearer = bearer
+	}
+	if issuer != nil {
+		api.Extra[devissuer.PathPrefix] = issuer.Handler()
+	}
 	files := &fileRouter{store: st, token: s.JoinToken}
 	api.Files = files
 	svc.TaskDirs = files
