@@ -25,7 +25,8 @@ type BearerVerifier interface {
 // configured, a missing Authorization header and any refused bearer token
 // are 401 with the verifier's challenge, as Azure answers; Shared Key
 // failures keep their own statuses (403 AuthenticationFailed for a wrong
-// signature). Without one, behaviour is Shared Key only.
+// signature, 400 for a malformed SharedKey header), and any other scheme
+// is 401. Without a verifier, behaviour is Shared Key only.
 func (s *Server) authenticate(r *http.Request) *service.Error {
 	authz := r.Header.Get("Authorization")
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(authz), " ")
@@ -38,8 +39,12 @@ func (s *Server) authenticate(r *http.Request) *service.Error {
 				return unauthorized("Server failed to authenticate the request: " + err.Error() + ".")
 			}
 			return nil
-		case s.Cred == nil:
-			return unauthorized("The Authorization scheme is not supported by this server; send \"Authorization: Bearer <token>\" with a Microsoft Entra ID token for scope https://batch.core.windows.net//.default.")
+		case s.Cred == nil || !strings.EqualFold(scheme, "SharedKey"):
+			alt := "."
+			if s.Cred != nil {
+				alt = ", or a SharedKey signature."
+			}
+			return unauthorized("The Authorization scheme is not supported; send \"Authorization: Bearer <token>\" with a Microsoft Entra ID token for scope https://batch.core.windows.net//.default" + alt)
 		}
 	}
 	if s.Cred == nil {
