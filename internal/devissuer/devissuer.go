@@ -205,7 +205,7 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	if gt := f.Get("grant_type"); gt != "client_credentials" {
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type",
-			fmt.Sprintf("AADSTS70003: grant_type %q is not supported; the openbatch dev issuer supports only client_credentials.", clip(gt)))
+			fmt.Sprintf("AADSTS70003: grant_type %q is not supported; the openbatch dev issuer supports only client_credentials.", echo(gt, f.Get("client_secret"))))
 		return
 	}
 	if f.Get("client_assertion") != "" {
@@ -213,8 +213,10 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(f.Get("client_id")), []byte(ClientID)) != 1 {
+		// The given client_id is not echoed: a confused caller may have put
+		// a secret there.
 		oauthError(w, http.StatusBadRequest, "unauthorized_client",
-			fmt.Sprintf("AADSTS700016: application %q was not found in the openbatch dev tenant; use client ID %s.", clip(f.Get("client_id")), ClientID))
+			"AADSTS700016: the application (client_id) was not found in the openbatch dev tenant; use client ID "+ClientID+".")
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(f.Get("client_secret")), []byte(ClientSecret)) != 1 {
@@ -232,7 +234,7 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		a, known := acceptedResources[res]
 		if !ok || !known || aud != "" {
 			oauthError(w, http.StatusBadRequest, "invalid_scope",
-				fmt.Sprintf("AADSTS70011: the scope %q is not valid; request https://batch.core.windows.net//.default.", clip(s)))
+				fmt.Sprintf("AADSTS70011: the scope %q is not valid; request https://batch.core.windows.net//.default.", echo(s, f.Get("client_secret"))))
 			return
 		}
 		aud = a
@@ -272,9 +274,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+// echo returns a request value to quote in an error: clipped, and withheld
+// if it contains the submitted or the dev secret (a caller may have put a
+// secret in the wrong field).
+func echo(v, submittedSecret string) string {
+	if strings.Contains(v, ClientSecret) || (len(submittedSecret) >= 4 && strings.Contains(v, submittedSecret)) {
+		return "(withheld: it contains the client secret)"
 	}
-	return s
+	if len(v) > 64 {
+		return v[:64] + "…"
+	}
+	return v
 }

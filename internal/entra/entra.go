@@ -31,11 +31,15 @@ import (
 // BatchResource is the Entra ID resource (v1 audience) of Azure Batch.
 const BatchResource = "https://batch.core.windows.net/"
 
+// BatchAppID is the application (client) ID of the "Microsoft Azure Batch"
+// first-party application, the audience of tokens requested by app ID.
+const BatchAppID = "ddbf3205-c6bd-46ae-8127-60eb93363864"
+
 // DefaultAudiences are the audiences accepted when none are configured: the
 // Batch resource as Entra ID puts it in v1 tokens (what a client asking for
-// scope https://batch.core.windows.net//.default gets) and the same URI
-// without the trailing slash (the v2 spelling).
-var DefaultAudiences = []string{BatchResource, strings.TrimSuffix(BatchResource, "/")}
+// scope https://batch.core.windows.net//.default gets), the same URI
+// without the trailing slash (the v2 spelling) and the Batch app ID.
+var DefaultAudiences = []string{BatchResource, strings.TrimSuffix(BatchResource, "/"), BatchAppID}
 
 // MaxTokenBytes bounds the bearer token a request may carry. Entra ID access
 // tokens are a few kilobytes; anything larger is refused before parsing.

@@ -164,6 +164,7 @@ func TestVerifyBearer(t *testing.T) {
 	}{
 		{"valid v1 audience", sign(t, good), ""},
 		{"valid v2 audience", with(func(s *tokenSpec) { s.aud = "https://batch.core.windows.net" }), ""},
+		{"valid app ID audience", with(func(s *tokenSpec) { s.aud = BatchAppID }), ""},
 		{"expired within skew", with(func(s *tokenSpec) { s.exp = t0.Add(-time.Minute) }), ""},
 		{"expired", with(func(s *tokenSpec) { s.exp = t0.Add(-5 * time.Minute) }), "expired"},
 		{"no exp", with(func(s *tokenSpec) { s.noExpiry = true }), "no exp"},
