@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,6 +61,9 @@ func printAuthBanner(w io.Writer, srv *app.Server, caFile string) {
 	if srv.Issuer != nil {
 		fmt.Fprintf(w, "\nEntra ID tokens (development issuer, public credentials):\n  tenant ID:      %s\n  client ID:      %s\n  client secret:  %s\n  authority host: %s\n  scope:          https://batch.core.windows.net//.default\n",
 			devissuer.TenantID, devissuer.ClientID, devissuer.ClientSecret, srv.Issuer.AuthorityHost())
+		if !strings.HasPrefix(srv.Endpoint, "https://") {
+			fmt.Fprintln(w, "  (Azure SDKs accept tokens only over HTTPS: start with --tls)")
+		}
 	}
 	if n := len(srv.Config.OIDCIssuers); n > 0 {
 		fmt.Fprintf(w, "\nBearer tokens accepted from %d OIDC issuer(s) for audiences %v\n", n, srv.Config.OIDCAudiences)

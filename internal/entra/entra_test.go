@@ -294,3 +294,33 @@ func TestStaticIssuer(t *testing.T) {
 		t.Errorf("challenge = %s", v.Challenge())
 	}
 }
+
+// TestConcurrentUnknownKid: many requests naming a new key at once cause a
+// single key set fetch, and all of them verify.
+func TestConcurrentUnknownKid(t *testing.T) {
+	a, _ := keys(t)
+	ti := newTestIssuer(t)
+	ti.publish(a)
+	now := t0
+	v := newVerifier(t, ti, &now)
+	tok := sign(t, tokenSpec{iss: ti.url(), aud: BatchResource, iat: t0, exp: t0.Add(time.Hour), key: a})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- v.VerifyBearer(context.Background(), tok)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent verify: %v", err)
+		}
+	}
+	if n := ti.fetchCount(); n != 1 {
+		t.Errorf("key set fetched %d times, want 1", n)
+	}
+}

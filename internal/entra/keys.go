@@ -84,28 +84,27 @@ func (r *remoteKeys) refresh(ctx context.Context, kid string) ([]jose.JSONWebKey
 	if recent {
 		return keys, nil
 	}
-	ch := r.group.DoChan("jwks", func() (any, error) {
-		// The fetch outlives one request's cancellation; it is bounded by
-		// the client's timeout instead.
-		keys, err := r.fetch(context.WithoutCancel(ctx))
+	// Concurrent callers share one fetch; the caller that starts it owns
+	// it and waits for it, bounded by its context and the client timeout.
+	v, err, _ := r.group.Do("jwks", func() (any, error) {
+		keys, err := r.fetch(ctx)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.fetched = r.now()
 		if err != nil {
+			// A fetch abandoned by its caller does not count against the
+			// interval, so cancelling requests cannot block a refresh.
+			if ctx.Err() == nil {
+				r.fetched = r.now()
+			}
 			return nil, err
 		}
-		r.keys = keys
+		r.keys, r.fetched = keys, r.now()
 		return keys, nil
 	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.([]jose.JSONWebKey), nil
+	if err != nil {
+		return nil, err
 	}
+	return v.([]jose.JSONWebKey), nil
 }
 
 func (r *remoteKeys) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
