@@ -188,6 +188,27 @@ func TestDevTLS(t *testing.T) {
 		t.Log("az not installed; skipping the Azure CLI part")
 	}
 
+	// The official @azure/identity gets a token over TLS, trusting the CA
+	// through NODE_EXTRA_CA_CERTS.
+	if node, modules, err := nodeSDK(); err == nil {
+		if _, err := os.Stat(filepath.Join(modules, "@azure", "identity", "package.json")); err == nil {
+			cmd := exec.Command(node, filepath.Join("js", "identity_token.js"))
+			cmd.Env = cleanEnv([]string{"NODE_PATH=" + modules, "NODE_EXTRA_CA_CERTS=" + d.caFile, "OB_ENDPOINT=" + d.endpoint,
+				"OB_TENANT=" + devissuer.TenantID, "OB_CLIENT=" + devissuer.ClientID, "OB_SECRET=" + devissuer.ClientSecret})
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Errorf("@azure/identity token: %v\n%s", err, stderr.String())
+			} else if got := strings.TrimSpace(stdout.String()); got != `{"status":200,"pools":0}` {
+				t.Errorf("@azure/identity token then pool list: %s", got)
+			}
+		} else {
+			t.Log("@azure/identity not installed in tools/node; skipping the Node part")
+		}
+	} else {
+		t.Logf("skipping the Node part: %v", err)
+	}
+
 	// Restart on the same data directory and port. The CA is kept, so
 	// users' trust stays valid, and the signing key is kept, so issued
 	// tokens stay valid.
