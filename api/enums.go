@@ -299,6 +299,22 @@ func (e *ComputeNodeFillType) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// JobDefaultOrder orders the tasks of a pool's jobs of equal priority.
+type JobDefaultOrder string
+
+// Job default orders.
+const (
+	JobOrderNone         JobDefaultOrder = "none"
+	JobOrderCreationTime JobDefaultOrder = "creationtime"
+)
+
+// UnmarshalJSON accepts any letter case.
+func (e *JobDefaultOrder) UnmarshalJSON(b []byte) error {
+	s, err := unmarshalLower(b)
+	*e = JobDefaultOrder(s)
+	return err
+}
+
 // AutoUserScope is the scope of an auto user: task or pool.
 type AutoUserScope string
 

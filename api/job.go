@@ -34,6 +34,21 @@ type Job struct {
 	Metadata                    []MetadataItem           `json:"metadata,omitempty"`
 	ExecutionInfo               *JobExecutionInformation `json:"executionInfo,omitempty"`
 	Stats                       json.RawMessage          `json:"stats,omitempty"`
+	// Pending is openbatch's record of the work a job's transitional state
+	// (terminating, disabling) still needs, written in the same transaction
+	// as the transition so that a reconcile loop can finish it after a crash
+	// or a client disconnect. It is stored with the job and never sent: the
+	// HTTP layer drops it, and a client cannot set it.
+	Pending *JobPending `json:"openbatchPending,omitempty"`
+}
+
+// JobPending is the remaining work of a job in a transitional state.
+type JobPending struct {
+	// TerminateReason becomes executionInfo.terminateReason when a
+	// terminating job completes.
+	TerminateReason string `json:"terminateReason,omitempty"`
+	// DisableTasks is what a disabling job does with its running tasks.
+	DisableTasks DisableJobOption `json:"disableTasks,omitempty"`
 }
 
 // PoolInformation names the pool a job runs on.
@@ -152,4 +167,42 @@ type JobPrepReleaseTaskExecutionInformation struct {
 	RetryCount           int32                   `json:"retryCount"`
 	LastRetryTime        *time.Time              `json:"lastRetryTime,omitempty"`
 	Result               TaskExecutionResult     `json:"result,omitempty"`
+}
+
+// AutoPoolSpecification asks for a pool made for a job or job schedule and
+// removed with it (poolInfo.autoPoolSpecification).
+type AutoPoolSpecification struct {
+	AutoPoolIDPrefix   string             `json:"autoPoolIdPrefix,omitempty"`
+	PoolLifetimeOption PoolLifetimeOption `json:"poolLifetimeOption"`
+	KeepAlive          *bool              `json:"keepAlive,omitempty"`
+	// Pool is the pool's specification: a pool add body without an ID.
+	Pool json.RawMessage `json:"pool,omitempty"`
+}
+
+// PoolLifetimeOption says what an auto pool lives as long as.
+type PoolLifetimeOption string
+
+// Pool lifetime options.
+const (
+	PoolLifetimeJob         PoolLifetimeOption = "job"
+	PoolLifetimeJobSchedule PoolLifetimeOption = "jobschedule"
+)
+
+// UnmarshalJSON accepts any letter case.
+func (e *PoolLifetimeOption) UnmarshalJSON(b []byte) error {
+	s, err := unmarshalLower(b)
+	*e = PoolLifetimeOption(s)
+	return err
+}
+
+// RunsOn returns the ID of the pool a job's tasks run on: the named pool,
+// or the auto pool made for it (executionInfo.poolId).
+func (j *Job) RunsOn() string {
+	if j.PoolInfo != nil && j.PoolInfo.PoolID != "" {
+		return j.PoolInfo.PoolID
+	}
+	if j.ExecutionInfo != nil {
+		return j.ExecutionInfo.PoolID
+	}
+	return ""
 }

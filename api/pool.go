@@ -58,6 +58,10 @@ type ResizeError struct {
 // TaskSchedulingPolicy says how tasks are distributed over nodes.
 type TaskSchedulingPolicy struct {
 	NodeFillType ComputeNodeFillType `json:"nodeFillType"`
+	// JobDefaultOrder (api-version 2025-06-01) orders tasks of jobs of equal
+	// priority: none or creationtime. Stored and returned; see
+	// docs/compatibility.md, "Pool jobDefaultOrder".
+	JobDefaultOrder JobDefaultOrder `json:"jobDefaultOrder,omitempty"`
 }
 
 // StartTask runs on each node as it joins the pool.

@@ -155,6 +155,13 @@ func (c *Client) AddPool(ctx context.Context, p *api.Pool) error {
 	return err
 }
 
+// GetPool reads a pool.
+func (c *Client) GetPool(ctx context.Context, id string) (*api.Pool, error) {
+	var p api.Pool
+	_, err := c.Do(ctx, "GET", "/pools/"+url.PathEscape(id), nil, &p)
+	return &p, err
+}
+
 // AddJob creates a job.
 func (c *Client) AddJob(ctx context.Context, j *api.Job) error {
 	_, err := c.Do(ctx, http.MethodPost, "/jobs", j, nil)

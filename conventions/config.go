@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+
+	"github.com/openbatch/openbatch/blob/azure"
 )
 
 // StorageConfig says how to reach the blob storage holding job containers.
@@ -32,9 +35,14 @@ var ErrNoStorage = errors.New("no storage configured: give a container URL with 
 // connection-string and shared-key forms. It fails for the container-URL
 // form, which reaches one container only.
 func (c StorageConfig) ServiceClient() (*service.Client, error) {
+	co, err := clientOptions(azcore.ClientOptions{})
+	if err != nil {
+		return nil, err
+	}
+	opts := &service.ClientOptions{ClientOptions: co}
 	switch {
 	case c.ConnectionString != "":
-		svc, err := service.NewClientFromConnectionString(c.ConnectionString, nil)
+		svc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
 		if err != nil {
 			// The SDK's message may quote the string; never show it.
 			return nil, errors.New("storage connection string is malformed (expected e.g. DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…)")
@@ -45,7 +53,7 @@ func (c StorageConfig) ServiceClient() (*service.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		svc, err := service.NewClientWithSharedKeyCredential(c.ServiceURL(), cred, nil)
+		svc, err := service.NewClientWithSharedKeyCredential(c.ServiceURL(), cred, opts)
 		if err != nil {
 			return nil, fmt.Errorf("blob service %s: %w", RedactURL(c.ServiceURL()), sanitize(err))
 		}
@@ -54,6 +62,13 @@ func (c StorageConfig) ServiceClient() (*service.Client, error) {
 		return nil, errors.New("a container URL reaches one container only; this needs a connection string or an account name and key")
 	}
 	return nil, ErrNoStorage
+}
+
+// clientOptions returns o with the storage service version every client
+// this package builds sends: azure.ServiceVersionEnv, or
+// azure.DefaultServiceVersion (see docs/compatibility.md).
+func clientOptions(o azcore.ClientOptions) (azcore.ClientOptions, error) {
+	return azure.ClientOptionsFromEnv(o)
 }
 
 // ServiceURL returns the blob service URL of the shared-key form.

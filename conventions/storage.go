@@ -40,13 +40,22 @@ func NewJobContainer(svc *service.Client, jobID string) (*JobContainer, error) {
 
 // NewJobContainerFromURL returns the container at containerURL, which must
 // carry a SAS (as from [ContainerSASURL]) unless the container is public.
-// The URL names the container, so no job ID is needed. opts may be nil.
+// The URL names the container, so no job ID is needed. opts may be nil; the
+// storage service version policy (see [StorageConfig.ServiceClient]) is
+// added to it either way.
 func NewJobContainerFromURL(containerURL string, opts *container.ClientOptions) (*JobContainer, error) {
 	u, err := url.Parse(containerURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("container URL %q is not an absolute URL", RedactURL(containerURL))
 	}
-	cc, err := container.NewClientWithNoCredential(containerURL, opts)
+	var o container.ClientOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.ClientOptions, err = clientOptions(o.ClientOptions); err != nil {
+		return nil, err
+	}
+	cc, err := container.NewClientWithNoCredential(containerURL, &o)
 	if err != nil {
 		return nil, fmt.Errorf("container URL %s: %w", RedactURL(containerURL), sanitize(err))
 	}

@@ -32,7 +32,7 @@ type uploadLog struct {
 
 func openUploadLog(taskDir string, now func() time.Time) (*uploadLog, error) {
 	open := func(name string) (*os.File, error) {
-		f, err := os.OpenFile(filepath.Join(taskDir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(filepath.Join(taskDir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND|oNoFollow, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("outputfiles: open %s: %w", name, err)
 		}

@@ -65,7 +65,18 @@ func WriteManifest(taskDir string, res *Result, now time.Time) error {
 		return err
 	}
 	tmp := filepath.Join(taskDir, "."+ManifestName+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+	// O_EXCL after removing any leftover: never write through a symbolic
+	// link a task planted in its directory (the agent may be root).
+	_ = os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write upload manifest: %w", err)
+	}
+	_, err = f.Write(append(data, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("write upload manifest: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(taskDir, ManifestName)); err != nil {

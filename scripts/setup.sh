@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything openbatch's tests need on a fresh Debian machine:
-#   - the Azure CLI (Debian package azure-cli), for the end-to-end tests;
+#   - the Azure CLI (Debian package azure-cli) and the Python Batch SDK it
+#     depends on (python3-azure), for the end-to-end tests;
 #   - the pinned npm packages in tools/node (Azurite, @azure/batch).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -8,10 +9,10 @@ cd "$(dirname "$0")/.."
 
 need_sudo() { if [ "$(id -u)" -ne 0 ]; then echo sudo; fi; }
 
-if ! command -v az >/dev/null 2>&1; then
-  echo "setup: installing the Azure CLI (Debian package azure-cli)..."
+if ! command -v az >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import azure.batch' >/dev/null 2>&1; then
+  echo "setup: installing the Azure CLI and the Python Batch SDK (Debian packages azure-cli, python3-azure)..."
   $(need_sudo) apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq azure-cli >/dev/null
+  DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq azure-cli python3-azure >/dev/null
 fi
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -43,6 +43,9 @@ type Backend struct {
 // a configuration error is reported at agent start, not at upload time.
 func New(opts Options) (*Backend, error) {
 	opts = opts.withDefaults()
+	if _, err := ParseServiceVersion(opts.ServiceVersion); err != nil {
+		return nil, fmt.Errorf("azure: %w", err)
+	}
 	b := &Backend{opts: opts, creds: make(map[string]credential, len(opts.Identities))}
 	for rid, id := range opts.Identities {
 		c, err := id.resolve(rid)
@@ -73,12 +76,12 @@ func (b *Backend) Open(_ context.Context, containerURL string, opts blob.OpenOpt
 	if u.Host == "" || strings.Trim(u.Path, "/") == "" {
 		return nil, openErr(blob.Misc, "container URL must name a host and a container")
 	}
-	copts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{
+	copts := &container.ClientOptions{ClientOptions: ClientOptions(azcore.ClientOptions{
 		Retry:            b.opts.Retry,
 		Transport:        b.opts.Transport,
 		PerCallPolicies:  []policy.Policy{callPolicy{}},
 		PerRetryPolicies: []policy.Policy{tryPolicy{b: b, container: red}},
-	}}
+	}, b.opts.ServiceVersion)}
 	c := &azContainer{b: b, url: red}
 	if rid := opts.IdentityResourceID; rid != "" {
 		cred, ok := b.creds[rid]

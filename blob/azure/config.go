@@ -50,6 +50,10 @@ type Options struct {
 	Transport policy.Transporter
 	// Logger receives retry notices (with redacted URLs). Nil: slog.Default().
 	Logger *slog.Logger
+	// ServiceVersion is the storage service version (x-ms-version) sent on
+	// every request; "" means DefaultServiceVersion. New refuses a value
+	// that is not of the form YYYY-MM-DD.
+	ServiceVersion string
 }
 
 // Default sizes.
@@ -91,6 +95,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.ServiceVersion == "" {
+		o.ServiceVersion = DefaultServiceVersion
 	}
 	return o
 }

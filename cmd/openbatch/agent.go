@@ -19,13 +19,24 @@ import (
 )
 
 func newAgentCmd() *cobra.Command {
-	var server, pool, token, root, nodeID, logLevel, listen, advertise string
+	var server, pool, token, tokenFile, root, nodeID, logLevel, listen, advertise string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a compute node that joins a pool on an openbatch server",
 		Long: `Run a compute node on this machine. It joins --pool on --server with the
-node join token that ` + "`openbatch server`" + ` prints (never the account key),
-runs the pool's start task, then runs tasks and uploads their outputs.
+node join token that ` + "`openbatch server`" + ` keeps in its data directory
+(never the account key), runs the pool's start task, then runs tasks and
+uploads their outputs.
+
+The token is read from --token-file (a file only its owner can read: mode
+0600) or from OPENBATCH_TOKEN, never from the command line, which every local
+user and every task can read.
+
+Run as root, the agent runs each task as the user its userIdentity names:
+the non-admin auto user ` + "`_azbatch`" + ` (created if missing) by default, root
+for elevationLevel admin, or one of the pool's userAccounts. Tasks then
+cannot read the agent's token, files or environment. Run as another user,
+every task runs as that user (see docs/security.md).
 
 Each agent needs its own --root; several agents on one machine never share
 directories.
@@ -37,19 +48,32 @@ listens on, or --advertise when the server must reach it by another URL
 (a NAT, a container, a wildcard --listen address).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("token") {
+				return errSecretOnCommandLine("--token", "--token-file", "OPENBATCH_TOKEN")
+			}
 			if err := envDefaults(cmd); err != nil {
 				return err
 			}
+			// What the agent starts (its reaper, useradd) does not inherit
+			// the token.
+			_ = os.Unsetenv("OPENBATCH_TOKEN")
+			if tokenFile != "" {
+				var err error
+				if token, err = readSecretFile("--token-file", tokenFile); err != nil {
+					return err
+				}
+			}
 			if server == "" || pool == "" || token == "" {
-				return fmt.Errorf("--server, --pool and --token are required (or OPENBATCH_SERVER, OPENBATCH_POOL, OPENBATCH_TOKEN)")
+				return fmt.Errorf("--server, --pool and --token-file are required (or OPENBATCH_SERVER, OPENBATCH_POOL and OPENBATCH_TOKEN_FILE or OPENBATCH_TOKEN)")
 			}
 			f := serverFlags{logLevel: logLevel}
 			log, err := f.logger(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
+			users := agent.NewUsers()
 			if root == "" {
-				root = filepath.Join(app.DefaultDataDir(), "agent", pool)
+				root = defaultAgentRoot(pool, users.Enabled())
 			}
 			abs, err := filepath.Abs(root)
 			if err != nil {
@@ -57,6 +81,13 @@ listens on, or --advertise when the server must reach it by another URL
 			}
 			if err := os.MkdirAll(abs, 0o755); err != nil {
 				return fmt.Errorf("create node root: %w", err)
+			}
+			if users.Enabled() {
+				if err := agent.CheckTraversable(abs); err != nil {
+					return fmt.Errorf("--root: %w", err)
+				}
+			} else {
+				log.Warn("the agent does not run as root: every task runs as this user and can read what it can (see docs/security.md)")
 			}
 			cfg := app.Config{Log: log}
 			if err := configureAgent(&cfg); err != nil {
@@ -79,6 +110,7 @@ listens on, or --advertise when the server must reach it by another URL
 
 			rc := cfg.Agent.Runner
 			rc.Logger = log
+			rc.Users = users
 			if reaper := startReaper(log); reaper != nil {
 				defer reaper.Close()
 				rc.Groups = reaper
@@ -101,13 +133,27 @@ listens on, or --advertise when the server must reach it by another URL
 	fl := cmd.Flags()
 	fl.StringVar(&server, "server", "", "openbatch server endpoint, e.g. http://10.0.0.1:8080 (env OPENBATCH_SERVER)")
 	fl.StringVar(&pool, "pool", "", "pool to join (env OPENBATCH_POOL)")
-	fl.StringVar(&token, "token", "", "node join token printed by openbatch server (env OPENBATCH_TOKEN)")
-	fl.StringVar(&root, "root", "", "node root directory (env OPENBATCH_ROOT; default under the data directory)")
+	fl.StringVar(&tokenFile, "token-file", "", "file holding the node join token, mode 0600: the server's DATA_DIR/join-token (env OPENBATCH_TOKEN_FILE; or the token itself in OPENBATCH_TOKEN)")
+	// --token only explains that it is refused; OPENBATCH_TOKEN fills it.
+	fl.StringVar(&token, "token", "", "refused: use --token-file or OPENBATCH_TOKEN")
+	_ = fl.MarkHidden("token")
+	fl.StringVar(&root, "root", "", "node root directory (env OPENBATCH_ROOT; default /var/lib/openbatch/agent/POOL as root, else under the data directory)")
 	fl.StringVar(&nodeID, "node-id", "", "node ID to (re)join as; default: assigned by the server (env OPENBATCH_NODE_ID)")
 	fl.StringVar(&listen, "listen", "127.0.0.1:0", "address of the node file server the openbatch server reads task and node files from (env OPENBATCH_LISTEN)")
 	fl.StringVar(&advertise, "advertise", "", "base URL the server reaches the file server at, e.g. http://10.0.0.2:7070; default: the --listen address (env OPENBATCH_ADVERTISE)")
 	fl.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// defaultAgentRoot is the node root when --root is not given: as root,
+// /var/lib/openbatch/agent/POOL, which the tasks' users can traverse (a
+// home directory such as /root cannot be); otherwise under the user's data
+// directory.
+func defaultAgentRoot(pool string, asRoot bool) string {
+	if asRoot {
+		return filepath.Join("/var/lib/openbatch/agent", pool)
+	}
+	return filepath.Join(app.DefaultDataDir(), "agent", pool)
 }
 
 // advertised returns the file server's base URL as the server should reach

@@ -13,20 +13,39 @@ import (
 )
 
 type serverFlags struct {
-	listen, account, key, dataDir, logLevel string
-	heartbeatTimeout                        time.Duration
-	auth                                    authFlags
+	listen, account, key, keyFile, dataDir, logLevel string
+	heartbeatTimeout                                 time.Duration
+	auth                                             authFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to serve the Batch API on (env OPENBATCH_LISTEN)")
 	fl.StringVar(&f.account, "account-name", app.DevAccountName, "Batch account name clients sign with (env OPENBATCH_ACCOUNT_NAME)")
-	fl.StringVar(&f.key, "account-key", app.DevAccountKey, "base64 account key clients sign with (env OPENBATCH_ACCOUNT_KEY)")
+	fl.StringVar(&f.key, "account-key", app.DevAccountKey, "base64 account key clients sign with (env OPENBATCH_ACCOUNT_KEY); on the command line only the public dev key: use --account-key-file for a real key")
+	fl.StringVar(&f.keyFile, "account-key-file", "", "file (mode 0600) holding the base64 account key (env OPENBATCH_ACCOUNT_KEY_FILE)")
 	fl.StringVar(&f.dataDir, "data-dir", app.DefaultDataDir(), "directory for the database and node directories (env OPENBATCH_DATA_DIR)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (env OPENBATCH_LOG_LEVEL)")
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "how long a node may be silent before its tasks are requeued")
 	f.auth.register(cmd)
+}
+
+// accountKey settles the account key from --account-key-file, the
+// environment or the command line. A real key given on the command line is
+// accepted with a warning (every local user can read it in /proc); the
+// public dev key is not a secret. It reports whether the key is the dev key.
+func (f *serverFlags) accountKey(cmd *cobra.Command, log *slog.Logger) (dev bool, err error) {
+	if f.keyFile != "" {
+		if cmd.Flags().Changed("account-key") {
+			return false, fmt.Errorf("give --account-key-file or --account-key, not both")
+		}
+		if f.key, err = readSecretFile("--account-key-file", f.keyFile); err != nil {
+			return false, err
+		}
+	} else if cmd.Flags().Changed("account-key") && f.key != app.DevAccountKey {
+		log.Warn("--account-key on the command line can be read by every local user and task (/proc/PID/cmdline): use --account-key-file or OPENBATCH_ACCOUNT_KEY")
+	}
+	return f.key == app.DevAccountKey, nil
 }
 
 func (f *serverFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -47,13 +66,18 @@ scheduler, an embedded database in --data-dir, and local nodes: a pool's
 targetDedicatedNodes N gives N nodes that run tasks on this machine.
 
 The default account is public, like Azurite's devstoreaccount1; pass
---account-key to use your own.`,
+--account-key-file (or OPENBATCH_ACCOUNT_KEY) to use your own, which is
+then never printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd); err != nil {
 				return err
 			}
 			log, err := f.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			devKey, err := f.accountKey(cmd, log)
 			if err != nil {
 				return err
 			}
@@ -75,7 +99,7 @@ The default account is public, like Azurite's devstoreaccount1; pass
 				return err
 			}
 			defer srv.Close()
-			printBanner(cmd.OutOrStdout(), srv, true)
+			printBanner(cmd.OutOrStdout(), srv, banner{dev: true, showKey: devKey})
 			printAuthBanner(cmd.OutOrStdout(), srv, caFile)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "shutting down")
@@ -88,10 +112,20 @@ The default account is public, like Azurite's devstoreaccount1; pass
 
 func newServerCmd() *cobra.Command {
 	var f serverFlags
+	var insecureDevKey, printToken bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the API server and scheduler; nodes join with `openbatch agent`",
-		Args:  cobra.NoArgs,
+		Long: `Run the Batch API and the scheduler with their database in --data-dir.
+
+The account key comes from --account-key-file (mode 0600) or
+OPENBATCH_ACCOUNT_KEY, and is never printed. The public dev key is refused
+unless --insecure-dev-key is given: anyone could call a server using it.
+
+Nodes join with the node join token, which the server writes to
+DATA_DIR/join-token (mode 0600) and does not print unless --print-token is
+given: copy that file to each node and pass it to ` + "`openbatch agent --token-file`" + `.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd); err != nil {
 				return err
@@ -99,6 +133,15 @@ func newServerCmd() *cobra.Command {
 			log, err := f.logger(cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			devKey, err := f.accountKey(cmd, log)
+			if err != nil {
+				return err
+			}
+			if devKey && !insecureDevKey {
+				return fmt.Errorf("refusing to serve with the public dev account key, which anyone can sign requests with: " +
+					"give your own key with --account-key-file or OPENBATCH_ACCOUNT_KEY (e.g. from `openssl rand -base64 64`), " +
+					"or pass --insecure-dev-key for a server only you can reach")
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
 				DataDir: f.dataDir, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
@@ -110,23 +153,55 @@ func newServerCmd() *cobra.Command {
 				return err
 			}
 			defer srv.Close()
-			printBanner(cmd.OutOrStdout(), srv, false)
+			tokenFile, err := srv.WriteJoinTokenFile()
+			if err != nil {
+				return err
+			}
+			printBanner(cmd.OutOrStdout(), srv, banner{showKey: devKey, tokenFile: tokenFile, showToken: printToken})
 			printAuthBanner(cmd.OutOrStdout(), srv, "")
 			<-cmd.Context().Done()
 			return nil
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().BoolVar(&insecureDevKey, "insecure-dev-key", false, "allow the public dev account key (anyone can then call this server)")
+	cmd.Flags().BoolVar(&printToken, "print-token", false, "also print the node join token (it is always in DATA_DIR/join-token)")
 	return cmd
 }
 
-func printBanner(w io.Writer, srv *app.Server, dev bool) {
+// banner says what printBanner shows.
+type banner struct {
+	dev bool
+	// showKey prints the account key: only ever the public dev key.
+	showKey bool
+	// tokenFile is where the join token is (server only).
+	tokenFile string
+	// showToken prints the join token itself (--print-token).
+	showToken bool
+}
+
+// printBanner prints how to reach the server. It prints the account key
+// only when it is the public dev key, and the join token only on request:
+// terminal output ends up in scroll-back, screen shares and CI logs.
+func printBanner(w io.Writer, srv *app.Server, b banner) {
 	c := srv.Config
-	fmt.Fprintf(w, "openbatch %s listening on %s\n", version, srv.Endpoint)
-	fmt.Fprintf(w, "  account name: %s\n  account key:  %s\n  data dir:     %s\n", c.AccountName, c.AccountKey, c.DataDir)
-	if !dev {
-		fmt.Fprintf(w, "  node join token: %s\n  join a node:  openbatch agent --server %s --pool POOL --token <token>\n", srv.JoinToken, srv.Endpoint)
+	key := "(not shown: the key you gave)"
+	if b.showKey {
+		key = c.AccountKey + "  (the public dev key)"
 	}
-	fmt.Fprintf(w, "\nUse it with the Azure CLI:\n  export AZURE_BATCH_ACCOUNT=%s\n  export AZURE_BATCH_ACCESS_KEY=%s\n  export AZURE_BATCH_ENDPOINT=%s\n", c.AccountName, c.AccountKey, srv.Endpoint)
+	fmt.Fprintf(w, "openbatch %s listening on %s\n", version, srv.Endpoint)
+	fmt.Fprintf(w, "  account name: %s\n  account key:  %s\n  data dir:     %s\n", c.AccountName, key, c.DataDir)
+	if !b.dev {
+		fmt.Fprintf(w, "  node join token: in %s (mode 0600; copy it to each node)\n", b.tokenFile)
+		if b.showToken {
+			fmt.Fprintf(w, "  node join token: %s\n", srv.JoinToken)
+		}
+		fmt.Fprintf(w, "  join a node:  openbatch agent --server %s --pool POOL --token-file %s\n", srv.Endpoint, b.tokenFile)
+	}
+	keyLine := "AZURE_BATCH_ACCESS_KEY=" + c.AccountKey
+	if !b.showKey {
+		keyLine = "AZURE_BATCH_ACCESS_KEY=<your account key>"
+	}
+	fmt.Fprintf(w, "\nUse it with the Azure CLI:\n  export AZURE_BATCH_ACCOUNT=%s\n  export %s\n  export AZURE_BATCH_ENDPOINT=%s\n", c.AccountName, keyLine, srv.Endpoint)
 	_ = os.Stdout.Sync()
 }

@@ -36,7 +36,10 @@ func newRootCmd() *cobra.Command {
 		Short:         "A self-hosted batch service that speaks the Azure Batch API",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version prints the same line as the version subcommand.
+		Version: version,
 	}
+	root.SetVersionTemplate("openbatch {{.Version}}\n")
 	root.AddCommand(newDemoCmd(), newDevCmd(), newServerCmd(), newAgentCmd(), newAgentReaperCmd(), newVersionCmd(),
 		newOutputsCmd(), newConventionsCmd(), newTrackCmd())
 	return root

@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/blob/azure"
 )
 
 // Failure code mapping of resource-file downloads (categories as the
@@ -61,9 +62,9 @@ type blobSource struct {
 }
 
 func (d *downloader) clientOptions() azcore.ClientOptions {
-	return azcore.ClientOptions{
+	return azure.ClientOptions(azcore.ClientOptions{
 		Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 5 * time.Second},
-	}
+	}, d.cfg.StorageServiceVersion)
 }
 
 // container returns the source of a storageContainerUrl or

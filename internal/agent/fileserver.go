@@ -128,6 +128,31 @@ type fileServer struct {
 	log  *slog.Logger
 }
 
+// nodeVisibleDirs are the node root's entries the node files API shows
+// (Layout.TaskVisibleDirs): the agent's own files beside them (its state
+// in volatile/, a token or credential file) are never served, listed or
+// deleted, as if they did not exist.
+var nodeVisibleDirs = map[string]bool{"shared": true, "startup": true, "applications": true, "fsmounts": true, "workitems": true}
+
+// nodeVisible reports whether rel (relative to the node root, "/" or OS
+// separators) lies in one of nodeVisibleDirs; the root itself is visible
+// (its listing is filtered).
+func nodeVisible(rel string) bool {
+	rel = filepath.ToSlash(filepath.Clean(filepath.FromSlash(rel)))
+	if rel == "." || rel == "" {
+		return true
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(rel, "/"), "/")
+	return nodeVisibleDirs[first]
+}
+
+// hiddenPath reports whether path, relative to the request's dir
+// parameter, names something the node files API does not show.
+func hiddenPath(r *http.Request) bool {
+	q := r.URL.Query()
+	return !nodeVisible(filepath.Join(filepath.FromSlash(q.Get(FileParamDir)), filepath.FromSlash(q.Get(FileParamPath))))
+}
+
 // dirOf returns the directory a request is confined to: the node root
 // joined with the "dir" parameter, which must be a local path that does
 // not resolve (through symbolic links) outside the node root.
@@ -138,6 +163,9 @@ func (s *fileServer) dirOf(r *http.Request) (string, error) {
 	}
 	if !filepath.IsLocal(filepath.FromSlash(d)) {
 		return "", fmt.Errorf("%w: directory %q leaves the node root", nodefiles.ErrInvalidPath, d)
+	}
+	if !nodeVisible(d) {
+		return "", fmt.Errorf("%w: %s", nodefiles.ErrNotFound, d)
 	}
 	// The directory may be missing (cleaned up): the nodefiles call then
 	// reports ErrNotFound. When it exists, it must stay inside the root even
@@ -159,19 +187,33 @@ func (s *fileServer) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if hiddenPath(r) {
+		s.fail(w, r, nodefiles.ErrNotFound)
+		return
+	}
 	recursive, _ := strconv.ParseBool(q.Get(FileParamRecursive))
 	files, err := nodefiles.List(dir, q.Get(FileParamPath), recursive, q.Get(FileParamPrefix))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, files)
+	shown := files[:0]
+	for _, f := range files {
+		if nodeVisible(filepath.Join(filepath.FromSlash(q.Get(FileParamDir)), filepath.FromSlash(f.Name))) {
+			shown = append(shown, f)
+		}
+	}
+	writeJSON(w, shown)
 }
 
 func (s *fileServer) stat(w http.ResponseWriter, r *http.Request) {
 	dir, err := s.dirOf(r)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if hiddenPath(r) {
+		s.fail(w, r, nodefiles.ErrNotFound)
 		return
 	}
 	nf, _, err := nodefiles.Stat(dir, r.URL.Query().Get(FileParamPath))
@@ -204,6 +246,10 @@ func (s *fileServer) read(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if hiddenPath(r) {
+		s.fail(w, r, nodefiles.ErrNotFound)
+		return
+	}
 	f, _, err := nodefiles.Open(dir, q.Get(FileParamPath))
 	if err != nil {
 		s.fail(w, r, err)
@@ -233,6 +279,10 @@ func (s *fileServer) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if hiddenPath(r) {
+		s.fail(w, r, nodefiles.ErrNotFound)
+		return
+	}
 	recursive, _ := strconv.ParseBool(q.Get(FileParamRecursive))
 	if err := nodefiles.Delete(dir, q.Get(FileParamPath), recursive); err != nil {
 		s.fail(w, r, err)

@@ -24,9 +24,19 @@ const (
 	CertsDirName          = "certs"
 )
 
-// dirPerm is the mode of the directories the node creates. Tasks run as the
-// agent's user, so group/other get read and traverse only.
-const dirPerm = 0o755
+// Modes of the directories the node creates. The node root and a task's
+// own directories are readable by all (tasks of a job read its preparation
+// task's directory, whatever user each runs as); workitems and the job
+// directories below it can be traversed but not listed, so that a task
+// cannot discover other jobs; shared is writable by every task's user,
+// sticky like /tmp; volatile holds the agent's own state and is the
+// agent's alone.
+const (
+	dirPerm      = 0o755
+	traversePerm = 0o711
+	sharedPerm   = 0o777 | os.ModeSticky
+	privatePerm  = 0o700
+)
 
 // Layout is the directory tree of one node, rooted at Root (the value of
 // AZ_BATCH_NODE_ROOT_DIR). Every path the node uses is derived from Root, so
@@ -52,14 +62,32 @@ func NewLayout(root string) (Layout, error) {
 
 // Init creates the node's fixed directories (shared, startup, startup/wd,
 // applications, fsmounts, volatile, workitems). It is idempotent.
+//
+// It also sets their modes (see dirPerm), existing directories included, so
+// that a node root created by an older version is tightened too.
 func (l Layout) Init() error {
-	for _, d := range []string{l.SharedDir(), l.StartupDir(), l.StartupWorkingDir(),
-		l.ApplicationsDir(), l.MountsDir(), l.VolatileDir(), l.WorkItemsDir()} {
-		if err := os.MkdirAll(d, dirPerm); err != nil {
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{l.Root, dirPerm}, {l.SharedDir(), sharedPerm}, {l.StartupDir(), dirPerm}, {l.StartupWorkingDir(), dirPerm},
+		{l.ApplicationsDir(), dirPerm}, {l.MountsDir(), dirPerm}, {l.VolatileDir(), privatePerm}, {l.WorkItemsDir(), traversePerm},
+	} {
+		if err := os.MkdirAll(d.path, dirPerm); err != nil {
 			return fmt.Errorf("create node directory: %w", err)
+		}
+		if err := os.Chmod(d.path, d.mode); err != nil {
+			return fmt.Errorf("set mode of node directory: %w", err)
 		}
 	}
 	return nil
+}
+
+// TaskVisibleDirs are the node directories tasks use: the only places
+// outside its task directory an absolute output file pattern may name. The
+// node root itself is not one of them: the agent keeps its own files there.
+func (l Layout) TaskVisibleDirs() []string {
+	return []string{l.SharedDir(), l.StartupDir(), l.ApplicationsDir(), l.MountsDir(), l.WorkItemsDir()}
 }
 
 // SharedDir is AZ_BATCH_NODE_SHARED_DIR: shared by all tasks on the node.

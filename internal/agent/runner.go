@@ -52,6 +52,9 @@ type Config struct {
 	// AutoStorage resolves autoStorageContainerName; nil makes such
 	// resource files fail with ResourceContainerListMiscError.
 	AutoStorage *StorageAccount
+	// StorageServiceVersion is the x-ms-version of resource-file downloads
+	// from blob storage; "" means azure.DefaultServiceVersion.
+	StorageServiceVersion string
 	// DownloadConcurrency bounds the files downloaded at once per run;
 	// 0 means DefaultDownloadConcurrency.
 	DownloadConcurrency int
@@ -65,6 +68,10 @@ type Config struct {
 	// Groups, when set, is told about every task process group started and
 	// emptied (see Reaper): it kills them if the agent dies.
 	Groups GroupTracker
+	// Users, when enabled (the agent runs as root), runs each process as
+	// the user its userIdentity names and gives that user its task
+	// directory; nil or disabled runs every task as the agent's user.
+	Users *Users
 }
 
 // GroupTracker is told about every task process group the process step
@@ -115,6 +122,9 @@ type TaskRun struct {
 	Result *Result
 	// Log is the run's logger (with job and task attributes).
 	Log *slog.Logger
+	// User is the account the process runs as, set by the task directory
+	// step; nil means the agent's own user.
+	User *Identity
 
 	cfg *Config
 }
@@ -150,7 +160,7 @@ func NewRunner(cfg Config) *Runner {
 // builtinSteps are the steps up to and including the process; they run
 // under the wall-clock limit.
 func builtinSteps() []Step {
-	return []Step{taskDirStep{}, environmentStep{}, resourceFilesStep{}, processStep{}}
+	return []Step{taskDirStep{}, environmentStep{}, resourceFilesStep{}, ownerStep{}, processStep{}}
 }
 
 // Run runs spec to completion and reports what happened. It blocks until

@@ -48,6 +48,9 @@ type Node struct {
 	// AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES; when zero both
 	// are left unset (a local node reserves nothing).
 	ReservedDiskSpaceBytes int64
+	// UserAccounts are the pool's named user accounts, which a
+	// userIdentity.username may name.
+	UserAccounts []UserAccount
 }
 
 // Spec is everything one run needs. The runner does not read the store: the
@@ -86,6 +89,9 @@ type Spec struct {
 	// makes AZ_BATCH_JOB_PREP_DIR and AZ_BATCH_JOB_PREP_WORKING_DIR
 	// available to the job's tasks and release task.
 	JobPreparationTaskID string
+	// UserIdentity is the user the process runs as (nil: the non-admin
+	// auto user). It takes effect only when Config.Users is enabled.
+	UserIdentity *api.UserIdentity
 }
 
 // Result is what a run produced. The scheduler maps it to the task's

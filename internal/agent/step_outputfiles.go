@@ -19,9 +19,10 @@ import (
 type OutputFilesStep struct {
 	// Opener opens upload destinations (outputfiles.NewOpener).
 	Opener blob.Opener
-	// Options configure the engine; ExtraRoots gains the node's root
-	// directory so that absolute patterns may name files anywhere on the
-	// node (e.g. $AZ_BATCH_NODE_SHARED_DIR), as on Azure.
+	// Options configure the engine; ExtraRoots gains the node directories
+	// tasks use (Layout.TaskVisibleDirs) so that absolute patterns may name
+	// files there (e.g. $AZ_BATCH_NODE_SHARED_DIR), as on Azure, but never
+	// the agent's own files in the node root.
 	Options outputfiles.Options
 }
 
@@ -47,7 +48,7 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 		}
 	}
 	opts := s.Options
-	opts.ExtraRoots = append(append([]string(nil), opts.ExtraRoots...), spec.Node.Layout.Root)
+	opts.ExtraRoots = append(append([]string(nil), opts.ExtraRoots...), spec.Node.Layout.TaskVisibleDirs()...)
 	if opts.Logger == nil {
 		opts.Logger = run.Log
 	}

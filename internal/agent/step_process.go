@@ -67,6 +67,10 @@ func (processStep) Run(ctx context.Context, run *TaskRun) error {
 		// requeues the task after the node's heartbeat timeout.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	}
+	if id := run.User; id != nil {
+		// The task's user (Config.Users): its uid, gid and groups only.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: append([]uint32{}, id.Groups...)}
+	}
 	if ctx.Err() != nil {
 		return endedFailure(ctx, true)
 	}
@@ -90,7 +94,7 @@ func (processStep) Run(ctx context.Context, run *TaskRun) error {
 		return startFailure(prog, err)
 	}
 	pgid := cmd.Process.Pid
-	run.Log.Info("process started", "pid", pgid, "program", prog)
+	run.Log.Info("process started", "pid", pgid, "program", prog, "user", userName(run.User))
 	if g := run.cfg.Groups; g != nil {
 		g.Started(pgid)
 		defer g.Ended(pgid)
@@ -119,8 +123,11 @@ func (processStep) Run(ctx context.Context, run *TaskRun) error {
 	return nil
 }
 
+// openLog opens a task's stdout.txt or stderr.txt for appending. It never
+// follows a symbolic link: the task directory belongs to the task's user,
+// who could otherwise make the agent append to any file on the node.
 func openLog(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o644)
 }
 
 func launchFailure(msg string, err error) *Failure {
@@ -195,4 +202,12 @@ func exitCode(st *os.ProcessState) int32 {
 		return int32(128 + int(ws.Signal()))
 	}
 	return int32(st.ExitCode())
+}
+
+// userName names the user a process runs as, for logs.
+func userName(id *Identity) string {
+	if id == nil {
+		return "(agent's user)"
+	}
+	return id.Name
 }

@@ -105,7 +105,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("create node directories: %w", err)
 	}
 	node := Node{AccountName: cfg.AccountName, AccountURL: cfg.AccountURL, PoolID: cfg.PoolID, NodeID: cfg.NodeID,
-		IsDedicated: w.Registration.Dedicated, Layout: layout}
+		IsDedicated: w.Registration.Dedicated, Layout: layout, UserAccounts: cfg.UserAccounts}
 	log.Info("node joined pool", "root", layout.Root, "slots", cfg.Slots)
 
 	state := api.NodeIdle
@@ -298,7 +298,7 @@ func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment)
 	rep := nodeproto.Report{NodeID: node.NodeID, PoolID: node.PoolID, Lease: a.Lease}
 	spec := Spec{Kind: KindTask, Node: node, JobID: a.Lease.JobID, TaskID: t.ID, CommandLine: t.CommandLine,
 		JobEnvironment: a.JobEnvironment, Environment: t.EnvironmentSettings, ResourceFiles: t.ResourceFiles,
-		OutputFiles: t.OutputFiles}
+		OutputFiles: t.OutputFiles, UserIdentity: t.UserIdentity}
 	if c := t.Constraints; c != nil {
 		if c.MaxWallClockTime != nil {
 			spec.MaxWallClockTime = c.MaxWallClockTime.Std()
@@ -360,7 +360,8 @@ func (w *Worker) runPrep(ctx context.Context, node Node, a nodeproto.Assignment)
 	w.mu.Unlock()
 	ps.once.Do(func() {
 		spec := Spec{Kind: KindJobPreparation, Node: node, JobID: a.Lease.JobID, TaskID: p.ID, CommandLine: p.CommandLine,
-			JobEnvironment: a.JobEnvironment, Environment: p.EnvironmentSettings, ResourceFiles: p.ResourceFiles}
+			JobEnvironment: a.JobEnvironment, Environment: p.EnvironmentSettings, ResourceFiles: p.ResourceFiles,
+			UserIdentity: p.UserIdentity}
 		if p.Constraints != nil && p.Constraints.MaxWallClockTime != nil {
 			spec.MaxWallClockTime = p.Constraints.MaxWallClockTime.Std()
 		}
@@ -384,7 +385,8 @@ func (w *Worker) runPrep(ctx context.Context, node Node, a nodeproto.Assignment)
 
 // runStartTask runs the pool's start task with its retries.
 func (w *Worker) runStartTask(ctx context.Context, node Node, st *api.StartTask) *api.StartTaskInformation {
-	spec := Spec{Kind: KindStartTask, Node: node, CommandLine: st.CommandLine, Environment: st.EnvironmentSettings, ResourceFiles: st.ResourceFiles}
+	spec := Spec{Kind: KindStartTask, Node: node, CommandLine: st.CommandLine, Environment: st.EnvironmentSettings, ResourceFiles: st.ResourceFiles,
+		UserIdentity: st.UserIdentity}
 	maxRetries := int32(0)
 	if st.MaxTaskRetryCount != nil {
 		maxRetries = *st.MaxTaskRetryCount
@@ -466,7 +468,7 @@ func (w *Worker) startRelease(ctx context.Context, node Node, rel nodeproto.Rele
 		t := rel.Task
 		spec := Spec{Kind: KindJobRelease, Node: node, JobID: rel.JobID, TaskID: t.ID, CommandLine: t.CommandLine,
 			JobEnvironment: rel.JobEnvironment, Environment: t.EnvironmentSettings, ResourceFiles: t.ResourceFiles,
-			JobPreparationTaskID: rel.JobPreparationTaskID, MaxWallClockTime: maxReleaseWallClock}
+			JobPreparationTaskID: rel.JobPreparationTaskID, MaxWallClockTime: maxReleaseWallClock, UserIdentity: t.UserIdentity}
 		if t.MaxWallClockTime != nil && t.MaxWallClockTime.Std() < maxReleaseWallClock {
 			spec.MaxWallClockTime = t.MaxWallClockTime.Std()
 		}

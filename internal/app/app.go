@@ -61,6 +61,9 @@ type Config struct {
 	// DevIssuer serves the development token issuer (internal/devissuer)
 	// on the API's listener and trusts its tokens (openbatch dev).
 	DevIssuer bool
+	// Now is the service's clock (default api.Now): tests move it to drive
+	// time-based rules such as job schedules without waiting.
+	Now func() time.Time
 }
 
 // Server is a running openbatch server.
@@ -78,7 +81,9 @@ type Server struct {
 	store    *sqlite.Store
 	cancel   context.CancelFunc
 	done     chan struct{}
-	local    *LocalNodes
+	// schedDone closes when the scheduler's loop has stopped.
+	schedDone chan struct{}
+	local     *LocalNodes
 }
 
 // DefaultDataDir returns $XDG_DATA_HOME/openbatch or ~/.local/share/openbatch.
@@ -115,10 +120,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("account key: %w", err)
 	}
 	keyBytes, _ := base64.StdEncoding.DecodeString(cfg.AccountKey)
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	// The data directory is created private; an existing one keeps its
+	// mode (it may be a directory the user shares), but the database in it
+	// is made readable by this user only.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "openbatch.db"))
+	dbPath := filepath.Join(cfg.DataDir, "openbatch.db")
+	if err := createPrivateFile(dbPath); err != nil {
+		return nil, fmt.Errorf("create database file: %w", err)
+	}
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return nil, err
 	}
@@ -144,12 +156,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	svc := service.New(st, cfg.Log)
+	if cfg.Now != nil {
+		svc.Now = cfg.Now
+	}
 	svc.ValidateOutputFiles = validateOutputFiles
 	svc.ValidateResourceFiles = validateResourceFiles
 	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, HeartbeatInterval: cfg.HeartbeatInterval, AccountName: cfg.AccountName, AccountURL: endpoint})
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
-		listener: ln, store: st, cancel: cancel, done: make(chan struct{})}
+		listener: ln, store: st, cancel: cancel, done: make(chan struct{}), schedDone: make(chan struct{})}
 	s.Issuer = issuer
 	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
 		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, s.JoinToken)}}
@@ -182,7 +197,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go sched.Run(runCtx)
+	go func() {
+		defer close(s.schedDone)
+		sched.Run(runCtx)
+	}()
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -202,5 +220,6 @@ func (s *Server) Close() error {
 	s.cancel()
 	err := s.http.Shutdown(ctx)
 	<-s.done
+	<-s.schedDone
 	return errors.Join(err, s.store.Close())
 }

@@ -127,6 +127,56 @@ func TestJobPreparationTask(t *testing.T) {
 	if _, err := c.Do(ctx, "HEAD", "/pools/p1/nodes/"+node+"/files/shared/release-prep", nil, nil); err != nil {
 		t.Fatalf("release marker: %v", err)
 	}
+	// The job completes only once its release task has run (Azure: job
+	// terminate waits for release tasks).
+	j := waitJobState(t, c, "prep", api.JobCompleted)
+	if end := status.Value[0].JobReleaseTaskExecutionInfo.EndTime; end == nil || j.ExecutionInfo.EndTime.Before(*end) {
+		t.Fatalf("job ended at %v, before its release task (%v)", j.ExecutionInfo.EndTime, end)
+	}
+}
+
+// Deleting a job whose preparation task ran runs its release task on that
+// node before the job goes away.
+func TestJobReleaseOnDelete(t *testing.T) {
+	_, c := startDev(t)
+	job := &api.Job{ID: "del", JobPreparationTask: &api.JobPreparationTask{CommandLine: `/bin/true`},
+		JobReleaseTask: &api.JobReleaseTask{CommandLine: `/bin/sh -c 'echo released > "$AZ_BATCH_NODE_SHARED_DIR/release-$AZ_BATCH_JOB_ID"'`}}
+	mustPoolJob(t, c, 1, 1, job)
+	ctx := ctxT(t, 30*time.Second)
+	addAll(t, c, "del", []*api.Task{{ID: "a", CommandLine: `/bin/true`}})
+	waitAll(t, c, "del", 1, 30*time.Second)
+	nodes := waitNodes(t, c, "p1", 1, func(api.ComputeNode) bool { return true })
+	if _, err := c.Do(ctx, "DELETE", "/jobs/del", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := c.GetJob(ctx, "del")
+		if client.Code(err) == api.CodeJobNotFound {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the job was not deleted: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := c.Do(ctx, "HEAD", "/pools/p1/nodes/"+nodes[0].ID+"/files/shared/release-del", nil, nil); err != nil {
+		t.Fatalf("the release task did not run before the job was deleted: %v", err)
+	}
+}
+
+func waitJobState(t *testing.T, c *client.Client, id string, state api.JobState) *api.Job {
+	t.Helper()
+	ctx := ctxT(t, 30*time.Second)
+	for {
+		j, err := c.GetJob(ctx, id)
+		if err == nil && j.State == state {
+			return j
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("job %s did not reach %s: %+v, %v", id, state, j, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // requiredSlots: a 2-slot task occupies two of a node's slots; pack fills

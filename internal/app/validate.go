@@ -28,9 +28,15 @@ const (
 )
 
 // ConfigureAgentFromEnv fills cfg.Agent from the environment: the output
-// files step with its identities, and the auto-storage account.
+// files step with its identities, the storage service version
+// (azure.ServiceVersionEnv) and the auto-storage account.
 func ConfigureAgentFromEnv(cfg *Config) error {
 	var az azure.Options
+	v, err := azure.ServiceVersionFromEnv()
+	if err != nil {
+		return err
+	}
+	az.ServiceVersion = v
 	if path := os.Getenv(EnvIdentities); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -66,6 +72,7 @@ func ConfigureAgent(cfg *Config, az azure.Options, auto *agent.StorageAccount) e
 		return err
 	}
 	cfg.Agent.Runner.AfterProcess = append(cfg.Agent.Runner.AfterProcess, agent.OutputFilesStep{Opener: op})
+	cfg.Agent.Runner.StorageServiceVersion = az.ServiceVersion
 	if auto != nil {
 		cfg.Agent.Runner.AutoStorage = auto
 	}

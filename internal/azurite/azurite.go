@@ -52,18 +52,53 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// NodeBin returns the path of an executable installed by tools/node's
-// package.json (node_modules/.bin/NAME), or an error saying how to install it.
+// NodeBin returns the path of an executable named name, found in this order:
+//
+//  1. tools/node/node_modules/.bin/NAME (installed from tools/node's
+//     package.json, so the pinned version) in the working directory or any
+//     directory above it;
+//  2. the same, above the directory of the running executable (so an
+//     openbatch built into the repository finds it from any working
+//     directory);
+//  3. NAME on PATH (e.g. `npm install -g azurite`).
+//
+// The error says where it looked and how to install it.
 func NodeBin(name string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
 	}
-	p := filepath.Join(root, "tools", "node", "node_modules", ".bin", name)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s is not installed (run scripts/setup.sh): %w", name, err)
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		starts = append(starts, filepath.Dir(exe))
 	}
-	return p, nil
+	return findNodeBin(name, starts, exec.LookPath)
+}
+
+// findNodeBin is NodeBin with its inputs explicit: the directories to walk up
+// from and the PATH lookup.
+func findNodeBin(name string, starts []string, lookPath func(string) (string, error)) (string, error) {
+	rel := filepath.Join("tools", "node", "node_modules", ".bin", name)
+	for _, start := range starts {
+		for dir := start; ; {
+			p := filepath.Join(dir, rel)
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+				return p, nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	if p, err := lookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s is not installed: not found in %s above %q nor on PATH "+
+		"(run scripts/setup.sh in the openbatch repository, or npm install -g azurite)", name, rel, starts)
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -93,8 +128,12 @@ func Start(ctx context.Context, dir string) (*Azurite, error) {
 			Endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, Account),
 			Account:  Account, Key: Key, dir: dir, log: &bytes.Buffer{},
 		}
+		// Started stock, as users start it: no --skipApiVersionCheck, no
+		// --loose. --silent only turns off the access log (which would grow
+		// a.log without bound) and --disableTelemetry only stops Azurite
+		// phoning home; neither changes how a request is judged.
 		a.cmd = exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
-			"--location", dir, "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent")
+			"--location", dir, "--disableTelemetry", "--silent")
 		a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 		a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := a.cmd.Start(); err != nil {

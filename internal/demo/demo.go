@@ -17,11 +17,13 @@ import (
 	"sort"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/blob/azure"
 	"github.com/openbatch/openbatch/client"
 	"github.com/openbatch/openbatch/internal/app"
 	"github.com/openbatch/openbatch/internal/azurite"
@@ -154,7 +156,7 @@ func openStorage(ctx context.Context, dataDir string, out io.Writer) (*storage, 
 	if _, err := azurite.NodeBin("azurite-blob"); err != nil {
 		st, cleanup, err := openLocal(dataDir)
 		if err == nil {
-			fmt.Fprintf(out, "Azurite is not installed (run scripts/setup.sh); outputs go to %s\n", st.display)
+			fmt.Fprintf(out, "Azurite is not installed (run scripts/setup.sh, or npm install -g azurite); outputs go to %s\n", st.display)
 		}
 		return st, cleanup, err
 	}
@@ -198,7 +200,12 @@ func openAzurite(ctx context.Context, dataDir string, out io.Writer) (*storage, 
 		az.Close()
 		return nil, nil, err
 	}
-	cl, err := azblob.NewClientWithSharedKeyCredential(az.Endpoint+"/", cred, nil)
+	co, err := azure.ClientOptionsFromEnv(azcore.ClientOptions{})
+	if err != nil {
+		az.Close()
+		return nil, nil, err
+	}
+	cl, err := azblob.NewClientWithSharedKeyCredential(az.Endpoint+"/", cred, &azblob.ClientOptions{ClientOptions: co})
 	if err != nil {
 		az.Close()
 		return nil, nil, err

@@ -43,6 +43,7 @@ func wantStats(r *http.Request) bool {
 
 func decorateJob(r *http.Request, j *api.Job) {
 	j.URL = jobURL(r, j.ID)
+	j.Pending = nil // openbatch's own bookkeeping, never on the wire
 	if !wantStats(r) {
 		j.Stats = nil
 	}

@@ -16,6 +16,7 @@ const (
 	kindJob
 	kindTask
 	kindNode
+	kindJobSchedule
 )
 
 // Filterable properties per entity: the ones the Azure docs filter on.
@@ -36,6 +37,13 @@ var schemas = map[entityKind]odata.Schema{
 		"executionInfo/startTime": odata.DateTime, "executionInfo/endTime": odata.DateTime,
 		"executionInfo/terminateReason": odata.String, "onAllTasksComplete": odata.Enum, "onTaskFailure": odata.Enum,
 		"usesTaskDependencies": odata.Bool,
+	},
+	kindJobSchedule: {
+		"id": odata.String, "displayName": odata.String, "state": odata.Enum, "previousState": odata.Enum,
+		"creationTime": odata.DateTime, "stateTransitionTime": odata.DateTime, "lastModified": odata.DateTime,
+		"executionInfo/nextRunTime": odata.DateTime, "executionInfo/endTime": odata.DateTime,
+		"executionInfo/recentJob/id": odata.String, "jobSpecification/poolInfo/poolId": odata.String,
+		"jobSpecification/priority": odata.Int,
 	},
 	kindPool: {
 		"id": odata.String, "displayName": odata.String, "state": odata.Enum, "allocationState": odata.Enum,
@@ -61,6 +69,9 @@ var selectable = map[entityKind][]string{
 		"maxParallelTasks", "constraints", "jobManagerTask", "jobPreparationTask", "jobReleaseTask",
 		"commonEnvironmentSettings", "poolInfo", "onAllTasksComplete", "onTaskFailure", "networkConfiguration",
 		"metadata", "executionInfo", "stats"},
+	kindJobSchedule: {"id", "displayName", "url", "eTag", "lastModified", "creationTime", "state",
+		"stateTransitionTime", "previousState", "previousStateTransitionTime", "schedule", "jobSpecification",
+		"executionInfo", "metadata", "stats"},
 	kindPool: {"id", "displayName", "url", "eTag", "lastModified", "creationTime", "state", "stateTransitionTime",
 		"allocationState", "allocationStateTransitionTime", "vmSize", "cloudServiceConfiguration",
 		"virtualMachineConfiguration", "resizeTimeout", "resizeErrors", "currentDedicatedNodes",
@@ -141,6 +152,8 @@ func accessor(v any) odata.Accessor {
 		return func(p string) (any, bool) { return poolProp(e, p) }
 	case *api.ComputeNode:
 		return func(p string) (any, bool) { return nodeProp(e, p) }
+	case *api.JobSchedule:
+		return func(p string) (any, bool) { return jobScheduleProp(e, p) }
 	}
 	return func(string) (any, bool) { return nil, false }
 }
@@ -307,4 +320,49 @@ func nodeProp(n *api.ComputeNode, p string) (any, bool) {
 
 func parseSelect(kind entityKind, v string) ([]string, error) {
 	return odata.ParseSelect(v, selectable[kind])
+}
+
+func jobScheduleProp(js *api.JobSchedule, p string) (any, bool) {
+	switch p {
+	case "id":
+		return js.ID, true
+	case "displayName":
+		return str(js.DisplayName)
+	case "state":
+		return string(js.State), true
+	case "previousState":
+		return str(string(js.PreviousState))
+	case "creationTime":
+		return tp(js.CreationTime)
+	case "stateTransitionTime":
+		return tp(js.StateTransitionTime)
+	case "lastModified":
+		return tp(js.LastModified)
+	case "jobSpecification/poolInfo/poolId":
+		if js.JobSpecification == nil || js.JobSpecification.PoolInfo == nil {
+			return nil, false
+		}
+		return str(js.JobSpecification.PoolInfo.PoolID)
+	case "jobSpecification/priority":
+		if js.JobSpecification == nil {
+			return nil, false
+		}
+		return i32(js.JobSpecification.Priority)
+	}
+	ei := js.ExecutionInfo
+	if ei == nil {
+		return nil, false
+	}
+	switch p {
+	case "executionInfo/nextRunTime":
+		return tp(ei.NextRunTime)
+	case "executionInfo/endTime":
+		return tp(ei.EndTime)
+	case "executionInfo/recentJob/id":
+		if ei.RecentJob == nil {
+			return nil, false
+		}
+		return str(ei.RecentJob.ID)
+	}
+	return nil, false
 }

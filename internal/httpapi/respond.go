@@ -82,7 +82,7 @@ func serverFrom(w http.ResponseWriter) *Server {
 // entityJSON marshals v, keeps only the selected top-level properties when
 // sel is non-nil, and prepends odata.metadata when meta is non-empty.
 func entityJSON(v any, sel map[string]bool, meta string) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := api.Marshal(v)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/service"
@@ -26,6 +27,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/disablescheduling", s.disableScheduling)
 	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/enablescheduling", s.enableScheduling)
 	mux.HandleFunc("POST /pools/{poolId}/removenodes", s.removeNodes)
+	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/reboot", s.rebootNode)
+	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/reimage", s.reimageNode)
 	mux.HandleFunc("GET /nodecounts", s.nodeCounts)
 	mux.HandleFunc("GET /supportedimages", s.supportedImages)
 
@@ -40,6 +43,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /jobs/{jobId}/terminate", s.terminateJob)
 	mux.HandleFunc("GET /jobs/{jobId}/taskcounts", s.taskCounts)
 	mux.HandleFunc("GET /jobs/{jobId}/jobpreparationandreleasetaskstatus", s.prepReleaseStatus)
+
+	s.jobScheduleRoutes(mux)
 
 	mux.HandleFunc("POST /jobs/{jobId}/tasks", s.addTask)
 	mux.HandleFunc("POST /jobs/{jobId}/addtaskcollection", s.addTaskCollection)
@@ -115,6 +120,10 @@ func (s *Server) addPool(w http.ResponseWriter, r *http.Request) {
 	// Pools carry many Azure VM settings openbatch stores as given, so unknown
 	// properties are accepted here (documented in docs/compatibility.md).
 	if err := decodeBody(r, &p, false); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := removedPoolProperty(r, &p); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -278,6 +287,12 @@ func (s *Server) addJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if j.Pending != nil {
+		// Stored bookkeeping shares the job's type; to a client it is a
+		// property the API does not define.
+		writeError(w, r, invalidBody("The request body contains a property the Batch API does not define: openbatchPending. Check its spelling and case."))
+		return
+	}
 	if err := s.Svc.AddJob(r.Context(), &j); err != nil {
 		writeError(w, r, err)
 		return
@@ -356,6 +371,10 @@ func (s *Server) updateJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
+	if _, err := forceParam(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if cond, ok := input(w, r, nil); ok {
 		reply(w, r, s.Svc.DeleteJob(r.Context(), r.PathValue("jobId"), cond), http.StatusAccepted, "")
 	}
@@ -376,7 +395,30 @@ func optionalBody(r *http.Request, v any) error {
 	return decodeJSON(data, v, true)
 }
 
+// forceParam reads the force query parameter of job delete and terminate
+// (api-version 2024-07-01.20.0 and later). openbatch never waits for nodes
+// to acknowledge a job's deletion or termination, so force=true changes
+// nothing; it is accepted, and a value that is not a boolean is refused as
+// Azure does. See docs/compatibility.md, "Job delete and terminate: force".
+func forceParam(r *http.Request) (bool, error) {
+	v, ok := queryGet(r, "force")
+	if !ok {
+		return false, nil
+	}
+	switch strings.ToLower(v) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, badQuery("force", v, "The value must be true or false.")
+}
+
 func (s *Server) terminateJob(w http.ResponseWriter, r *http.Request) {
+	if _, err := forceParam(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	var body api.JobTerminate
 	if err := optionalBody(r, &body); err != nil {
 		writeError(w, r, err)

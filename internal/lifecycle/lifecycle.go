@@ -7,6 +7,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
@@ -138,7 +139,9 @@ func NextJob(from api.JobState, ev JobEvent) (api.JobState, error) {
 	return to, nil
 }
 
-// ApplyJob moves j on ev, recording the previous state and times.
+// ApplyJob moves j on ev, recording the previous state and times. The
+// job's pending work belongs to the transitional state it was recorded
+// for: it is dropped when the job reaches a state that needs none.
 func ApplyJob(j *api.Job, ev JobEvent, now time.Time) error {
 	to, err := NextJob(j.State, ev)
 	if err != nil {
@@ -148,5 +151,45 @@ func ApplyJob(j *api.Job, ev JobEvent, now time.Time) error {
 	j.PreviousStateTransitionTime = j.StateTransitionTime
 	j.State = to
 	j.StateTransitionTime = api.T(now)
+	if !Transitional(to) {
+		j.Pending = nil
+	}
 	return nil
+}
+
+// Transitional reports whether a job in state st has work left that a
+// reconcile loop must finish: its running tasks to end or requeue, its
+// tasks and files to remove.
+func Transitional(st api.JobState) bool {
+	switch st {
+	case api.JobTerminating, api.JobDisabling, api.JobDeleting, api.JobEnabling:
+		return true
+	}
+	return false
+}
+
+// etagEpoch is 1601-01-01 in 100 ns ticks before the Unix epoch: Azure's
+// ETags count 100 ns ticks from 1601, as Windows file times do.
+const etagEpoch = 116444736000000000
+
+// NextETag returns the ETag an entity gets when it changes: 0x and 15 hex
+// digits of its modification time in 100 ns ticks since 1601 (the shape of
+// Azure's), and always after prev, its current ETag ("" for a new entity).
+// Deriving it from the stored ETag inside the transaction that writes it
+// keeps an entity's ETags distinct across servers whose clocks disagree,
+// with no counter held in any process.
+func NextETag(prev string, now time.Time) string {
+	tick := now.UnixNano()/100 + etagEpoch
+	if p, ok := parseETag(prev); ok && tick <= p {
+		tick = p + 1
+	}
+	return fmt.Sprintf("0x%015X", tick)
+}
+
+func parseETag(s string) (int64, bool) {
+	if len(s) < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s[2:], 16, 64)
+	return v, err == nil
 }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -145,4 +146,41 @@ func BenchmarkApplyTask(b *testing.B) {
 		_ = ApplyTask(task, Start, now)
 		_ = ApplyTask(task, Retry, now)
 	}
+}
+
+func TestNextETag(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	fresh := NextETag("", now)
+	cases := []struct {
+		name string
+		prev string
+		now  time.Time
+		want string
+	}{
+		{"new entity: the time", "", now, fresh},
+		{"later clock: the time", "0x8DE0000000000000", now, fresh},
+		{"same tick: one after", fresh, now, "0x" + fmt.Sprintf("%015X", mustTick(t, fresh)+1)},
+		{"clock behind (another server): one after", fresh, now.Add(-time.Hour), "0x" + fmt.Sprintf("%015X", mustTick(t, fresh)+1)},
+		{"malformed previous: the time", "W/\"abc\"", now, fresh},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := NextETag(c.prev, c.now)
+			if got != c.want {
+				t.Fatalf("NextETag(%q) = %s, want %s", c.prev, got, c.want)
+			}
+			if len(got) != 17 {
+				t.Fatalf("%s is not 0x and 15 hex digits", got)
+			}
+		})
+	}
+}
+
+func mustTick(t *testing.T, etag string) int64 {
+	t.Helper()
+	v, ok := parseETag(etag)
+	if !ok {
+		t.Fatalf("unparsable %s", etag)
+	}
+	return v
 }

@@ -35,7 +35,7 @@ func Handler(c Coordinator, token string) http.Handler {
 		mux.HandleFunc("POST "+PathPrefix+name, func(w http.ResponseWriter, r *http.Request) {
 			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-				http.Error(w, "node join token missing or wrong: pass the token printed by `openbatch server` with --token", http.StatusUnauthorized)
+				http.Error(w, "node join token missing or wrong: pass the token in the server's DATA_DIR/join-token with --token-file", http.StatusUnauthorized)
 				return
 			}
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))

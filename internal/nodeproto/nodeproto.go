@@ -61,6 +61,9 @@ type NodeConfig struct {
 	// silent node's tasks. A node that cannot reach the server for that
 	// long stops its tasks itself, so that no task runs on two nodes.
 	HeartbeatTimeout time.Duration `json:"heartbeatTimeout"`
+	// UserAccounts are the pool's named user accounts (no secrets), which
+	// tasks may name in userIdentity.username.
+	UserAccounts []UserAccount `json:"userAccounts,omitempty"`
 }
 
 // NodeStatus is a node's report of itself on each Acquire.

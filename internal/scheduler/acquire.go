@@ -236,7 +236,7 @@ func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus) ([]n
 			if err := service.RequeueRow(row, s.now()); err != nil {
 				return err
 			}
-			row.Task.ETag = s.svc.NewETag()
+			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.now())
 			row.Task.LastModified = api.T(s.now())
 			return nil
 		})
@@ -409,7 +409,7 @@ func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, n
 			TaskRootDirectory: agent.TaskRootDirectory(job.ID, r.Task.ID)}
 		r.Epoch++
 		r.NodeID = node.Node.ID
-		r.Task.ETag = s.svc.NewETag()
+		r.Task.ETag = lifecycle.NextETag(r.Task.ETag, s.now())
 		r.Task.LastModified = api.T(now)
 		return nil
 	})

@@ -64,7 +64,7 @@ func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
 			r.NodeID = ""
 		}
 		r.Epoch++
-		t.ETag = s.svc.NewETag()
+		t.ETag = lifecycle.NextETag(t.ETag, s.now())
 		t.LastModified = api.T(now)
 		return nil
 	})

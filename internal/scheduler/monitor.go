@@ -2,25 +2,128 @@ package scheduler
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
-// Run watches node heartbeats and job wall-clock limits until ctx ends.
+// sweepEvery is how often the loop re-derives the follow-up work of task
+// completions (released dependents, onAllTasksComplete) from the store.
+// Completions do that work at once; the sweep finishes what a crash or a
+// failed call left undone, so it can be slow.
+const sweepEvery = 15 * time.Second
+
+// leaderTTL is how long the leader lease outlives its last renewal; the
+// leader renews it on every tick, so another server takes over within this
+// time of the leader's death.
+const leaderTTL = 5 * time.Second
+
+// Run is the reconcile loop: until ctx ends it watches node heartbeats and
+// job wall-clock limits, finishes the work of jobs and pools in
+// transitional states (terminating, disabling, deleting), and sweeps for
+// completion follow-ups that were recorded but not carried out. Every step
+// is idempotent and re-checked in its own transaction; among the servers
+// sharing a database only the holder of the store's leader lease does this
+// periodic work, and another takes it over when the holder dies. Run also
+// carries wake-ups between servers (see Kick). It returns when ctx ends and
+// every goroutine it started has stopped.
 func (s *Scheduler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(2)
+	go func() { defer wg.Done(); s.sendWakeups(ctx) }()
+	go func() { defer wg.Done(); s.receiveWakeups(ctx) }()
+
 	s.graceAfterStart(ctx)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var ls loopState
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		s.checkNodes(ctx)
-		s.checkJobs(ctx)
+		s.tick(ctx, &ls)
+	}
+}
+
+// loopState is what Run's passes remember between ticks.
+type loopState struct {
+	leading   bool
+	lastSweep time.Time
+	lastErr   string
+	lastErrAt time.Time
+}
+
+// tick is one pass of Run: it renews or takes the leader lease and, if this
+// scheduler leads, does the periodic work. It reports whether it led.
+func (s *Scheduler) tick(ctx context.Context, ls *loopState) bool {
+	lead, err := s.store.TryLead(ctx, "scheduler", s.id, leaderTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("leader lease", "err", err)
+		}
+		return false
+	}
+	if lead != ls.leading {
+		ls.leading = lead
+		s.log.Info("periodic work", "leader", lead, "holder", s.id)
+		if lead {
+			// A new leader has not seen the nodes that polled other
+			// servers: give every node a full timeout from now.
+			s.graceAfterStart(ctx)
+		}
+	}
+	if !lead {
+		return false
+	}
+	s.checkNodes(ctx)
+	sweep := time.Since(ls.lastSweep) >= sweepEvery
+	if sweep {
+		ls.lastSweep = time.Now()
+	}
+	s.checkJobs(ctx, sweep)
+	err = errors.Join(s.svc.ReconcileJobs(ctx), s.svc.ReconcilePools(ctx), s.svc.ReconcileJobSchedules(ctx))
+	if sweep {
+		err = errors.Join(err, s.svc.EnsureAutoPools(ctx))
+	}
+	if err != nil && ctx.Err() == nil && (err.Error() != ls.lastErr || time.Since(ls.lastErrAt) > time.Minute) {
+		s.log.Warn("reconcile: work left for the next pass", "err", err)
+		ls.lastErr, ls.lastErrAt = err.Error(), time.Now()
+	}
+	return true
+}
+
+// sendWakeups sends the store notification that Kick asked for, one at a
+// time: kicks that come while one is being sent are folded into the next.
+func (s *Scheduler) sendWakeups(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.notify:
+		}
+		if err := s.store.Notify(ctx); err != nil && ctx.Err() == nil {
+			s.log.Debug("notify other servers", "err", err)
+		}
+	}
+}
+
+// receiveWakeups wakes this server's waiting nodes when another server
+// kicked.
+func (s *Scheduler) receiveWakeups(ctx context.Context) {
+	ch := s.store.Wakeups()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			s.wakeLocal()
+		}
 	}
 }
 
@@ -68,8 +171,10 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 	})
 }
 
-// checkJobs terminates jobs past their maxWallClockTime.
-func (s *Scheduler) checkJobs(ctx context.Context) {
+// checkJobs terminates jobs past their maxWallClockTime; with sweep set it
+// also releases waiting tasks whose dependencies are met and applies
+// onAllTasksComplete, for completions whose follow-up was lost.
+func (s *Scheduler) checkJobs(ctx context.Context, sweep bool) {
 	tok := ""
 	for {
 		jobs, next, err := s.store.ListJobs(ctx, store.Page{Token: tok, State: string(api.JobActive)})
@@ -77,6 +182,12 @@ func (s *Scheduler) checkJobs(ctx context.Context) {
 			return
 		}
 		for _, j := range jobs {
+			if sweep {
+				if j.UsesTaskDependencies != nil && *j.UsesTaskDependencies {
+					s.resolveDependencies(ctx, j)
+				}
+				s.checkAllComplete(ctx, j)
+			}
 			if j.Constraints == nil || j.Constraints.MaxWallClockTime == nil || *j.Constraints.MaxWallClockTime == api.Infinite || j.CreationTime == nil {
 				continue
 			}

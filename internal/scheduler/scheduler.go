@@ -15,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
@@ -41,6 +43,11 @@ type Scheduler struct {
 	svc   *service.Service
 	log   *slog.Logger
 	cfg   Config
+
+	// id names this scheduler when it takes the store's leader lease.
+	id string
+	// notify holds a pending cross-server wake-up (see Kick and Run).
+	notify chan struct{}
 
 	mu   sync.Mutex
 	wake chan struct{}
@@ -74,13 +81,24 @@ func New(svc *service.Service, cfg Config) *Scheduler {
 	if limit := cfg.HeartbeatTimeout / 3; cfg.HeartbeatInterval > limit {
 		cfg.HeartbeatInterval = limit
 	}
-	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, wake: make(chan struct{}), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}, pools: map[string]cachedPool{}, releaseCheck: map[string]time.Time{}}
+	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, id: newHolderID(), wake: make(chan struct{}), notify: make(chan struct{}, 1), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}, pools: map[string]cachedPool{}, releaseCheck: map[string]time.Time{}}
 	svc.Hooks = s
 	return s
 }
 
-// Kick wakes nodes waiting in Acquire: there may be new work or new cancels.
+// Kick wakes nodes waiting in Acquire, on this server and (through the
+// store's Notify, sent by Run) on every other server sharing the database:
+// there may be new work or new cancels.
 func (s *Scheduler) Kick() {
+	s.wakeLocal()
+	select {
+	case s.notify <- struct{}{}:
+	default: // a notification is already due; it covers this one
+	}
+}
+
+// wakeLocal wakes the nodes waiting in Acquire on this server.
+func (s *Scheduler) wakeLocal() {
 	s.mu.Lock()
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -94,6 +112,15 @@ func (s *Scheduler) wakeChan() <-chan struct{} {
 }
 
 func (s *Scheduler) now() time.Time { return s.svc.Now() }
+
+// newHolderID names one scheduler process among the servers sharing a
+// database: the host it runs on and a random suffix.
+func newHolderID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return host + "/" + hex.EncodeToString(b[:])
+}
 
 // NewNodeID returns an ID in the shape of Azure's node IDs.
 func NewNodeID() string {
@@ -137,9 +164,12 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	if pool.TaskSlotsPerNode != nil {
 		slots = int(*pool.TaskSlotsPerNode)
 	}
+	// Malformed userAccounts give no accounts (tasks naming one then fail
+	// with a clear message) rather than a node that cannot register.
+	users, _ := nodeproto.PoolUserAccounts(pool.UserAccounts)
 	return &nodeproto.NodeConfig{NodeID: reg.NodeID, PoolID: pool.ID, VMSize: pool.VMSize, Slots: slots,
 		StartTask: pool.StartTask, AccountName: s.cfg.AccountName, AccountURL: s.cfg.AccountURL,
-		HeartbeatInterval: s.cfg.HeartbeatInterval, HeartbeatTimeout: s.cfg.HeartbeatTimeout}, nil
+		HeartbeatInterval: s.cfg.HeartbeatInterval, HeartbeatTimeout: s.cfg.HeartbeatTimeout, UserAccounts: users}, nil
 }
 
 // RemoveNode deletes a node; its running tasks are requeued.
@@ -172,7 +202,7 @@ func (s *Scheduler) syncPoolCounts(ctx context.Context, poolID string) error {
 			return errNoChange
 		}
 		p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(ded), api.I32(low)
-		p.ETag = s.svc.NewETag()
+		p.ETag = lifecycle.NextETag(p.ETag, s.now())
 		p.LastModified = api.T(s.now())
 		return nil
 	})
@@ -199,7 +229,7 @@ func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string) {
 			if err := service.RequeueRow(row, s.now()); err != nil {
 				return err
 			}
-			row.Task.ETag = s.svc.NewETag()
+			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.now())
 			row.Task.LastModified = api.T(s.now())
 			return nil
 		})

@@ -9,6 +9,7 @@ import (
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/service"
+	"github.com/openbatch/openbatch/internal/store"
 	"github.com/openbatch/openbatch/internal/store/sqlite"
 )
 
@@ -90,5 +91,127 @@ func TestOrphanedLeaseIsRequeued(t *testing.T) {
 	err = s.Complete(ctx, nodeproto.Report{NodeID: cfg.NodeID, PoolID: "p", Lease: lease, ExitCode: api.I32(0)})
 	if err != nodeproto.ErrStaleLease {
 		t.Fatalf("late report: %v", err)
+	}
+}
+
+// The follow-up of a completion (releasing dependents, onAllTasksComplete)
+// runs right after the completion commits; if the process dies in between,
+// the reconcile loop's sweep re-derives it from the store.
+func TestSweepFinishesLostFollowUps(t *testing.T) {
+	cases := []struct {
+		name  string
+		job   *api.Job
+		tasks []*api.Task
+		// then changes the stored job after its tasks are added
+		then  func(*api.Job)
+		check func(*testing.T, context.Context, *Scheduler)
+	}{
+		{
+			name: "onAllTasksComplete terminatejob",
+			job:  &api.Job{ID: "j"},
+			tasks: []*api.Task{
+				{ID: "t1", CommandLine: "/bin/true"},
+			},
+			// Set in the store: through the API a job with no task left
+			// would terminate at once.
+			then: func(j *api.Job) { j.OnAllTasksComplete = api.OnAllTasksCompleteTerminateJob },
+			check: func(t *testing.T, ctx context.Context, s *Scheduler) {
+				j, err := s.store.GetJob(ctx, "j")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if j.State != api.JobCompleted || j.ExecutionInfo.TerminateReason != "AllTasksComplete" {
+					t.Fatalf("job %s, reason %q", j.State, j.ExecutionInfo.TerminateReason)
+				}
+			},
+		},
+		{
+			name: "dependents released",
+			job:  &api.Job{ID: "j", UsesTaskDependencies: api.B(true)},
+			tasks: []*api.Task{
+				{ID: "t1", CommandLine: "/bin/true"},
+				{ID: "t2", CommandLine: "/bin/true", DependsOn: &api.TaskDependencies{TaskIDs: []string{"t1"}}},
+			},
+			check: func(t *testing.T, ctx context.Context, s *Scheduler) {
+				r, err := s.store.GetTask(ctx, "j", "t2")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Waiting {
+					t.Fatal("t2 still waits on a completed t1")
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			svc := service.New(st, nil)
+			s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
+			if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0)}); err != nil {
+				t.Fatal(err)
+			}
+			tc.job.PoolInfo = &api.PoolInformation{PoolID: "p"}
+			if err := svc.AddJob(ctx, tc.job); err != nil {
+				t.Fatal(err)
+			}
+			for _, tk := range tc.tasks {
+				if err := svc.AddTask(ctx, "j", tk); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.then != nil {
+				if _, err := st.UpdateJob(ctx, "j", func(j *api.Job) error { tc.then(j); return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// t1 completes in the store, and the process dies before the
+			// follow-up: nothing but the sweep will notice.
+			if _, err := st.UpdateTask(ctx, "j", "t1", func(r *store.TaskRow) error {
+				r.Task.State = api.TaskCompleted
+				r.Task.ExecutionInfo = &api.TaskExecutionInformation{ExitCode: api.I32(0), Result: api.ResultSuccess}
+				r.Epoch++
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			s.checkJobs(ctx, false)
+			if j, _ := st.GetJob(ctx, "j"); j.State != api.JobActive {
+				t.Fatalf("without a sweep the job moved to %s", j.State)
+			}
+			s.checkJobs(ctx, true)
+			tc.check(t, ctx, s)
+		})
+	}
+}
+
+// Of several schedulers sharing a database, one does the periodic work.
+func TestOneSchedulerLeads(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	var scheds []*Scheduler
+	for range 3 {
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		scheds = append(scheds, New(service.New(st, nil), Config{}))
+	}
+	for round := range 3 {
+		leaders := 0
+		for _, s := range scheds {
+			if s.tick(ctx, &loopState{}) {
+				leaders++
+			}
+		}
+		if leaders != 1 {
+			t.Fatalf("round %d: %d schedulers led", round, leaders)
+		}
 	}
 }

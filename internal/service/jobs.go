@@ -16,6 +16,13 @@ func (s *Service) validateJob(j *api.Job) error {
 	if err := ValidateID("id", j.ID); err != nil {
 		return err
 	}
+	return s.validateJobBody(j, false)
+}
+
+// validateJobBody checks everything of a job but its ID (which a job
+// schedule chooses for the jobs it makes); inSchedule says the job is a
+// schedule's, which may share an auto pool with the schedule's other jobs.
+func (s *Service) validateJobBody(j *api.Job, inSchedule bool) error {
 	if err := validateDisplayName("displayName", j.DisplayName); err != nil {
 		return err
 	}
@@ -25,9 +32,8 @@ func (s *Service) validateJob(j *api.Job) error {
 	if j.PoolInfo.PoolID == "" && len(j.PoolInfo.AutoPoolSpecification) == 0 {
 		return api.Missing("poolInfo.poolId")
 	}
-	if len(j.PoolInfo.AutoPoolSpecification) > 0 {
-		return &api.PropertyError{Code: api.CodeUnsupportedProperty, Property: "poolInfo.autoPoolSpecification",
-			Reason: "openbatch does not create auto pools; create a pool and set poolInfo.poolId."}
+	if err := s.validateAutoPool(j.PoolInfo, inSchedule); err != nil {
+		return err
 	}
 	if j.Priority != nil && (*j.Priority < -1000 || *j.Priority > 1000) {
 		return api.Invalid("priority", fmt.Sprint(*j.Priority), "priority must be between -1000 and 1000.")
@@ -107,12 +113,21 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 	if err := s.validateJob(j); err != nil {
 		return AsError(err)
 	}
+	return s.addJob(ctx, j, nil)
+}
+
+// addJob creates a validated job; schedule is the job schedule that makes
+// it, if any.
+func (s *Service) addJob(ctx context.Context, j *api.Job, schedule *api.JobSchedule) error {
 	now := s.Now()
-	j.URL, j.Stats = "", nil
-	j.ETag = s.NewETag()
+	j.URL, j.Stats, j.Pending = "", nil, nil
+	j.ETag = lifecycle.NextETag("", now)
 	j.CreationTime, j.LastModified, j.StateTransitionTime = api.T(now), api.T(now), api.T(now)
 	j.State, j.PreviousState, j.PreviousStateTransitionTime = api.JobActive, "", nil
 	j.ExecutionInfo = &api.JobExecutionInformation{StartTime: now, PoolID: j.PoolInfo.PoolID}
+	if err := prepareAutoPool(j, schedule); err != nil {
+		return AsError(err)
+	}
 	if j.Priority == nil {
 		j.Priority = api.I32(0)
 	}
@@ -169,6 +184,10 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 	if err := s.Store.CreateJob(ctx, j); err != nil {
 		return mapStoreErr(err, api.CodeJobNotFound, "job", j.ID)
 	}
+	if err := s.ensureAutoPool(ctx, j); err != nil {
+		// The job is recorded: the reconcile loop's sweep makes the pool.
+		s.Log.Warn("auto pool left to the reconcile loop", "job", j.ID, "pool", j.ExecutionInfo.PoolID, "err", err)
+	}
 	if m := j.JobManagerTask; m != nil {
 		if err := s.AddTask(ctx, j.ID, jobManagerTask(m)); err != nil {
 			// Leave no job behind a failed add.
@@ -208,7 +227,7 @@ func (s *Service) updateJob(ctx context.Context, id string, cond Conditions, fn 
 		if err := fn(j); err != nil {
 			return err
 		}
-		j.ETag = s.NewETag()
+		j.ETag = lifecycle.NextETag(j.ETag, s.Now())
 		j.LastModified = api.T(s.Now())
 		return nil
 	})
@@ -389,7 +408,7 @@ func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*stor
 				if err != nil || !changed {
 					return err
 				}
-				r.Task.ETag = s.NewETag()
+				r.Task.ETag = lifecycle.NextETag(r.Task.ETag, s.Now())
 				r.Task.LastModified = api.T(s.Now())
 				return nil
 			})
@@ -411,7 +430,10 @@ func (s *Service) endRunningTasks(ctx context.Context, jobID, reason string) err
 }
 
 // TerminateJob ends a job: its running tasks are killed, its active tasks
-// stay as they are, and it becomes completed with terminateReason.
+// stay as they are, and it becomes completed with terminateReason. The
+// job moves to terminating, with the reason, in one transaction; the rest
+// is reconcile work (see ReconcileJob), attempted at once and finished by
+// the reconcile loop if this request stops short.
 func (s *Service) TerminateJob(ctx context.Context, id, reason string, cond Conditions) error {
 	if reason == "" {
 		reason = "UserTerminate"
@@ -426,62 +448,219 @@ func (s *Service) TerminateJob(ctx context.Context, id, reason string, cond Cond
 		if j.State == api.JobTerminating {
 			return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is already being terminated: %s.", id)
 		}
-		return lifecycle.ApplyJob(j, lifecycle.TerminateJ, s.Now())
+		return beginTerminate(j, reason, s.Now())
 	}); err != nil {
 		return err
 	}
-	return s.FinishTermination(ctx, id, reason)
+	return s.reconcileNow(ctx, id)
 }
 
-// FinishTermination kills a terminating job's running tasks and completes
-// it. The scheduler also calls it for jobs it terminates itself.
-func (s *Service) FinishTermination(ctx context.Context, id, reason string) error {
-	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was terminated"); err != nil {
+// beginTerminate records that j is terminating for reason.
+func beginTerminate(j *api.Job, reason string, now time.Time) error {
+	if err := lifecycle.ApplyJob(j, lifecycle.TerminateJ, now); err != nil {
 		return err
 	}
-	_, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
-		if j.State != api.JobTerminating {
-			return nil
-		}
-		if err := lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now()); err != nil {
-			return err
-		}
-		j.ExecutionInfo.EndTime = api.T(s.Now())
-		j.ExecutionInfo.TerminateReason = reason
-		return nil
-	})
-	s.Hooks.Kick()
-	return err
+	j.Pending = &api.JobPending{TerminateReason: reason}
+	return nil
 }
 
-// DeleteJob deletes a job and all its tasks, killing running ones and
-// removing their directories.
-func (s *Service) DeleteJob(ctx context.Context, id string, cond Conditions) error {
-	j, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
-		if j.State == api.JobDeleting {
-			return nil
-		}
-		return lifecycle.ApplyJob(j, lifecycle.Delete, s.Now())
-	})
-	if err != nil {
-		return err
-	}
-	if err := s.endRunningTasks(ctx, id, "Task was ended because its job was deleted"); err != nil {
-		return err
-	}
-	_ = s.forEachTask(ctx, id, "", func(r *store.TaskRow) error {
-		s.removeTaskDir(ctx, j, r.Task)
-		return nil
-	})
-	if err := s.Store.DeleteJob(ctx, id); err != nil {
-		return mapStoreErr(err, api.CodeJobNotFound, "job", id)
+// reconcileNow drives a job that a request just moved into a transitional
+// state, so that in the common case the request returns with the work
+// done. The work is already recorded: if the request's context ends or
+// the process dies midway, the reconcile loop finishes it, so a failure
+// here is logged, not returned.
+func (s *Service) reconcileNow(ctx context.Context, id string) error {
+	if err := s.ReconcileJob(ctx, id); err != nil && ctx.Err() == nil {
+		s.Log.Warn("job work left to the reconcile loop", "job", id, "err", err)
 	}
 	s.Hooks.Kick()
 	return nil
 }
 
+// ReconcileJob finishes the work of a job in a transitional state:
+//   - terminating: ends its running tasks, then completes it with the
+//     recorded reason;
+//   - disabling: requeues, terminates or leaves its running tasks as the
+//     recorded option says, then disables it;
+//   - deleting: ends its running tasks, removes their directories, then
+//     deletes it.
+//
+// It is level-triggered and idempotent: every step re-reads the state in
+// its own transaction, so it may run again at any time, from any server,
+// and concurrently with itself. A job in any other state is left alone.
+func (s *Service) ReconcileJob(ctx context.Context, id string) error {
+	j, err := s.Store.GetJob(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch j.State {
+	case api.JobTerminating:
+		return s.finishTermination(ctx, j)
+	case api.JobDisabling:
+		return s.finishDisable(ctx, j)
+	case api.JobDeleting:
+		return s.finishDelete(ctx, j)
+	case api.JobEnabling:
+		_, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+			if j.State != api.JobEnabling {
+				return nil
+			}
+			return lifecycle.ApplyJob(j, lifecycle.Enabled, s.Now())
+		})
+		return err
+	}
+	return nil
+}
+
+// ReconcileJobs runs ReconcileJob on every job in a transitional state.
+// The scheduler's loop calls it on every tick.
+func (s *Service) ReconcileJobs(ctx context.Context) error {
+	var errs []error
+	for _, st := range []api.JobState{api.JobTerminating, api.JobDisabling, api.JobDeleting, api.JobEnabling} {
+		tok := ""
+		for {
+			jobs, next, err := s.Store.ListJobs(ctx, store.Page{Token: tok, State: string(st)})
+			if err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+			for _, j := range jobs {
+				if err := s.ReconcileJob(ctx, j.ID); err != nil {
+					errs = append(errs, fmt.Errorf("job %s (%s): %w", j.ID, st, err))
+				}
+			}
+			if next == "" {
+				break
+			}
+			tok = next
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) finishTermination(ctx context.Context, j *api.Job) error {
+	if err := s.endRunningTasks(ctx, j.ID, "Task was ended because its job was terminated"); err != nil {
+		return err
+	}
+	if waiting, err := s.releasesOutstanding(ctx, j); err != nil || waiting {
+		return err // the job stays terminating; the next pass looks again
+	}
+	if err := s.releaseAutoPool(ctx, j); err != nil {
+		return err
+	}
+	_, err := s.updateJob(ctx, j.ID, Conditions{}, func(j *api.Job) error {
+		if j.State != api.JobTerminating {
+			return nil
+		}
+		reason := "UserTerminate"
+		if j.Pending != nil && j.Pending.TerminateReason != "" {
+			reason = j.Pending.TerminateReason
+		}
+		if err := lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now()); err != nil {
+			return err
+		}
+		if j.ExecutionInfo == nil {
+			j.ExecutionInfo = &api.JobExecutionInformation{}
+		}
+		j.ExecutionInfo.EndTime = api.T(s.Now())
+		j.ExecutionInfo.TerminateReason = reason
+		return nil
+	})
+	return err
+}
+
+func (s *Service) finishDelete(ctx context.Context, j *api.Job) error {
+	if err := s.endRunningTasks(ctx, j.ID, "Task was ended because its job was deleted"); err != nil {
+		return err
+	}
+	if waiting, err := s.releasesOutstanding(ctx, j); err != nil || waiting {
+		return err // the job stays deleting; the next pass looks again
+	}
+	if err := s.releaseAutoPool(ctx, j); err != nil {
+		return err
+	}
+	if err := s.forEachTask(ctx, j.ID, "", func(r *store.TaskRow) error {
+		s.removeTaskDir(ctx, j, r.Task)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := s.Store.DeleteJob(ctx, j.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// releaseWaitDefault bounds how long a terminating or deleting job waits
+// for its release tasks when the release task sets no maxWallClockTime:
+// Azure's default for release tasks.
+const releaseWaitDefault = 15 * time.Minute
+
+// releasesOutstanding reports whether a terminating or deleting job must
+// still wait for its release task on some node: as on Azure, the release
+// task runs on every node that ran the job's preparation task, after the
+// job's tasks there have ended, and the job completes (or is deleted) only
+// when they have run. Nodes that are gone or unreachable are not waited
+// for, nor is any node once the release task's maxWallClockTime has passed
+// since the job began to end.
+func (s *Service) releasesOutstanding(ctx context.Context, j *api.Job) (bool, error) {
+	if j.JobReleaseTask == nil || j.JobPreparationTask == nil {
+		return false, nil
+	}
+	limit := releaseWaitDefault
+	if d := j.JobReleaseTask.MaxWallClockTime; d != nil && *d != api.Infinite {
+		limit = d.Std()
+	}
+	if j.StateTransitionTime != nil && s.Now().Sub(*j.StateTransitionTime) > limit {
+		return false, nil
+	}
+	runs, err := s.Store.PrepReleaseStatus(ctx, j.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range runs {
+		if r.JobPreparationTaskExecutionInfo == nil {
+			continue
+		}
+		if ri := r.JobReleaseTaskExecutionInfo; ri != nil && ri.State == api.PrepTaskCompleted {
+			continue
+		}
+		n, err := s.Store.GetNode(ctx, r.PoolID, r.NodeID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		switch n.Node.State {
+		case api.NodeUnknown, api.NodeOffline, api.NodeUnusable, api.NodeLeavingPool:
+			continue
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// DeleteJob deletes a job and all its tasks, killing running ones and
+// removing their directories. The job moves to deleting in one
+// transaction; the rest is reconcile work.
+func (s *Service) DeleteJob(ctx context.Context, id string, cond Conditions) error {
+	if _, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
+		if j.State == api.JobDeleting {
+			return nil
+		}
+		return lifecycle.ApplyJob(j, lifecycle.Delete, s.Now())
+	}); err != nil {
+		return err
+	}
+	return s.reconcileNow(ctx, id)
+}
+
 // DisableJob stops scheduling a job's tasks; running tasks are requeued,
-// terminated or left to finish as opt says.
+// terminated or left to finish as opt says. The job moves to disabling,
+// with opt, in one transaction; the rest is reconcile work.
 func (s *Service) DisableJob(ctx context.Context, id string, opt api.DisableJobOption, cond Conditions) error {
 	switch opt {
 	case api.DisableRequeue, api.DisableTerminate, api.DisableWait:
@@ -494,15 +673,28 @@ func (s *Service) DisableJob(ctx context.Context, id string, opt api.DisableJobO
 		if j.State != api.JobActive {
 			return errorf(http.StatusConflict, api.CodeJobNotActive, "The job must be active to be disabled; job %s is %s.", id, j.State)
 		}
-		return lifecycle.ApplyJob(j, lifecycle.Disable, s.Now())
+		return beginDisable(j, opt, s.Now())
 	}); err != nil {
 		return err
 	}
-	return s.finishDisable(ctx, id, opt)
+	return s.reconcileNow(ctx, id)
 }
 
-func (s *Service) finishDisable(ctx context.Context, id string, opt api.DisableJobOption) error {
-	err := s.updateRunning(ctx, id, func(r *store.TaskRow) (bool, error) {
+// beginDisable records that j is disabling with opt.
+func beginDisable(j *api.Job, opt api.DisableJobOption, now time.Time) error {
+	if err := lifecycle.ApplyJob(j, lifecycle.Disable, now); err != nil {
+		return err
+	}
+	j.Pending = &api.JobPending{DisableTasks: opt}
+	return nil
+}
+
+func (s *Service) finishDisable(ctx context.Context, j *api.Job) error {
+	opt := api.DisableRequeue
+	if j.Pending != nil && j.Pending.DisableTasks != "" {
+		opt = j.Pending.DisableTasks
+	}
+	err := s.updateRunning(ctx, j.ID, func(r *store.TaskRow) (bool, error) {
 		switch opt {
 		case api.DisableRequeue:
 			return true, RequeueRow(r, s.Now())
@@ -514,28 +706,29 @@ func (s *Service) finishDisable(ctx context.Context, id string, opt api.DisableJ
 	if err != nil {
 		return err
 	}
-	_, err = s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
+	_, err = s.updateJob(ctx, j.ID, Conditions{}, func(j *api.Job) error {
 		if j.State != api.JobDisabling {
 			return nil
 		}
 		return lifecycle.ApplyJob(j, lifecycle.Disabled, s.Now())
 	})
-	s.Hooks.Kick()
 	return err
 }
 
 // DisableJobInternal disables a job on behalf of a task's exit options
 // (jobAction disable), requeueing its running tasks.
 func (s *Service) DisableJobInternal(ctx context.Context, id string) error {
+	changed := false
 	if _, err := s.updateJob(ctx, id, Conditions{}, func(j *api.Job) error {
 		if j.State != api.JobActive {
 			return nil
 		}
-		return lifecycle.ApplyJob(j, lifecycle.Disable, s.Now())
-	}); err != nil {
+		changed = true
+		return beginDisable(j, api.DisableRequeue, s.Now())
+	}); err != nil || !changed {
 		return err
 	}
-	return s.finishDisable(ctx, id, api.DisableRequeue)
+	return s.reconcileNow(ctx, id)
 }
 
 // TerminateJobInternal terminates a job on behalf of the scheduler (task
@@ -546,13 +739,13 @@ func (s *Service) TerminateJobInternal(ctx context.Context, id, reason string) e
 		switch j.State {
 		case api.JobActive, api.JobDisabled, api.JobDisabling, api.JobEnabling:
 			changed = true
-			return lifecycle.ApplyJob(j, lifecycle.TerminateJ, s.Now())
+			return beginTerminate(j, reason, s.Now())
 		}
 		return nil
 	}); err != nil || !changed {
 		return err
 	}
-	return s.FinishTermination(ctx, id, reason)
+	return s.reconcileNow(ctx, id)
 }
 
 // EnableJob lets a disabled job's tasks be scheduled again.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -34,6 +35,16 @@ func (s *Service) DisableScheduling(ctx context.Context, poolID, nodeID string, 
 	if opt == "taskcompletion" {
 		return nil
 	}
+	if err := s.endNodeTasks(ctx, nodeID, opt == "requeue", "Task was ended because scheduling was disabled on its node"); err != nil {
+		return err
+	}
+	s.Hooks.Kick()
+	return nil
+}
+
+// endNodeTasks requeues (requeue) or terminates (otherwise, with reason) the
+// tasks running on a node.
+func (s *Service) endNodeTasks(ctx context.Context, nodeID string, requeue bool, reason string) error {
 	rows, err := s.Store.TasksOnNode(ctx, nodeID)
 	if err != nil {
 		return err
@@ -44,26 +55,25 @@ func (s *Service) DisableScheduling(ctx context.Context, poolID, nodeID string, 
 				return nil
 			}
 			var err error
-			if opt == "requeue" {
+			if requeue {
 				err = RequeueRow(row, s.Now())
 			} else {
-				err = TerminateRow(row, s.Now(), "Task was ended because scheduling was disabled on its node")
+				err = TerminateRow(row, s.Now(), reason)
 			}
 			if err != nil {
 				return err
 			}
-			row.Task.ETag = s.NewETag()
+			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.Now())
 			row.Task.LastModified = api.T(s.Now())
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if opt == "terminate" {
+		if !requeue {
 			s.Hooks.TaskCompleted(ctx, r.JobID, r.Task.ID)
 		}
 	}
-	s.Hooks.Kick()
 	return nil
 }
 

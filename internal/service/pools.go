@@ -2,10 +2,12 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -53,6 +55,13 @@ func (s *Service) validatePool(p *api.Pool) error {
 	if tp := p.TaskSchedulingPolicy; tp != nil && tp.NodeFillType != api.FillSpread && tp.NodeFillType != api.FillPack {
 		return api.Invalid("taskSchedulingPolicy.nodeFillType", string(tp.NodeFillType), "nodeFillType must be spread or pack.")
 	}
+	if tp := p.TaskSchedulingPolicy; tp != nil {
+		switch tp.JobDefaultOrder {
+		case "", api.JobOrderNone, api.JobOrderCreationTime:
+		default:
+			return api.Invalid("taskSchedulingPolicy.jobDefaultOrder", string(tp.JobDefaultOrder), "jobDefaultOrder must be none or creationtime.")
+		}
+	}
 	if err := validateDuration("resizeTimeout", p.ResizeTimeout); err != nil {
 		return err
 	}
@@ -78,7 +87,7 @@ func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
 	}
 	now := s.Now()
 	p.URL = ""
-	p.ETag = s.NewETag()
+	p.ETag = lifecycle.NextETag("", now)
 	p.CreationTime, p.LastModified, p.StateTransitionTime, p.AllocationStateTransitionTime = api.T(now), api.T(now), api.T(now), api.T(now)
 	p.State, p.AllocationState = api.PoolActive, api.AllocationSteady
 	p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(0), api.I32(0)
@@ -145,7 +154,7 @@ func (s *Service) updatePool(ctx context.Context, id string, cond Conditions, fn
 		if err := fn(p); err != nil {
 			return err
 		}
-		p.ETag = s.NewETag()
+		p.ETag = lifecycle.NextETag(p.ETag, s.Now())
 		p.LastModified = api.T(s.Now())
 		return nil
 	})
@@ -244,27 +253,71 @@ func (s *Service) StopResizePool(ctx context.Context, id string, cond Conditions
 	return err
 }
 
-// DeletePool deletes a pool and its nodes.
+// DeletePool deletes a pool and its nodes. The pool moves to deleting in
+// one transaction; removing its nodes and the pool itself is reconcile
+// work (see ReconcilePool), attempted at once and finished by the
+// reconcile loop if this request stops short.
 func (s *Service) DeletePool(ctx context.Context, id string, cond Conditions) error {
 	if _, err := s.Store.UpdatePool(ctx, id, func(p *api.Pool) error {
 		if err := cond.Check(p.ETag, p.LastModified, true); err != nil {
 			return err
 		}
-		p.State = api.PoolDeleting
-		p.StateTransitionTime = api.T(s.Now())
+		if p.State != api.PoolDeleting {
+			p.State = api.PoolDeleting
+			p.StateTransitionTime = api.T(s.Now())
+		}
 		return nil
 	}); err != nil {
 		return mapStoreErr(err, api.CodePoolNotFound, "pool", id)
 	}
-	if s.Provisioner != nil {
-		if err := s.Provisioner.RemovePool(ctx, id); err != nil {
-			s.Log.Error("remove pool nodes", "pool", id, "err", err)
-		}
-	}
-	if err := s.Store.DeletePool(ctx, id); err != nil {
-		return mapStoreErr(err, api.CodePoolNotFound, "pool", id)
+	if err := s.ReconcilePool(ctx, id); err != nil && ctx.Err() == nil {
+		s.Log.Warn("pool deletion left to the reconcile loop", "pool", id, "err", err)
 	}
 	return nil
+}
+
+// ReconcilePool finishes the deletion of a pool in state deleting: its
+// nodes are removed, then the pool. It is idempotent and leaves pools in
+// other states alone.
+func (s *Service) ReconcilePool(ctx context.Context, id string) error {
+	p, err := s.Store.GetPool(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || p.State != api.PoolDeleting {
+		return err
+	}
+	if s.Provisioner != nil {
+		if err := s.Provisioner.RemovePool(ctx, id); err != nil {
+			return fmt.Errorf("remove the nodes of pool %s: %w", id, err)
+		}
+	}
+	if err := s.Store.DeletePool(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// ReconcilePools runs ReconcilePool on every pool being deleted.
+func (s *Service) ReconcilePools(ctx context.Context) error {
+	var errs []error
+	tok := ""
+	for {
+		pools, next, err := s.Store.ListPools(ctx, store.Page{Token: tok,
+			Match: func(v any) bool { return v.(*api.Pool).State == api.PoolDeleting }})
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		for _, p := range pools {
+			if err := s.ReconcilePool(ctx, p.ID); err != nil {
+				errs = append(errs, fmt.Errorf("pool %s: %w", p.ID, err))
+			}
+		}
+		if next == "" {
+			return errors.Join(errs...)
+		}
+		tok = next
+	}
 }
 
 // ListNodes lists a pool's nodes.

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
@@ -102,9 +101,6 @@ type Service struct {
 	ValidateResourceFiles func([]api.ResourceFile) error
 	// Now returns the current time (api.Now by default).
 	Now func() time.Time
-
-	etagMu   sync.Mutex
-	lastTick int64
 }
 
 // New returns a Service over st.
@@ -120,19 +116,6 @@ type nopHooks struct{}
 func (nopHooks) Kick()                                         {}
 func (nopHooks) TaskCompleted(context.Context, string, string) {}
 func (nopHooks) JobChanged(context.Context, string)            {}
-
-// NewETag returns a fresh, strictly increasing ETag in the service's format:
-// 0x followed by 15 hex digits (100 ns ticks since 1601, as Azure's are).
-func (s *Service) NewETag() string {
-	s.etagMu.Lock()
-	defer s.etagMu.Unlock()
-	tick := time.Now().UnixNano()/100 + 116444736000000000
-	if tick <= s.lastTick {
-		tick = s.lastTick + 1
-	}
-	s.lastTick = tick
-	return fmt.Sprintf("0x%015X", tick)
-}
 
 // Conditions are the If-* headers of a request.
 type Conditions struct {

@@ -91,7 +91,7 @@ func (s *Service) validateTask(t *api.Task, job *api.Job) error {
 func (s *Service) newTask(t *api.Task, job *api.Job) {
 	now := s.Now()
 	t.URL, t.NodeInfo, t.Stats = "", nil, nil
-	t.ETag = s.NewETag()
+	t.ETag = lifecycle.NextETag("", now)
 	t.CreationTime, t.LastModified, t.StateTransitionTime = api.T(now), api.T(now), api.T(now)
 	t.State, t.PreviousState, t.PreviousStateTransitionTime = api.TaskActive, "", nil
 	t.ExecutionInfo = &api.TaskExecutionInformation{}
@@ -279,7 +279,7 @@ func (s *Service) updateTask(ctx context.Context, jobID, taskID string, cond Con
 		if err := fn(r); err != nil {
 			return err
 		}
-		r.Task.ETag = s.NewETag()
+		r.Task.ETag = lifecycle.NextETag(r.Task.ETag, s.Now())
 		r.Task.LastModified = api.T(s.Now())
 		return nil
 	})

@@ -97,6 +97,14 @@ type Store interface {
 	UpdatePool(ctx context.Context, id string, fn func(*api.Pool) error) (*api.Pool, error)
 	DeletePool(ctx context.Context, id string) error
 
+	CreateJobSchedule(ctx context.Context, js *api.JobSchedule) error
+	GetJobSchedule(ctx context.Context, id string) (*api.JobSchedule, error)
+	// ListJobSchedules lists schedules in creation order; Page.State
+	// narrows by state.
+	ListJobSchedules(ctx context.Context, pg Page) ([]*api.JobSchedule, string, error)
+	UpdateJobSchedule(ctx context.Context, id string, fn func(*api.JobSchedule) error) (*api.JobSchedule, error)
+	DeleteJobSchedule(ctx context.Context, id string) error
+
 	CreateJob(ctx context.Context, j *api.Job) error
 	GetJob(ctx context.Context, id string) (*api.Job, error)
 	ListJobs(ctx context.Context, pg Page) ([]*api.Job, string, error)
@@ -135,8 +143,10 @@ type Store interface {
 
 	// PutPrepRelease records a job preparation or release task run on a node.
 	PutPrepRelease(ctx context.Context, jobID string, info *api.JobPreparationAndReleaseTaskExecutionInformation) error
-	// PendingReleases returns the completed jobs with a release task whose
-	// preparation task ran on nodeID and whose release task has not run there.
+	// PendingReleases returns the jobs that are completed, terminating or
+	// deleting, have a release task whose preparation task ran on nodeID
+	// and whose release task has not run there, and hold no lease on
+	// nodeID (their tasks there have ended).
 	PendingReleases(ctx context.Context, nodeID string) ([]*api.Job, error)
 	// PrepReleaseStatus lists a job's preparation/release runs by node.
 	PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobPreparationAndReleaseTaskExecutionInformation, error)
@@ -147,5 +157,27 @@ type Store interface {
 	UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*Node) error) (*Node, error)
 	DeleteNode(ctx context.Context, poolID, nodeID string) error
 
+	Coordination
+
 	Close() error
+}
+
+// Coordination is what several servers sharing one database need from it
+// besides the entities: a lease that elects one of them for periodic work,
+// and wake-ups that reach all of them.
+type Coordination interface {
+	// TryLead takes or renews the lease called name for holder, for ttl
+	// from now by the database's clock, when the lease is free, expired or
+	// already holder's, and reports whether holder holds it. A holder that
+	// stops renewing loses the lease after ttl; another takes it then.
+	TryLead(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// Notify wakes every server sharing the database (PostgreSQL: NOTIFY):
+	// there may be new work. Stores that only one server opens at a time
+	// (SQLite) do nothing.
+	Notify(ctx context.Context) error
+	// Wakeups receives after another server's Notify. Wake-ups carry no
+	// data; they may be coalesced or lost, so a receiver treats one as a
+	// hint to look again and polls as well. It is nil for stores that only
+	// one server opens (a nil channel never receives).
+	Wakeups() <-chan struct{}
 }

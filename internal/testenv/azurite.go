@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openbatch/openbatch/blob/azure"
 	"github.com/openbatch/openbatch/internal/azurite"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -104,7 +105,11 @@ func (a *Azurite) Credential() *azblob.SharedKeyCredential {
 // Client returns a service client authorised with the account key.
 func (a *Azurite) Client(t testing.TB) *azblob.Client {
 	t.Helper()
-	c, err := azblob.NewClientWithSharedKeyCredential(a.Endpoint+"/", a.Credential(), nil)
+	co, err := azure.ClientOptionsFromEnv(azcore.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := azblob.NewClientWithSharedKeyCredential(a.Endpoint+"/", a.Credential(), &azblob.ClientOptions{ClientOptions: co})
 	if err != nil {
 		t.Fatal(err)
 	}

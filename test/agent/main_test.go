@@ -97,9 +97,12 @@ func startAgent(t *testing.T, srv *app.Server, poolID, nodeID, root string) *age
 	t.Helper()
 	a := &agentProc{nodeID: nodeID, root: root, logs: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	dumpOnFailure(t, "agent "+nodeID+" log", a.logs)
-	a.cmd = exec.Command(openbatchBin, "agent", "--server", srv.Endpoint, "--pool", poolID, "--token", srv.JoinToken,
+	allowTraverse(t, root)
+	// The join token goes by environment, never argv (any local user can
+	// read a command line).
+	a.cmd = exec.Command(openbatchBin, "agent", "--server", srv.Endpoint, "--pool", poolID,
 		"--root", root, "--node-id", nodeID, "--log-level", "debug")
-	a.cmd.Env = agentEnv()
+	a.cmd.Env = append(agentEnv(), "OPENBATCH_TOKEN="+srv.JoinToken)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := a.cmd.Start(); err != nil {
@@ -111,6 +114,24 @@ func startAgent(t *testing.T, srv *app.Server, poolID, nodeID, root string) *age
 	}()
 	t.Cleanup(func() { a.kill(t) })
 	return a
+}
+
+// allowTraverse lets other users traverse the directories above root that
+// lie inside the temporary directory (t.TempDir makes them 0700): an agent
+// running as root runs tasks as unprivileged users, which must reach their
+// task directories below root.
+func allowTraverse(t *testing.T, root string) {
+	t.Helper()
+	tmp := filepath.Clean(os.TempDir())
+	for dir := filepath.Dir(filepath.Clean(root)); strings.HasPrefix(dir, tmp+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, fi.Mode().Perm()|0o001); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // agentEnv is the test's environment without OPENBATCH_* settings.

@@ -46,10 +46,12 @@ func startDev(ctx context.Context, bin, dir string) (*devServer, error) {
 		return nil, err
 	}
 	d := &devServer{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: data, logFile: lf}
+	// The key goes by environment, never argv (any local user can read a
+	// command line).
 	d.cmd = exec.Command(bin, "dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", data, "--log-level", "warn",
-		"--account-name", benchAccount, "--account-key", benchKey)
+		"--account-name", benchAccount)
 	d.cmd.Stdout, d.cmd.Stderr = lf, lf
-	d.cmd.Env = childEnv(nil)
+	d.cmd.Env = childEnv([]string{"OPENBATCH_ACCOUNT_KEY=" + benchKey})
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {
 		return nil, err

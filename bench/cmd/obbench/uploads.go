@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 	"golang.org/x/sync/errgroup"
@@ -99,7 +100,8 @@ func azuriteEndpoint(a *azurite.Azurite, sets []fileSet) (*endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := service.NewClientWithSharedKeyCredential(a.Endpoint+"/", cred, nil)
+	svc, err := service.NewClientWithSharedKeyCredential(a.Endpoint+"/", cred,
+		&service.ClientOptions{ClientOptions: azure.ClientOptions(azcore.ClientOptions{}, "")})
 	if err != nil {
 		return nil, err
 	}

@@ -12,9 +12,7 @@ import (
 )
 
 func jobColumns(j *api.Job) (state, pool string, prio int32) {
-	if j.PoolInfo != nil {
-		pool = lower(j.PoolInfo.PoolID)
-	}
+	pool = lower(j.RunsOn())
 	if j.Priority != nil {
 		prio = *j.Priority
 	}

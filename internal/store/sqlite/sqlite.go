@@ -74,6 +74,14 @@ CREATE TABLE IF NOT EXISTS prep_release (
 	PRIMARY KEY(job_lower, node_id)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS job_schedules (
+	id_lower TEXT PRIMARY KEY,
+	seq INTEGER NOT NULL,
+	state TEXT NOT NULL,
+	body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_schedules_state ON job_schedules(state, seq);
+CREATE TABLE IF NOT EXISTS leaders (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
 `
 
 // Open opens (creating if needed) the database at path.
