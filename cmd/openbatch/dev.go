@@ -15,6 +15,7 @@ import (
 type serverFlags struct {
 	listen, account, key, keyFile, dataDir, logLevel string
 	heartbeatTimeout                                 time.Duration
+	auth                                             authFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -26,6 +27,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "data-dir", app.DefaultDataDir(), "directory for the database and node directories (env OPENBATCH_DATA_DIR)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (env OPENBATCH_LOG_LEVEL)")
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "how long a node may be silent before its tasks are requeued")
+	f.auth.register(cmd)
 }
 
 // accountKey settles the account key from --account-key-file, the
@@ -81,7 +83,11 @@ then never printed.`,
 				return err
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key, DataDir: f.dataDir,
-				LocalNodes: true, MaxLocalNodes: maxLocalNodes, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
+				LocalNodes: true, MaxLocalNodes: maxLocalNodes, HeartbeatTimeout: f.heartbeatTimeout, Log: log, DevIssuer: true}
+			caFile, err := f.auth.apply(&cfg, true)
+			if err != nil {
+				return err
+			}
 			if err := configureAgent(&cfg); err != nil {
 				return err
 			}
@@ -95,6 +101,7 @@ then never printed.`,
 			}
 			defer srv.Close()
 			printBanner(cmd.OutOrStdout(), srv, banner{dev: true, showKey: devKey})
+			printAuthBanner(cmd.OutOrStdout(), srv, caFile)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "shutting down")
 			return nil
@@ -148,8 +155,12 @@ OPENBATCH_DATABASE, PGPASSWORD or a ~/.pgpass file.`,
 			if cmd.Flags().Changed("database") && app.DatabaseHasPassword(database) {
 				log.Warn("--database on the command line holds a password that every local user and task can read (/proc/PID/cmdline): use OPENBATCH_DATABASE, PGPASSWORD or ~/.pgpass")
 			}
-			srv, err := app.Start(cmd.Context(), app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
-				DataDir: f.dataDir, Database: database, HeartbeatTimeout: f.heartbeatTimeout, Log: log})
+			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
+				DataDir: f.dataDir, Database: database, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
+			if _, err := f.auth.apply(&cfg, false); err != nil {
+				return err
+			}
+			srv, err := app.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -159,6 +170,7 @@ OPENBATCH_DATABASE, PGPASSWORD or a ~/.pgpass file.`,
 				return err
 			}
 			printBanner(cmd.OutOrStdout(), srv, banner{showKey: devKey, tokenFile: tokenFile, showToken: printToken})
+			printAuthBanner(cmd.OutOrStdout(), srv, "")
 			<-cmd.Context().Done()
 			return nil
 		},

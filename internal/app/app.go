@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/internal/devissuer"
 	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/scheduler"
@@ -72,6 +73,18 @@ type Config struct {
 	// AllowLinkLocalNodes lets agents advertise link-local and cloud
 	// metadata addresses for their file service (refused by default).
 	AllowLinkLocalNodes bool
+
+	// TLSCertFile and TLSKeyFile (PEM) make the server speak HTTPS.
+	TLSCertFile, TLSKeyFile string
+	// OIDCIssuers are trusted Microsoft Entra ID / OIDC issuers; with any
+	// of them, or DevIssuer, the API also accepts bearer tokens.
+	OIDCIssuers []string
+	// OIDCAudiences are the accepted token audiences (default
+	// entra.DefaultAudiences).
+	OIDCAudiences []string
+	// DevIssuer serves the development token issuer (internal/devissuer)
+	// on the API's listener and trusts its tokens (openbatch dev).
+	DevIssuer bool
 	// Now is the service's clock (default api.Now): tests move it to drive
 	// time-based rules such as job schedules without waiting.
 	Now func() time.Time
@@ -84,6 +97,8 @@ type Server struct {
 	JoinToken string
 	Service   *service.Service
 	Scheduler *scheduler.Scheduler
+	// Issuer is the development token issuer, when Config.DevIssuer is set.
+	Issuer *devissuer.Issuer
 
 	http     *http.Server
 	listener net.Listener
@@ -145,6 +160,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	endpoint := "http://" + ln.Addr().String()
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		tl, err := tlsListener(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			st.Close()
+			return nil, err
+		}
+		ln, endpoint = tl, "https://"+ln.Addr().String()
+	}
+	issuer, bearer, err := bearerAuth(ctx, cfg, endpoint)
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
 	svc := service.New(st, cfg.Log)
 	if cfg.Now != nil {
 		svc.Now = cfg.Now
@@ -156,8 +186,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
 		listener: ln, store: st, cancel: cancel, done: make(chan struct{}), schedDone: make(chan struct{})}
+	s.Issuer = issuer
 	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
 		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, sched, s.JoinToken)}}
+	if bearer != nil {
+		api.Bearer = bearer
+	}
+	if issuer != nil {
+		api.Extra[devissuer.PathPrefix] = issuer.Handler()
+	}
 	files := &fileRouter{store: st, accountKey: keyBytes}
 	api.Files = files
 	svc.TaskDirs = files

@@ -39,6 +39,10 @@ type Server struct {
 	Extra map[string]http.Handler
 	// Now returns the current time (for Shared Key date checks).
 	Now func() time.Time
+	// Bearer, if set, also accepts Microsoft Entra ID bearer tokens on
+	// every API route and answers missing or refused ones with 401 and a
+	// WWW-Authenticate challenge.
+	Bearer BearerVerifier
 }
 
 // Handler returns the root handler. Requests go to an Extra handler by
@@ -181,15 +185,12 @@ func (s *Server) apiMiddleware(next http.Handler) http.Handler {
 		}()
 
 		// Authentication comes first: an unauthenticated caller learns nothing else.
-		if s.Cred != nil {
-			if err := s.Cred.Verify(r, s.now()); err != nil {
-				se, ok := err.(*sharedkey.Error)
-				if !ok {
-					se = &sharedkey.Error{Status: http.StatusForbidden, Code: api.CodeAuthenticationFailed, Message: err.Error()}
-				}
-				writeError(rw, r, &service.Error{Status: se.Status, Code: se.Code, Message: se.Message})
-				return
+		if err := s.authenticate(r); err != nil {
+			if err.Status == http.StatusUnauthorized {
+				h.Set("WWW-Authenticate", s.Bearer.Challenge())
 			}
+			writeError(rw, r, err)
+			return
 		}
 		if !canonicalPath(r.URL.EscapedPath()) {
 			writeError(rw, r, &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidURI,
