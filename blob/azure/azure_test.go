@@ -23,6 +23,7 @@ import (
 
 	obblob "github.com/openbatch/openbatch/blob"
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/blob/blobtest"
 	"github.com/openbatch/openbatch/internal/testenv"
 )
 
@@ -268,4 +269,17 @@ func TestLargeFileBoundedHeap(t *testing.T) {
 	if !bytes.Equal(gp.ContentMD5, h.Sum(nil)) || *gp.ContentLength != size {
 		t.Errorf("stored MD5 %x size %d", gp.ContentMD5, *gp.ContentLength)
 	}
+}
+
+// TestContract runs the shared backend contract against Azurite, through a
+// container SAS with every permission a tracked save and a listing need.
+func TestContract(t *testing.T) {
+	a := testenv.SharedAzurite(t)
+	cn := a.NewContainer(t)
+	b := newBackend(t, azure.Options{})
+	c, err := b.Open(context.Background(), a.ContainerSAS(t, cn, "racwdl", time.Now().Add(time.Hour)), obblob.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobtest.Run(t, obblob.WithRetry(c, obblob.RetryPolicy{BaseDelay: 10 * time.Millisecond}))
 }

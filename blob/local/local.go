@@ -200,7 +200,7 @@ func (c *dirContainer) Get(_ context.Context, name string) (io.ReadCloser, blob.
 	defer root.Close()
 	f, err := root.Open(name)
 	if err != nil {
-		return nil, blob.Properties{}, c.fail("get", name, fileKind(err), err)
+		return nil, blob.Properties{}, c.fail("get", name, readKind(err), err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
