@@ -283,3 +283,18 @@ func TestContract(t *testing.T) {
 	}
 	blobtest.Run(t, obblob.WithRetry(c, obblob.RetryPolicy{BaseDelay: 10 * time.Millisecond}))
 }
+
+func TestSplitBlobURL(t *testing.T) {
+	for _, tc := range []struct{ in, container, name string }{
+		{"https://acct.blob.core.windows.net/c/dir/f.txt?sv=1&sig=x", "https://acct.blob.core.windows.net/c?sv=1&sig=x", "dir/f.txt"},
+		{"http://127.0.0.1:10000/devstoreaccount1/c/a%20b.txt", "http://127.0.0.1:10000/devstoreaccount1/c", "a b.txt"},
+	} {
+		c, n, err := azure.SplitBlobURL(tc.in)
+		if err != nil || c != tc.container || n != tc.name {
+			t.Errorf("SplitBlobURL(%q) = %q, %q, %v", tc.in, c, n, err)
+		}
+	}
+	if _, _, err := azure.SplitBlobURL("https://acct.blob.core.windows.net/c?sig=s3cret"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("container URL: %v", err)
+	}
+}

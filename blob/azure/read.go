@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -218,3 +220,26 @@ var (
 )
 
 func asResponseError(err error, re **azcore.ResponseError) bool { return errors.As(err, re) }
+
+// SplitBlobURL splits a blob URL (with its SAS, if any) into the URL of its
+// container (keeping the SAS) and the blob name, for both host-style
+// (https://acct.blob.core.windows.net/c/name) and path-style
+// (http://127.0.0.1:10000/acct/c/name, Azurite) URLs.
+func SplitBlobURL(blobURL string) (containerURL, name string, err error) {
+	parts, err := azblobblob.ParseURL(blobURL)
+	if err != nil {
+		return "", "", fmt.Errorf("invalid blob URL %s: %w", blob.Redact(blobURL), scrub(err))
+	}
+	if parts.ContainerName == "" || parts.BlobName == "" {
+		return "", "", fmt.Errorf("blob URL %s must name a container and a blob", blob.Redact(blobURL))
+	}
+	// Rebuild the container URL from the original, so the SAS query is kept
+	// byte for byte.
+	u, err := url.Parse(blobURL)
+	if err != nil || !strings.HasSuffix(u.Path, "/"+parts.BlobName) {
+		return "", "", fmt.Errorf("blob URL %s: cannot separate the container from the blob name", blob.Redact(blobURL))
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/"+parts.BlobName)
+	u.RawPath = ""
+	return u.String(), parts.BlobName, nil
+}
