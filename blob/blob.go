@@ -149,7 +149,19 @@ type Properties struct {
 	PutOptions
 	Size         int64
 	LastModified time.Time
+	// BlobType is "BlockBlob" or "AppendBlob" (Azure's names); backends
+	// without append blobs report "BlockBlob".
+	BlobType string
+	// CommittedBlocks is the number of blocks of an append blob (0 when
+	// unknown or not an append blob).
+	CommittedBlocks int
 }
+
+// Blob types, as Properties.BlobType reports them.
+const (
+	BlockBlob  = "BlockBlob"
+	AppendBlob = "AppendBlob"
+)
 
 // Mux is an Opener that delegates to a backend chosen by the URL's scheme
 // (e.g. "https" and "http" to blob/azure, "file" to blob/local). A Mux is

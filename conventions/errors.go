@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/openbatch/openbatch/blob"
 )
 
 // ErrNotFound is returned (wrapped) when an output, or the job's container,
@@ -65,7 +65,7 @@ func sanitize(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound, bloberror.ResourceNotFound) {
+	if k := blob.KindOf(err); k == blob.BlobNotFound || k == blob.ContainerNotFound {
 		return &notFoundError{sanitizedError{err}}
 	}
 	return &sanitizedError{err}

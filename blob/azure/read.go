@@ -93,6 +93,12 @@ func (c *azContainer) Stat(ctx context.Context, name string) (blob.Properties, e
 		p.Size = *resp.ContentLength
 	}
 	p.AccessTier = deref(resp.AccessTier)
+	if resp.BlobType != nil {
+		p.BlobType = string(*resp.BlobType)
+	}
+	if resp.BlobCommittedBlockCount != nil {
+		p.CommittedBlocks = int(*resp.BlobCommittedBlockCount)
+	}
 	return p, nil
 }
 

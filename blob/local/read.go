@@ -160,6 +160,7 @@ func (c *dirContainer) CreateAppend(_ context.Context, name string, opts blob.Pu
 	if err := writeProps(root, name, props{
 		ContentType: opts.ContentType, ContentEncoding: opts.ContentEncoding, ContentLanguage: opts.ContentLanguage,
 		ContentDisposition: opts.ContentDisposition, CacheControl: opts.CacheControl, Metadata: opts.Metadata,
+		Append: true,
 	}); err != nil {
 		return c.fail("append", name, fileKind(err), err)
 	}
