@@ -39,7 +39,10 @@ func Redact(rawURL string) string {
 
 // isSecretParam reports whether a query parameter's value is a secret. Only
 // the SAS signature is: the other SAS fields are the signed (public) inputs.
-func isSecretParam(k string) bool { return strings.EqualFold(k, "sig") }
+func isSecretParam(k string) bool {
+	return strings.EqualFold(k, "sig") || strings.EqualFold(k, "X-Amz-Signature") ||
+		strings.EqualFold(k, "X-Amz-Security-Token")
+}
 
 // encodeQuery re-encodes q keeping the parameter order of raw.
 func encodeQuery(raw string, q url.Values) string {
@@ -68,7 +71,7 @@ func encodeQuery(raw string, q url.Values) string {
 // as sig%3D...), account keys in connection strings, and Shared Key
 // Authorization headers.
 var (
-	reSig        = regexp.MustCompile(`(?i)(\bsig(?:=|%3D))[^&\s"'<>]+`)
+	reSig        = regexp.MustCompile(`(?i)(\b(?:sig|X-Amz-Signature|X-Amz-Security-Token)(?:=|%3D))[^&\s"'<>]+`)
 	reAccountKey = regexp.MustCompile(`(?i)(AccountKey=)[^;\s"']+`)
 	reSharedKey  = regexp.MustCompile(`(?i)(SharedKey(?:Lite)? [^:\s]+:)[A-Za-z0-9+/=]+`)
 )
