@@ -59,6 +59,11 @@ type Config struct {
 	// listing (BlobDownloadTimedOut / ResourceContainerListTimedOut);
 	// 0 means DefaultDownloadTimeout.
 	DownloadTimeout time.Duration
+	// BeforeProcess are steps run after the resource files are downloaded
+	// and before the process starts, in order, under the wall-clock limit,
+	// such as the upload preflight (PreflightStep). They are skipped once
+	// the run has failed.
+	BeforeProcess []Step
 	// AfterProcess are steps run after the process step, in order, such as
 	// output-file upload. See Step and RunsAfterFailure.
 	AfterProcess []Step
@@ -144,6 +149,7 @@ func NewRunner(cfg Config) *Runner {
 		cfg.HTTPClient = &http.Client{}
 	}
 	cfg.AfterProcess = append([]Step(nil), cfg.AfterProcess...)
+	cfg.BeforeProcess = append([]Step(nil), cfg.BeforeProcess...)
 	return &Runner{cfg: cfg, log: cfg.Logger}
 }
 
@@ -188,6 +194,10 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 	run.Paths = paths
 
 	builtin := builtinSteps()
+	if len(r.cfg.BeforeProcess) > 0 { // insert before the process step (the last)
+		n := len(builtin)
+		builtin = append(append(append([]Step(nil), builtin[:n-1]...), r.cfg.BeforeProcess...), builtin[n-1])
+	}
 	steps := append(builtin, r.cfg.AfterProcess...)
 	for i, step := range steps {
 		after := i >= len(builtin)

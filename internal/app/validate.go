@@ -66,6 +66,7 @@ func ConfigureAgent(cfg *Config, az azure.Options, auto *agent.StorageAccount) e
 		return err
 	}
 	cfg.Agent.Runner.AfterProcess = append(cfg.Agent.Runner.AfterProcess, agent.OutputFilesStep{Opener: op})
+	cfg.Agent.Runner.BeforeProcess = append(cfg.Agent.Runner.BeforeProcess, agent.PreflightStep{Opener: op})
 	if auto != nil {
 		cfg.Agent.Runner.AutoStorage = auto
 	}
