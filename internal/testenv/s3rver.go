@@ -87,4 +87,3 @@ func (s *S3rver) Close() {
 		<-s.exited
 	})
 }
-
