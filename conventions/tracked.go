@@ -559,3 +559,15 @@ func (t *TrackedSave) sourceContinuesBlob(ctx context.Context, f *os.File, size 
 	}
 	return bytes.Equal(local, remote), nil
 }
+
+// TrackBlob streams the growing file at sourcePath to the append blob
+// blobName of c, as SaveTracked does but with any blob name (not the
+// conventions' layout): the agent's OPENBATCH_STREAM_OUTPUTS uses it to
+// stream files to the names their outputFiles entries give them. c must
+// support append blobs (blob.AsAppender).
+func TrackBlob(ctx context.Context, c blob.Container, sourcePath, blobName string, interval time.Duration, opts *TrackOptions) (*TrackedSave, error) {
+	if blobName == "" {
+		return nil, fmt.Errorf("tracked save of %s: empty blob name", sourcePath)
+	}
+	return startTracked(ctx, c, sourcePath, blobName, interval, opts)
+}

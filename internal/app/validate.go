@@ -65,8 +65,9 @@ func ConfigureAgent(cfg *Config, az azure.Options, auto *agent.StorageAccount) e
 	if err != nil {
 		return err
 	}
-	cfg.Agent.Runner.AfterProcess = append(cfg.Agent.Runner.AfterProcess, agent.OutputFilesStep{Opener: op})
-	cfg.Agent.Runner.BeforeProcess = append(cfg.Agent.Runner.BeforeProcess, agent.PreflightStep{Opener: op})
+	st := &agent.Streamer{Opener: op}
+	cfg.Agent.Runner.BeforeProcess = append(cfg.Agent.Runner.BeforeProcess, agent.PreflightStep{Opener: op}, st.StartStep())
+	cfg.Agent.Runner.AfterProcess = append(cfg.Agent.Runner.AfterProcess, st.StopStep(), agent.OutputFilesStep{Opener: op})
 	if auto != nil {
 		cfg.Agent.Runner.AutoStorage = auto
 	}
