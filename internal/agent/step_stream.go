@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/openbatch/openbatch/blob"
+	"github.com/openbatch/openbatch/blob/azure"
 	"github.com/openbatch/openbatch/conventions"
 	"github.com/openbatch/openbatch/outputfiles"
 )
@@ -44,8 +46,21 @@ type Streamer struct {
 type streamRun struct {
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the scanner has returned
-	trackers []*conventions.TrackedSave
+	trackers []streamedFile
 }
+
+// streamedFile is one tracked file and where it goes.
+type streamedFile struct {
+	tr   *conventions.TrackedSave
+	c    blob.Container
+	name string
+	file string
+}
+
+// blockUploadSize is the file size from which the final upload may be made
+// of blocks (blob/azure's default single-request limit), which Azure
+// refuses on the name of an existing append blob (409 InvalidBlobType).
+const blockUploadSize = azure.DefaultBlockSize
 
 // StartStep returns the step that starts streaming (Config.BeforeProcess).
 func (s *Streamer) StartStep() Step { return streamStart{s} }
@@ -138,7 +153,7 @@ func (s *Streamer) scan(ctx context.Context, run *TaskRun, sr *streamRun, patter
 				}
 				run.Log.Info("streaming output file", "file", file, "blob", name)
 				s.mu.Lock()
-				sr.trackers = append(sr.trackers, tr)
+				sr.trackers = append(sr.trackers, streamedFile{tr: tr, c: bc, name: name, file: file})
 				s.mu.Unlock()
 			}
 		}
@@ -199,11 +214,19 @@ func (st streamStop) Run(ctx context.Context, run *TaskRun) error {
 	s.mu.Lock()
 	trackers := sr.trackers
 	s.mu.Unlock()
-	for _, tr := range trackers {
+	for _, sf := range trackers {
 		// The final flush; the output-files step then replaces the blob
 		// with a normal upload (same content, with Content-MD5).
-		if err := tr.Stop(ctx); err != nil {
+		if err := sf.tr.Stop(ctx); err != nil {
 			run.Log.Warn("stream outputs: final flush failed", "err", blob.RedactText(err.Error()))
+		}
+		// A block upload cannot replace an append blob: remove the
+		// streamed blob first when the credential allows deleting.
+		if fi, err := os.Stat(sf.file); err == nil && fi.Size() > blockUploadSize {
+			if err := sf.c.Delete(ctx, sf.name); err != nil {
+				run.Log.Warn("stream outputs: cannot remove the streamed blob before the final block upload; it may fail with FileUploadConflict",
+					"blob", sf.name, "err", blob.RedactText(err.Error()))
+			}
 		}
 	}
 	return nil
