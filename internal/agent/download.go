@@ -79,7 +79,7 @@ func (d *downloader) storage(auto bool) (blob.Opener, error) {
 			Retry:  policy.RetryOptions{MaxRetries: 3, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 5 * time.Second},
 			Logger: d.log,
 		}
-		d.plain, d.plainErr = outputfiles.NewOpener(opts)
+		d.plain, d.plainErr = outputfiles.NewOpenerWithS3(opts, d.cfg.S3)
 		if a := d.cfg.AutoStorage; a != nil {
 			opts.Identities = map[string]azure.Identity{autoStorageIdentity: {
 				Type: azure.AccountKey, AccountName: a.AccountName, AccountKey: a.AccountKey}}

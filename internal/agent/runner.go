@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/blob/s3"
 )
 
 // Defaults of Config.
@@ -52,6 +53,10 @@ type Config struct {
 	// AutoStorage resolves autoStorageContainerName; nil makes such
 	// resource files fail with ResourceContainerListMiscError.
 	AutoStorage *StorageAccount
+	// S3, when set, is an S3-compatible endpoint (blob/s3): resource files
+	// whose storageContainerUrl is on its host (http(s)://host/bucket/prefix)
+	// are listed and downloaded from it with these credentials.
+	S3 *s3.Options
 	// DownloadConcurrency bounds the files downloaded at once per run;
 	// 0 means DefaultDownloadConcurrency.
 	DownloadConcurrency int
