@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"net/url"
 	"strings"
 	"time"
@@ -31,8 +32,58 @@ type Container interface {
 	// permission, which an upload-only credential may not have; uploads never
 	// call it.
 	Get(ctx context.Context, name string) (io.ReadCloser, Properties, error)
+	// GetRange opens count bytes of the blob name starting at offset (count
+	// < 0: up to the end), with the properties of the whole blob (Size is the
+	// whole blob's size). A range starting at or past the end yields no bytes.
+	// Needs read permission.
+	GetRange(ctx context.Context, name string, offset, count int64) (io.ReadCloser, Properties, error)
+	// Stat returns the properties of the blob name without its content. A
+	// missing blob is an *Error of Kind BlobNotFound (or ContainerNotFound
+	// when the container is missing and the backend can tell).
+	Stat(ctx context.Context, name string) (Properties, error)
+	// List yields the blobs whose names start with prefix ("" = all), in
+	// ascending order of name, one page at a time as the backend pages. It
+	// needs list permission. Iteration stops at the first error, which is
+	// yielded with a zero Item.
+	List(ctx context.Context, prefix string) iter.Seq2[Item, error]
+	// Delete removes the blob name. A missing blob is BlobNotFound.
+	Delete(ctx context.Context, name string) error
 	// String returns the container URL with secrets redacted, for logs.
 	String() string
+}
+
+// Item is one blob of a listing.
+type Item struct {
+	// Name is the full blob name in the container.
+	Name         string
+	Size         int64
+	LastModified time.Time
+	// ContentMD5 is the blob's Content-MD5 property, nil when unset or when
+	// the backend does not list it.
+	ContentMD5 []byte
+}
+
+// Creator is implemented by containers whose backend can create the
+// container itself (blob/azure with an account key or a SAS that allows it,
+// blob/local). Create succeeds when the container already exists. Callers
+// that only upload never need it: Batch expects the container to exist.
+type Creator interface {
+	Create(ctx context.Context) error
+}
+
+// Appender is implemented by containers that support append blobs (Azure).
+// It is what tracked saves (conventions.TrackedSave) use to grow a blob
+// while a file is written, without re-sending bytes already stored.
+type Appender interface {
+	// CreateAppend creates an empty append blob name with opts' properties.
+	// It fails with Conflict when the blob already exists, so two writers
+	// never both create it.
+	CreateAppend(ctx context.Context, name string, opts PutOptions) error
+	// AppendAt appends data to the append blob name only if its current
+	// length is at; otherwise it fails with Kind Conflict and Code
+	// "AppendPositionConditionNotMet". This makes a retried append
+	// idempotent: bytes already appended are never appended twice.
+	AppendAt(ctx context.Context, name string, at int64, data []byte) error
 }
 
 // Opener opens a Container from its URL. Implementations are immutable and
@@ -98,7 +149,19 @@ type Properties struct {
 	PutOptions
 	Size         int64
 	LastModified time.Time
+	// BlobType is "BlockBlob" or "AppendBlob" (Azure's names); backends
+	// without append blobs report "BlockBlob".
+	BlobType string
+	// CommittedBlocks is the number of blocks of an append blob (0 when
+	// unknown or not an append blob).
+	CommittedBlocks int
 }
+
+// Blob types, as Properties.BlobType reports them.
+const (
+	BlockBlob  = "BlockBlob"
+	AppendBlob = "AppendBlob"
+)
 
 // Mux is an Opener that delegates to a backend chosen by the URL's scheme
 // (e.g. "https" and "http" to blob/azure, "file" to blob/local). A Mux is

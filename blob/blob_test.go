@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"iter"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,69 @@ func (f *fakeContainer) Put(_ context.Context, _ string, _ io.ReaderAt, size int
 func (f *fakeContainer) Get(context.Context, string) (io.ReadCloser, blob.Properties, error) {
 	return nil, blob.Properties{}, errors.ErrUnsupported
 }
-func (f *fakeContainer) String() string { return "fake" }
+func (f *fakeContainer) GetRange(context.Context, string, int64, int64) (io.ReadCloser, blob.Properties, error) {
+	return nil, blob.Properties{}, errors.ErrUnsupported
+}
+func (f *fakeContainer) Stat(context.Context, string) (blob.Properties, error) {
+	f.calls++
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		return blob.Properties{}, err
+	}
+	return blob.Properties{Size: 7}, nil
+}
+func (f *fakeContainer) List(context.Context, string) iter.Seq2[blob.Item, error] {
+	return func(func(blob.Item, error) bool) {}
+}
+func (f *fakeContainer) Delete(context.Context, string) error { return errors.ErrUnsupported }
+func (f *fakeContainer) String() string                       { return "fake" }
+
+// creatingContainer adds the optional Creator interface.
+type creatingContainer struct{ fakeContainer }
+
+func (*creatingContainer) Create(context.Context) error { return nil }
+
+func TestRetryStatAndOptionalInterfaces(t *testing.T) {
+	transient := &blob.Error{Kind: blob.Misc, Transient: true}
+	tests := []struct {
+		name      string
+		errs      []error
+		wantCalls int
+		wantKind  blob.Kind
+		wantErr   bool
+	}{
+		{"ok", nil, 1, 0, false},
+		{"transient then ok", []error{transient}, 2, 0, false},
+		{"not found is final", []error{&blob.Error{Kind: blob.BlobNotFound}}, 1, blob.BlobNotFound, true},
+		{"bounded", []error{transient, transient, transient, transient}, 3, blob.Misc, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeContainer{errs: tt.errs}
+			c := blob.WithRetry(f, blob.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond})
+			p, err := c.Stat(context.Background(), "b")
+			if (err != nil) != tt.wantErr || f.calls != tt.wantCalls {
+				t.Fatalf("err %v calls %d", err, f.calls)
+			}
+			if err != nil && blob.KindOf(err) != tt.wantKind {
+				t.Errorf("kind %v, want %v", blob.KindOf(err), tt.wantKind)
+			}
+			if err == nil && p.Size != 7 {
+				t.Errorf("size %d", p.Size)
+			}
+		})
+	}
+	if _, ok := blob.AsCreator(blob.WithRetry(&creatingContainer{}, blob.RetryPolicy{})); !ok {
+		t.Error("AsCreator does not see through WithRetry")
+	}
+	if _, ok := blob.AsCreator(blob.WithRetry(&fakeContainer{}, blob.RetryPolicy{})); ok {
+		t.Error("AsCreator found a Creator that is not there")
+	}
+	if _, ok := blob.AsAppender(&fakeContainer{}); ok {
+		t.Error("AsAppender found an Appender that is not there")
+	}
+}
 
 func TestWithRetry(t *testing.T) {
 	transient := &blob.Error{Kind: blob.TimedOut, Transient: true, Retries: 2}

@@ -26,6 +26,9 @@ const (
 	// TimedOut: the operation did not finish in time, after retries
 	// (FileUploadTimedOut).
 	TimedOut
+	// BlobNotFound: a read (Get, GetRange, Stat, Delete) named a blob that
+	// does not exist. Uploads never report it.
+	BlobNotFound
 )
 
 // String returns the Kind's name.
@@ -39,6 +42,8 @@ func (k Kind) String() string {
 		return "Conflict"
 	case TimedOut:
 		return "TimedOut"
+	case BlobNotFound:
+		return "BlobNotFound"
 	}
 	return "Misc"
 }
@@ -50,6 +55,7 @@ var (
 	ErrAccessDenied      = errors.New("blob: access denied")
 	ErrConflict          = errors.New("blob: conflict")
 	ErrTimedOut          = errors.New("blob: timed out")
+	ErrBlobNotFound      = errors.New("blob: blob not found")
 	ErrMisc              = errors.New("blob: storage error")
 )
 
@@ -63,6 +69,8 @@ func (k Kind) sentinel() error {
 		return ErrConflict
 	case TimedOut:
 		return ErrTimedOut
+	case BlobNotFound:
+		return ErrBlobNotFound
 	}
 	return ErrMisc
 }
@@ -72,7 +80,8 @@ func (k Kind) sentinel() error {
 type Error struct {
 	// Kind classifies the failure.
 	Kind Kind
-	// Op is the operation: "open", "put", "get".
+	// Op is the operation: "open", "put", "get", "stat", "list", "delete",
+	// "create", "append".
 	Op string
 	// Container is the container URL, redacted.
 	Container string

@@ -92,3 +92,89 @@ func (r *retrying) Put(ctx context.Context, name string, src io.ReaderAt, size i
 		}
 	}
 }
+
+// Unwrap returns the wrapped Container, so AsCreator and AsAppender can find
+// optional interfaces beneath the wrapper.
+func (r *retrying) Unwrap() Container { return r.Container }
+
+// Stat is retried as Put is: it is idempotent.
+func (r *retrying) Stat(ctx context.Context, name string) (Properties, error) {
+	var p Properties
+	err := r.do(ctx, func() error {
+		var err error
+		p, err = r.Container.Stat(ctx, name)
+		return err
+	})
+	return p, err
+}
+
+// GetRange retries opening the range; the returned reader is the backend's
+// (blob/azure's reader resumes a broken download by itself).
+func (r *retrying) GetRange(ctx context.Context, name string, offset, count int64) (io.ReadCloser, Properties, error) {
+	var (
+		rc io.ReadCloser
+		p  Properties
+	)
+	err := r.do(ctx, func() error {
+		var err error
+		rc, p, err = r.Container.GetRange(ctx, name, offset, count)
+		return err
+	})
+	return rc, p, err
+}
+
+// Get is GetRange of the whole blob, retried.
+func (r *retrying) Get(ctx context.Context, name string) (io.ReadCloser, Properties, error) {
+	return r.GetRange(ctx, name, 0, -1)
+}
+
+// do runs op until it succeeds, fails permanently, or the attempts are used.
+func (r *retrying) do(ctx context.Context, op func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || attempt >= r.policy.MaxAttempts || !IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(r.policy.Delay(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// unwrapper is a Container wrapping another (WithRetry's).
+type unwrapper interface{ Unwrap() Container }
+
+// AsCreator returns c's Creator, looking beneath wrappers such as WithRetry.
+func AsCreator(c Container) (Creator, bool) {
+	for c != nil {
+		if x, ok := c.(Creator); ok {
+			return x, true
+		}
+		u, ok := c.(unwrapper)
+		if !ok {
+			break
+		}
+		c = u.Unwrap()
+	}
+	return nil, false
+}
+
+// AsAppender returns c's Appender, looking beneath wrappers such as
+// WithRetry.
+func AsAppender(c Container) (Appender, bool) {
+	for c != nil {
+		if x, ok := c.(Appender); ok {
+			return x, true
+		}
+		u, ok := c.(unwrapper)
+		if !ok {
+			break
+		}
+		c = u.Unwrap()
+	}
+	return nil, false
+}

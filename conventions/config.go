@@ -1,12 +1,12 @@
 package conventions
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
-
+	"github.com/openbatch/openbatch/blob"
 	"github.com/openbatch/openbatch/blob/azure"
 )
 
@@ -31,44 +31,22 @@ type StorageConfig struct {
 // ErrNoStorage is returned when a StorageConfig names no storage at all.
 var ErrNoStorage = errors.New("no storage configured: give a container URL with SAS, a connection string, or an account name and key")
 
-// ServiceClient returns a client of the whole blob service, for the
-// connection-string and shared-key forms. It fails for the container-URL
-// form, which reaches one container only.
-func (c StorageConfig) ServiceClient() (*service.Client, error) {
-	co, err := clientOptions(azcore.ClientOptions{})
-	if err != nil {
-		return nil, err
-	}
-	opts := &service.ClientOptions{ClientOptions: co}
+// account returns the storage account of the connection-string and
+// shared-key forms. It fails for the container-URL form, which reaches one
+// container only.
+func (c StorageConfig) account() (azure.Account, error) {
 	switch {
 	case c.ConnectionString != "":
-		svc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
-		if err != nil {
-			// The SDK's message may quote the string; never show it.
-			return nil, errors.New("storage connection string is malformed (expected e.g. DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…)")
-		}
-		return svc, nil
+		return azure.ParseConnectionString(c.ConnectionString)
 	case c.AccountName != "" || c.AccountKey != "":
-		cred, err := c.SharedKey()
-		if err != nil {
-			return nil, err
+		if c.AccountName == "" || c.AccountKey == "" {
+			return azure.Account{}, errors.New("both an account name and an account key are needed")
 		}
-		svc, err := service.NewClientWithSharedKeyCredential(c.ServiceURL(), cred, opts)
-		if err != nil {
-			return nil, fmt.Errorf("blob service %s: %w", RedactURL(c.ServiceURL()), sanitize(err))
-		}
-		return svc, nil
+		return azure.Account{BlobEndpoint: strings.TrimRight(c.ServiceURL(), "/"), Name: c.AccountName, Key: c.AccountKey}, nil
 	case c.ContainerURL != "":
-		return nil, errors.New("a container URL reaches one container only; this needs a connection string or an account name and key")
+		return azure.Account{}, errors.New("a container URL reaches one container only; this needs a connection string or an account name and key")
 	}
-	return nil, ErrNoStorage
-}
-
-// clientOptions returns o with the storage service version every client
-// this package builds sends: azure.ServiceVersionEnv, or
-// azure.DefaultServiceVersion (see docs/compatibility.md).
-func clientOptions(o azcore.ClientOptions) (azcore.ClientOptions, error) {
-	return azure.ClientOptionsFromEnv(o)
+	return azure.Account{}, ErrNoStorage
 }
 
 // ServiceURL returns the blob service URL of the shared-key form.
@@ -79,29 +57,38 @@ func (c StorageConfig) ServiceURL() string {
 	return "https://" + c.AccountName + ".blob.core.windows.net/"
 }
 
-// SharedKey returns the shared-key credential of the AccountName/AccountKey
-// form, which can sign SAS URLs ([ContainerSASURL]).
-func (c StorageConfig) SharedKey() (*service.SharedKeyCredential, error) {
-	if c.AccountName == "" || c.AccountKey == "" {
-		return nil, errors.New("both an account name and an account key are needed")
-	}
-	cred, err := service.NewSharedKeyCredential(c.AccountName, c.AccountKey)
-	if err != nil {
-		return nil, errors.New("account key is not valid base64")
-	}
-	return cred, nil
-}
+// accountIdentity names the account key in the Backend that opens a
+// StorageConfig's containers.
+const accountIdentity = "openbatch:conventions-account"
 
 // JobContainer returns the container of jobID's outputs: the container URL
 // itself when given (jobID is then ignored), otherwise ContainerName(jobID)
-// in the configured account.
+// in the configured account. No request is made.
 func (c StorageConfig) JobContainer(jobID string) (*JobContainer, error) {
 	if c.ContainerURL != "" {
-		return NewJobContainerFromURL(c.ContainerURL, nil)
+		return OpenJobContainer(context.Background(), c.ContainerURL)
 	}
-	svc, err := c.ServiceClient()
+	if jobID == "" {
+		return nil, fmt.Errorf("%w: empty job ID", ErrInvalidID)
+	}
+	acct, err := c.account()
 	if err != nil {
 		return nil, err
 	}
-	return NewJobContainer(svc, jobID)
+	name := ContainerName(jobID)
+	var opts azure.Options
+	var open blob.OpenOptions
+	if id, ok := acct.Identity(); ok {
+		opts.Identities = map[string]azure.Identity{accountIdentity: id}
+		open.IdentityResourceID = accountIdentity
+	}
+	b, err := azure.New(opts)
+	if err != nil {
+		return nil, errors.New("account key is not valid base64")
+	}
+	bc, err := b.Open(context.Background(), acct.ContainerURL(name), open)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", name, sanitize(err))
+	}
+	return NewJobContainer(withRetry(bc), name), nil
 }

@@ -3,18 +3,49 @@ package conventions
 import (
 	"errors"
 	"net/url"
+	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
-	redactpkg "github.com/openbatch/openbatch/redact"
+	"github.com/openbatch/openbatch/blob"
 )
 
 // ErrNotFound is returned (wrapped) when an output, or the job's container,
 // does not exist.
 var ErrNotFound = errors.New("not found")
 
-// redact replaces secrets in s (SAS signatures, account keys, tokens) by
-// "REDACTED", with the shared redactor.
-func redact(s string) string { return redactpkg.Text(s) }
+// secretMarkers are the text markers after which a value is secret: a SAS
+// signature, an account key in a connection string, a whole SAS in one.
+// Matching is case-insensitive.
+var secretMarkers = [...]string{"sig=", "accountkey=", "sharedaccesssignature="}
+
+// redact replaces the values following secret markers in s by "REDACTED".
+func redact(s string) string {
+	lower := strings.ToLower(s)
+	var b strings.Builder
+	i := 0
+	for i < len(s) {
+		next, marker := -1, ""
+		for _, m := range secretMarkers {
+			if j := strings.Index(lower[i:], m); j >= 0 && (next < 0 || i+j < next) {
+				next, marker = i+j, m
+			}
+		}
+		if next < 0 {
+			b.WriteString(s[i:])
+			break
+		}
+		end := next + len(marker)
+		b.WriteString(s[i:end])
+		stop := end
+		for stop < len(s) && !strings.ContainsRune("&; \t\r\n\"'<>", rune(s[stop])) {
+			stop++
+		}
+		if stop > end {
+			b.WriteString("REDACTED")
+		}
+		i = stop
+	}
+	return b.String()
+}
 
 // sanitizedError hides SAS signatures and keys in the message of an error
 // from the storage SDK or net/http (whose *url.Error carries the full URL),
@@ -34,7 +65,7 @@ func sanitize(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound, bloberror.ResourceNotFound) {
+	if k := blob.KindOf(err); k == blob.BlobNotFound || k == blob.ContainerNotFound {
 		return &notFoundError{sanitizedError{err}}
 	}
 	return &sanitizedError{err}

@@ -3,13 +3,9 @@ package conventions
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+	"github.com/openbatch/openbatch/blob"
 )
 
 // DefaultSASExpiry is how long a container SAS from [ContainerSASURL] is
@@ -29,23 +25,17 @@ type SASOptions struct {
 
 // sasPermissions are the conventions' permissions: add, create, list, read
 // and write ("racwl"), and never delete, as in .NET.
-func sasPermissions() string {
-	p := sas.ContainerPermissions{Add: true, Create: true, List: true, Read: true, Write: true}
-	return p.String()
-}
+const sasPermissions = "racwl"
 
-// ContainerSASURL returns the URL of the conventions container of jobID at
-// the blob service serviceURL (e.g. "https://acct.blob.core.windows.net"),
-// with a service SAS signed by cred that grants add, create, list, read and
-// write until now+Expiry. Give it to tasks (outputFiles containerUrl, or
+// ContainerSASURL returns the URL of the conventions container of jobID in
+// the account cfg names (connection string or account name and key), with a
+// service SAS signed by the account key that grants add, create, list, read
+// and write until now+Expiry. Give it to tasks (outputFiles containerUrl, or
 // OPENBATCH_OUTPUT_CONTAINER_URL for `openbatch track`) so they can write
 // outputs without the account key. As in .NET no start time is set, so
 // the SAS is usable at once whatever the clocks say. The URL contains a
 // secret: do not log it.
-func ContainerSASURL(serviceURL string, cred *service.SharedKeyCredential, jobID string, opts *SASOptions) (string, error) {
-	if cred == nil {
-		return "", fmt.Errorf("container SAS for job %q: a shared key credential is required to sign it", jobID)
-	}
+func ContainerSASURL(cfg StorageConfig, jobID string, opts *SASOptions) (string, error) {
 	if jobID == "" {
 		return "", fmt.Errorf("%w: empty job ID", ErrInvalidID)
 	}
@@ -63,36 +53,31 @@ func ContainerSASURL(serviceURL string, cred *service.SharedKeyCredential, jobID
 	if o.Now != nil {
 		now = o.Now
 	}
-	u, err := url.Parse(serviceURL)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return "", fmt.Errorf("container SAS for job %q: service URL %q is not an absolute URL", jobID, RedactURL(serviceURL))
-	}
-	name := ContainerName(jobID)
-	qp, err := sas.BlobSignatureValues{
-		Protocol:      sas.ProtocolHTTPSandHTTP,
-		ExpiryTime:    now().Add(o.Expiry).UTC(),
-		Permissions:   sasPermissions(),
-		ContainerName: name,
-	}.SignWithSharedKey(cred)
+	acct, err := cfg.account()
 	if err != nil {
-		return "", fmt.Errorf("container SAS for job %q: %w", jobID, sanitize(err))
+		return "", fmt.Errorf("container SAS for job %q: %w", jobID, err)
 	}
-	u.RawQuery = qp.Encode()
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + name
-	u.RawPath = ""
-	return u.String(), nil
+	u, err := acct.ContainerSASURL(ContainerName(jobID), sasPermissions, now().Add(o.Expiry))
+	if err != nil {
+		return "", fmt.Errorf("container SAS for job %q: %w", jobID, err)
+	}
+	return u, nil
 }
 
 // PrepareOutputStorage creates the conventions container of jobID in the
-// account of svc if it does not exist yet, and returns it. It is idempotent:
-// calling it for a job whose container exists is not an error. The container
-// is private (no public access).
-func PrepareOutputStorage(ctx context.Context, svc *service.Client, jobID string) (*JobContainer, error) {
-	c, err := NewJobContainer(svc, jobID)
+// storage cfg names if it does not exist yet, and returns it. It is
+// idempotent: calling it for a job whose container exists is not an error.
+// The container is private (no public access).
+func PrepareOutputStorage(ctx context.Context, cfg StorageConfig, jobID string) (*JobContainer, error) {
+	c, err := cfg.JobContainer(jobID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.cc.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+	cr, ok := blob.AsCreator(c.c)
+	if !ok {
+		return nil, fmt.Errorf("create output container %s for job %q: the storage backend cannot create containers", c.name, jobID)
+	}
+	if err := cr.Create(ctx); err != nil {
 		return nil, fmt.Errorf("create output container %s for job %q: %w", c.name, jobID, sanitize(err))
 	}
 	return c, nil

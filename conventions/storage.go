@@ -10,89 +10,99 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+	"github.com/openbatch/openbatch/blob"
+	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/blob/local"
 )
 
 // JobContainer is the blob container of one job's outputs. It hands out
 // [TaskOutputStorage] and [JobOutputStorage] views and lists across them.
 // Like the .NET library it never creates the container; call
-// [PrepareOutputStorage] first (or let the job's owner do so).
+// [PrepareOutputStorage] first (or let the job's owner do so). Every
+// storage call goes through a blob.Container, so it gets that package's
+// retries, error classification and redaction, and works on any backend
+// (Azure, file://, S3).
 type JobContainer struct {
-	cc   *container.Client
+	c    blob.Container
 	name string
 }
 
-// NewJobContainer returns the conventions container of jobID in the account
-// of svc (named by [ContainerName]). No request is made.
-func NewJobContainer(svc *service.Client, jobID string) (*JobContainer, error) {
-	if jobID == "" {
-		return nil, fmt.Errorf("%w: empty job ID", ErrInvalidID)
-	}
-	name := ContainerName(jobID)
-	return &JobContainer{cc: svc.NewContainerClient(name), name: name}, nil
+// NewJobContainer wraps an opened container whose name is name.
+func NewJobContainer(c blob.Container, name string) *JobContainer {
+	return &JobContainer{c: c, name: name}
 }
 
-// NewJobContainerFromURL returns the container at containerURL, which must
-// carry a SAS (as from [ContainerSASURL]) unless the container is public.
-// The URL names the container, so no job ID is needed. opts may be nil; the
-// storage service version policy (see [StorageConfig.ServiceClient]) is
-// added to it either way.
-func NewJobContainerFromURL(containerURL string, opts *container.ClientOptions) (*JobContainer, error) {
+// DefaultOpener opens container URLs for [OpenJobContainer]: https and
+// http go to blob/azure, file to blob/local. Replace it (before first use)
+// to add backends.
+var DefaultOpener blob.Opener = defaultOpener()
+
+func defaultOpener() blob.Opener {
+	// The storage service version comes from OPENBATCH_STORAGE_API_VERSION
+	// (azure.ServiceVersionEnv), as for every storage client openbatch
+	// builds; a malformed value fails every open, saying so.
+	v, err := azure.ServiceVersionFromEnv()
+	if err != nil {
+		return failingOpener{err}
+	}
+	ab, err := azure.New(azure.Options{ServiceVersion: v})
+	if err != nil {
+		return failingOpener{err}
+	}
+	return blob.NewMux(map[string]blob.Opener{"https": ab, "http": ab, "file": local.New()})
+}
+
+// failingOpener refuses every open with err.
+type failingOpener struct{ err error }
+
+func (f failingOpener) Open(context.Context, string, blob.OpenOptions) (blob.Container, error) {
+	return nil, f.err
+}
+
+// OpenJobContainer returns the container at containerURL, which must carry
+// a SAS (as from [ContainerSASURL]) unless the container is public. The URL
+// names the container, so no job ID is needed. No request is made.
+func OpenJobContainer(ctx context.Context, containerURL string) (*JobContainer, error) {
 	u, err := url.Parse(containerURL)
-	if err != nil || u.Scheme == "" || u.Host == "" {
+	if err != nil || u.Scheme == "" || (u.Host == "" && u.Scheme != "file") {
 		return nil, fmt.Errorf("container URL %q is not an absolute URL", RedactURL(containerURL))
 	}
-	var o container.ClientOptions
-	if opts != nil {
-		o = *opts
-	}
-	if o.ClientOptions, err = clientOptions(o.ClientOptions); err != nil {
-		return nil, err
-	}
-	cc, err := container.NewClientWithNoCredential(containerURL, &o)
+	c, err := DefaultOpener.Open(ctx, containerURL, blob.OpenOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("container URL %s: %w", RedactURL(containerURL), sanitize(err))
 	}
-	return NewJobContainerFromClient(cc), nil
+	return NewJobContainer(withRetry(c), path.Base(u.Path)), nil
 }
 
-// NewJobContainerFromClient wraps an existing container client, whatever its
-// credential (shared key, SAS, Entra ID token).
-func NewJobContainerFromClient(cc *container.Client) *JobContainer {
-	name := ""
-	if parts, err := blob.ParseURL(cc.URL()); err == nil {
-		name = parts.ContainerName
-	}
-	return &JobContainer{cc: cc, name: name}
+// withRetry adds the whole-operation retries of package blob.
+func withRetry(c blob.Container) blob.Container {
+	return blob.WithRetry(c, blob.RetryPolicy{BaseDelay: 500 * time.Millisecond, MaxDelay: 10 * time.Second})
 }
 
 // Name returns the container's name.
 func (c *JobContainer) Name() string { return c.name }
 
 // URL returns the container's URL without any SAS, safe to show.
-func (c *JobContainer) URL() string { return RedactURL(c.cc.URL()) }
+func (c *JobContainer) URL() string { return RedactURL(c.c.String()) }
 
-// Client returns the underlying container client, for operations this
+// Container returns the underlying blob.Container, for operations this
 // package does not wrap.
-func (c *JobContainer) Client() *container.Client { return c.cc }
+func (c *JobContainer) Container() blob.Container { return c.c }
 
 // Task returns the storage of the outputs of task taskID of this job.
 func (c *JobContainer) Task(taskID string) (*TaskOutputStorage, error) {
 	if err := validateID("task", taskID); err != nil {
 		return nil, err
 	}
-	return &TaskOutputStorage{s: store{cc: c.cc, taskID: taskID}}, nil
+	return &TaskOutputStorage{s: store{c: c.c, taskID: taskID}}, nil
 }
 
 // Job returns the storage of the job-level outputs of this job.
 func (c *JobContainer) Job() *JobOutputStorage {
-	return &JobOutputStorage{s: store{cc: c.cc}}
+	return &JobOutputStorage{s: store{c: c.c}}
 }
 
 // ListFilter selects outputs in [JobContainer.All]. Zero fields match all.
@@ -131,7 +141,7 @@ func (c *JobContainer) All(ctx context.Context, f ListFilter) iter.Seq2[OutputFi
 	if err != nil {
 		return func(yield func(OutputFileReference, error) bool) { yield(OutputFileReference{}, err) }
 	}
-	return listBlobs(ctx, c.cc, prefix, match)
+	return listBlobs(ctx, c.c, prefix, match)
 }
 
 // List collects [JobContainer.All].
@@ -152,50 +162,24 @@ func collect(seq iter.Seq2[OutputFileReference, error]) ([]OutputFileReference, 
 
 // listBlobs lists blobs under prefix that parse as conventions names and
 // satisfy match.
-func listBlobs(ctx context.Context, cc *container.Client, prefix string, match func(BlobLocation) bool) iter.Seq2[OutputFileReference, error] {
+func listBlobs(ctx context.Context, c blob.Container, prefix string, match func(BlobLocation) bool) iter.Seq2[OutputFileReference, error] {
 	return func(yield func(OutputFileReference, error) bool) {
-		opts := &container.ListBlobsFlatOptions{}
-		if prefix != "" {
-			opts.Prefix = to.Ptr(prefix)
-		}
-		pager := cc.NewListBlobsFlatPager(opts)
-		for pager.More() {
-			page, err := pager.NextPage(ctx)
+		for item, err := range c.List(ctx, prefix) {
 			if err != nil {
-				yield(OutputFileReference{}, fmt.Errorf("list outputs under %q in container %s: %w", prefix, containerName(cc), sanitize(err)))
+				yield(OutputFileReference{}, fmt.Errorf("list outputs under %q in container %s: %w", prefix, RedactURL(c.String()), sanitize(err)))
 				return
 			}
-			for _, item := range page.Segment.BlobItems {
-				if item.Name == nil {
-					continue
-				}
-				loc, ok := ParseBlobName(*item.Name)
-				if !ok || !match(loc) {
-					continue
-				}
-				ref := OutputFileReference{BlobLocation: loc, BlobName: *item.Name, client: cc.NewBlobClient(*item.Name)}
-				if p := item.Properties; p != nil {
-					if p.ContentLength != nil {
-						ref.Size = *p.ContentLength
-					}
-					if p.LastModified != nil {
-						ref.LastModified = *p.LastModified
-					}
-					ref.ContentMD5 = p.ContentMD5
-				}
-				if !yield(ref, nil) {
-					return
-				}
+			loc, ok := ParseBlobName(item.Name)
+			if !ok || !match(loc) {
+				continue
+			}
+			ref := OutputFileReference{BlobLocation: loc, BlobName: item.Name, Size: item.Size,
+				LastModified: item.LastModified, ContentMD5: item.ContentMD5, c: c}
+			if !yield(ref, nil) {
+				return
 			}
 		}
 	}
-}
-
-func containerName(cc *container.Client) string {
-	if parts, err := blob.ParseURL(cc.URL()); err == nil {
-		return parts.ContainerName
-	}
-	return "?"
 }
 
 // OutputFileReference is one stored output: where it is by the conventions,
@@ -214,20 +198,22 @@ type OutputFileReference struct {
 	// ContentMD5 is the blob's Content-MD5, when the service has one.
 	ContentMD5 []byte
 
-	client *blob.Client
+	c blob.Container
 }
 
 // URL returns the blob's URL without SAS, safe to show.
-func (r OutputFileReference) URL() string { return RedactURL(r.client.URL()) }
+func (r OutputFileReference) URL() string {
+	return strings.TrimSuffix(RedactURL(r.c.String()), "/") + "/" + (&url.URL{Path: r.BlobName}).EscapedPath()
+}
 
 // Open starts a download of the blob. The reader retries broken connections
-// from where it stopped; close it when done.
+// from where it stopped (where the backend can); close it when done.
 func (r OutputFileReference) Open(ctx context.Context) (io.ReadCloser, error) {
-	resp, err := r.client.DownloadStream(ctx, nil)
+	rc, _, err := r.c.Get(ctx, r.BlobName)
 	if err != nil {
 		return nil, fmt.Errorf("download %s: %w", r.BlobName, sanitize(err))
 	}
-	return resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: 5}), nil
+	return rc, nil
 }
 
 // Download writes the blob's content to w and returns the bytes written.
@@ -282,7 +268,7 @@ func (r OutputFileReference) DownloadToFile(ctx context.Context, dst string, opt
 
 // Delete deletes the blob.
 func (r OutputFileReference) Delete(ctx context.Context) error {
-	if _, err := r.client.Delete(ctx, nil); err != nil {
+	if err := r.c.Delete(ctx, r.BlobName); err != nil {
 		return fmt.Errorf("delete %s: %w", r.BlobName, sanitize(err))
 	}
 	return nil
@@ -291,7 +277,7 @@ func (r OutputFileReference) Delete(ctx context.Context) error {
 // store is the code shared by task and job storage: a container and, for
 // task storage, the task ID that prefixes every blob name.
 type store struct {
-	cc     *container.Client
+	c      blob.Container
 	taskID string // empty for job storage
 }
 
@@ -320,12 +306,12 @@ func (s store) saveAs(ctx context.Context, kind Kind, sourcePath, destRelPath st
 		return fmt.Errorf("save %s as %s: %w", sourcePath, name, err)
 	}
 	defer f.Close()
-	opts := &blockblob.UploadFileOptions{}
-	if ct := contentTypeOf(name); ct != "" {
-		opts.HTTPHeaders = &blob.HTTPHeaders{BlobContentType: to.Ptr(ct)}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("save %s as %s: %w", sourcePath, name, err)
 	}
-	if _, err := s.cc.NewBlockBlobClient(name).UploadFile(ctx, f, opts); err != nil {
-		return fmt.Errorf("save %s as %s in container %s: %w", sourcePath, name, containerName(s.cc), sanitize(err))
+	if _, err := s.c.Put(ctx, name, f, fi.Size(), blob.PutOptions{ContentType: contentTypeOf(name)}); err != nil {
+		return fmt.Errorf("save %s as %s in container %s: %w", sourcePath, name, RedactURL(s.c.String()), sanitize(err))
 	}
 	return nil
 }
@@ -335,9 +321,9 @@ func (s store) saveText(ctx context.Context, kind Kind, text, destRelPath string
 	if err != nil {
 		return err
 	}
-	opts := &blockblob.UploadBufferOptions{HTTPHeaders: &blob.HTTPHeaders{BlobContentType: to.Ptr("text/plain; charset=utf-8")}}
-	if _, err := s.cc.NewBlockBlobClient(name).UploadBuffer(ctx, []byte(text), opts); err != nil {
-		return fmt.Errorf("save text as %s in container %s: %w", name, containerName(s.cc), sanitize(err))
+	opts := blob.PutOptions{ContentType: "text/plain; charset=utf-8"}
+	if _, err := s.c.Put(ctx, name, strings.NewReader(text), int64(len(text)), opts); err != nil {
+		return fmt.Errorf("save text as %s in container %s: %w", name, RedactURL(s.c.String()), sanitize(err))
 	}
 	return nil
 }
@@ -348,7 +334,7 @@ func (s store) all(ctx context.Context, kind Kind) iter.Seq2[OutputFileReference
 		return func(yield func(OutputFileReference, error) bool) { yield(OutputFileReference{}, err) }
 	}
 	taskID := s.taskID
-	return listBlobs(ctx, s.cc, p+"/", func(loc BlobLocation) bool {
+	return listBlobs(ctx, s.c, p+"/", func(loc BlobLocation) bool {
 		return loc.Kind == kind && loc.TaskID == taskID
 	})
 }
@@ -358,20 +344,13 @@ func (s store) get(ctx context.Context, kind Kind, filePath string) (OutputFileR
 	if err != nil {
 		return OutputFileReference{}, err
 	}
-	bc := s.cc.NewBlobClient(name)
-	props, err := bc.GetProperties(ctx, nil)
+	props, err := s.c.Stat(ctx, name)
 	if err != nil {
-		return OutputFileReference{}, fmt.Errorf("get %s in container %s: %w", name, containerName(s.cc), sanitize(err))
+		return OutputFileReference{}, fmt.Errorf("get %s in container %s: %w", name, RedactURL(s.c.String()), sanitize(err))
 	}
 	loc, _ := ParseBlobName(name)
-	ref := OutputFileReference{BlobLocation: loc, BlobName: name, ContentMD5: props.ContentMD5, client: bc}
-	if props.ContentLength != nil {
-		ref.Size = *props.ContentLength
-	}
-	if props.LastModified != nil {
-		ref.LastModified = *props.LastModified
-	}
-	return ref, nil
+	return OutputFileReference{BlobLocation: loc, BlobName: name, Size: props.Size,
+		LastModified: props.LastModified, ContentMD5: props.ContentMD5, c: s.c}, nil
 }
 
 // TaskOutputStorage saves, lists and reads the outputs of one task under
@@ -381,9 +360,9 @@ func (s store) get(ctx context.Context, kind Kind, filePath string) (OutputFileR
 type TaskOutputStorage struct{ s store }
 
 // NewTaskOutputStorage returns the storage of task taskID of job jobID in the
-// account of svc. The container must exist ([PrepareOutputStorage]).
-func NewTaskOutputStorage(svc *service.Client, jobID, taskID string) (*TaskOutputStorage, error) {
-	c, err := NewJobContainer(svc, jobID)
+// storage cfg names. The container must exist ([PrepareOutputStorage]).
+func NewTaskOutputStorage(cfg StorageConfig, jobID, taskID string) (*TaskOutputStorage, error) {
+	c, err := cfg.JobContainer(jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +372,7 @@ func NewTaskOutputStorage(svc *service.Client, jobID, taskID string) (*TaskOutpu
 // NewTaskOutputStorageFromURL returns the storage of task taskID in the job
 // container at containerURL (with SAS, see [ContainerSASURL]).
 func NewTaskOutputStorageFromURL(containerURL, taskID string) (*TaskOutputStorage, error) {
-	c, err := NewJobContainerFromURL(containerURL, nil)
+	c, err := OpenJobContainer(context.Background(), containerURL)
 	if err != nil {
 		return nil, err
 	}
@@ -459,9 +438,9 @@ func (t *TaskOutputStorage) Download(ctx context.Context, kind Kind, filePath st
 type JobOutputStorage struct{ s store }
 
 // NewJobOutputStorage returns the job-level storage of job jobID in the
-// account of svc. The container must exist ([PrepareOutputStorage]).
-func NewJobOutputStorage(svc *service.Client, jobID string) (*JobOutputStorage, error) {
-	c, err := NewJobContainer(svc, jobID)
+// storage cfg names. The container must exist ([PrepareOutputStorage]).
+func NewJobOutputStorage(cfg StorageConfig, jobID string) (*JobOutputStorage, error) {
+	c, err := cfg.JobContainer(jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +450,7 @@ func NewJobOutputStorage(svc *service.Client, jobID string) (*JobOutputStorage, 
 // NewJobOutputStorageFromURL returns the job-level storage of the job
 // container at containerURL (with SAS).
 func NewJobOutputStorageFromURL(containerURL string) (*JobOutputStorage, error) {
-	c, err := NewJobContainerFromURL(containerURL, nil)
+	c, err := OpenJobContainer(context.Background(), containerURL)
 	if err != nil {
 		return nil, err
 	}

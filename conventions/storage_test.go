@@ -22,7 +22,16 @@ func newJobContainer(t *testing.T) (*testenv.Azurite, *JobContainer) {
 	t.Helper()
 	a := testenv.SharedAzurite(t)
 	name := a.NewContainer(t)
-	return a, NewJobContainerFromClient(a.Client(t).ServiceClient().NewContainerClient(name))
+	c, err := OpenJobContainer(context.Background(), a.ContainerSAS(t, name, "racwdl", time.Now().Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, c
+}
+
+// azuriteConfig is the shared-key StorageConfig of a.
+func azuriteConfig(a *testenv.Azurite) StorageConfig {
+	return StorageConfig{AccountName: a.Account, AccountKey: a.Key, BlobEndpoint: a.Endpoint}
 }
 
 var jobSeq atomic.Int64
@@ -177,7 +186,7 @@ func TestListByKindExcludesLongerCustomKind(t *testing.T) {
 func TestPrepareOutputStorageIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	a := testenv.SharedAzurite(t)
-	svc := a.Client(t).ServiceClient()
+	svc := azuriteConfig(a)
 	jobID := uniqueJobID(t)
 	c, err := PrepareOutputStorage(ctx, svc, jobID)
 	if err != nil {
@@ -205,16 +214,15 @@ func TestPrepareOutputStorageIsIdempotent(t *testing.T) {
 func TestContainerSASURL(t *testing.T) {
 	ctx := context.Background()
 	a := testenv.SharedAzurite(t)
-	svc := a.Client(t).ServiceClient()
+	svc := azuriteConfig(a)
 	jobID := uniqueJobID(t)
 	if _, err := PrepareOutputStorage(ctx, svc, jobID); err != nil {
 		t.Fatal(err)
 	}
-	cred := a.Credential()
 
 	// Default: 7 days, permissions racwl, no delete.
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	u, err := ContainerSASURL(a.Endpoint, cred, jobID, &SASOptions{Now: func() time.Time { return now }})
+	u, err := ContainerSASURL(svc, jobID, &SASOptions{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +238,7 @@ func TestContainerSASURL(t *testing.T) {
 	}
 
 	// A real SAS works for upload, list and read.
-	u, err = ContainerSASURL(a.Endpoint, cred, jobID, &SASOptions{Expiry: 3 * time.Second})
+	u, err = ContainerSASURL(svc, jobID, &SASOptions{Expiry: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,10 +267,10 @@ func TestContainerSASURL(t *testing.T) {
 		t.Errorf("error message shows the SAS signature: %v", err)
 	}
 
-	if _, err := ContainerSASURL(a.Endpoint, cred, jobID, &SASOptions{Expiry: -time.Second}); err == nil {
+	if _, err := ContainerSASURL(svc, jobID, &SASOptions{Expiry: -time.Second}); err == nil {
 		t.Error("negative expiry accepted")
 	}
-	if _, err := ContainerSASURL(a.Endpoint, nil, jobID, nil); err == nil {
+	if _, err := ContainerSASURL(StorageConfig{ContainerURL: "https://a.blob.core.windows.net/c?sig=x"}, jobID, nil); err == nil {
 		t.Error("SAS without a key accepted")
 	}
 }

@@ -14,13 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/appendblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/openbatch/openbatch/blob"
 )
 
 // Limits and defaults of tracked saves.
@@ -127,7 +121,8 @@ type TrackStatus struct {
 //     runs out; a blob that is full anyway is continued in the next
 //     generation blob, whose metadata records the source offset it starts at.
 type TrackedSave struct {
-	cc       *container.Client
+	c        blob.Container
+	app      blob.Appender
 	source   string
 	baseName string
 	interval time.Duration
@@ -172,7 +167,7 @@ func (t *TaskOutputStorage) SaveTracked(ctx context.Context, kind Kind, sourcePa
 	if err != nil {
 		return nil, err
 	}
-	return startTracked(ctx, t.s.cc, sourcePath, name, interval, opts)
+	return startTracked(ctx, t.s.c, sourcePath, name, interval, opts)
 }
 
 // SaveTracked streams a growing file to the job-level append blob
@@ -182,10 +177,10 @@ func (j *JobOutputStorage) SaveTracked(ctx context.Context, kind Kind, sourcePat
 	if err != nil {
 		return nil, err
 	}
-	return startTracked(ctx, j.s.cc, sourcePath, name, interval, opts)
+	return startTracked(ctx, j.s.c, sourcePath, name, interval, opts)
 }
 
-func startTracked(ctx context.Context, cc *container.Client, source, name string, interval time.Duration, opts *TrackOptions) (*TrackedSave, error) {
+func startTracked(ctx context.Context, c blob.Container, source, name string, interval time.Duration, opts *TrackOptions) (*TrackedSave, error) {
 	var o TrackOptions
 	if opts != nil {
 		o = *opts
@@ -202,12 +197,16 @@ func startTracked(ctx context.Context, cc *container.Client, source, name string
 	if o.MaxBlocks <= 0 || o.MaxBlocks > MaxAppendBlobBlocks {
 		o.MaxBlocks = MaxAppendBlobBlocks
 	}
+	app, ok := blob.AsAppender(c)
+	if !ok {
+		return nil, fmt.Errorf("tracked save of %s: the storage of %s has no append blobs", source, RedactURL(c.String()))
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	t := &TrackedSave{
-		cc: cc, source: source, baseName: name, interval: interval, opts: o,
+		c: c, app: app, source: source, baseName: name, interval: interval, opts: o,
 		log:  log.With("source", source, "blob", name),
 		done: make(chan struct{}), exited: make(chan struct{}),
 	}
@@ -304,27 +303,16 @@ func (t *TrackedSave) blobName(gen int) string {
 	return t.baseName + generationSep + strconv.Itoa(gen)
 }
 
-func (t *TrackedSave) blob() *appendblob.Client {
-	return t.cc.NewAppendBlobClient(t.blobName(t.st.gen))
-}
-
 // discover finds the latest generation blob of this tracker's name and
 // resumes it. The caller holds mu, or no other goroutine runs yet.
 func (t *TrackedSave) discover(ctx context.Context) error {
 	gen := -1
-	pager := t.cc.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(t.baseName)})
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
+	for item, err := range t.c.List(ctx, t.baseName) {
 		if err != nil {
-			return fmt.Errorf("tracked save of %s: list %s in container %s: %w", t.source, t.baseName, containerName(t.cc), sanitize(err))
+			return fmt.Errorf("tracked save of %s: list %s in container %s: %w", t.source, t.baseName, RedactURL(t.c.String()), sanitize(err))
 		}
-		for _, item := range page.Segment.BlobItems {
-			if item.Name == nil {
-				continue
-			}
-			if g, ok := t.generationOf(*item.Name); ok && g > gen {
-				gen = g
-			}
+		if g, ok := t.generationOf(item.Name); ok && g > gen {
+			gen = g
 		}
 	}
 	st := &t.st
@@ -334,20 +322,20 @@ func (t *TrackedSave) discover(ctx context.Context) error {
 		return nil
 	}
 	st.gen = gen
-	props, err := t.blob().GetProperties(ctx, nil)
+	props, err := t.c.Stat(ctx, t.blobName(gen))
 	if err != nil {
 		return fmt.Errorf("tracked save of %s: read %s: %w", t.source, t.blobName(gen), sanitize(err))
 	}
-	if props.BlobType == nil || *props.BlobType != blob.BlobTypeAppendBlob {
+	if props.BlobType != blob.AppendBlob {
 		return fmt.Errorf("tracked save of %s: blob %s exists and is not an append blob; delete it or track to another name", t.source, t.blobName(gen))
 	}
 	st.exists = true
-	st.blobLen = derefOr(props.ContentLength, 0)
-	st.blocks = int(derefOr(props.BlobCommittedBlockCount, 0))
+	st.blobLen = props.Size
+	st.blocks = props.CommittedBlocks
 	st.genStart = 0
 	for k, v := range props.Metadata {
-		if strings.EqualFold(k, sourceOffsetMeta) && v != nil {
-			if n, err := strconv.ParseInt(*v, 10, 64); err == nil && n >= 0 {
+		if strings.EqualFold(k, sourceOffsetMeta) {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
 				st.genStart = n
 			}
 		}
@@ -485,17 +473,13 @@ func (t *TrackedSave) nextGeneration(start int64) {
 
 // create creates the current generation's blob, never replacing one.
 func (t *TrackedSave) create(ctx context.Context) error {
-	opts := &appendblob.CreateOptions{
-		Metadata: map[string]*string{sourceOffsetMeta: to.Ptr(strconv.FormatInt(t.st.genStart, 10))},
-		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{
-			IfNoneMatch: to.Ptr(azcore.ETagAny)}},
+	opts := blob.PutOptions{
+		Metadata:    map[string]string{sourceOffsetMeta: strconv.FormatInt(t.st.genStart, 10)},
+		ContentType: contentTypeOf(t.baseName),
 	}
-	if ct := contentTypeOf(t.baseName); ct != "" {
-		opts.HTTPHeaders = &blob.HTTPHeaders{BlobContentType: to.Ptr(ct)}
-	}
-	_, err := t.blob().Create(ctx, opts)
+	err := t.app.CreateAppend(ctx, t.blobName(t.st.gen), opts)
 	if err != nil {
-		if bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) {
+		if blob.KindOf(err) == blob.Conflict {
 			t.st.rediscover = true
 		}
 		return fmt.Errorf("tracked save of %s: create %s: %w", t.source, t.blobName(t.st.gen), sanitize(err))
@@ -516,30 +500,35 @@ func (t *TrackedSave) appendChunk(ctx context.Context, f *os.File, pos, n int64)
 		return fmt.Errorf("tracked save: read %s at %d: %w", t.source, pos, err)
 	}
 	name := t.blobName(st.gen)
-	resp, err := t.blob().AppendBlock(ctx, streaming.NopCloser(bytes.NewReader(buf)), &appendblob.AppendBlockOptions{
-		AppendPositionAccessConditions: &appendblob.AppendPositionAccessConditions{AppendPosition: to.Ptr(st.blobLen)},
-	})
-	if bloberror.HasCode(err, bloberror.AppendPositionConditionNotMet) {
+	err := t.app.AppendAt(ctx, name, st.blobLen, buf)
+	if hasCode(err, "AppendPositionConditionNotMet") {
 		// A retried request whose first attempt had landed, or another
 		// writer. Only the first is safe to accept.
-		props, perr := t.blob().GetProperties(ctx, nil)
-		if perr == nil && derefOr(props.ContentLength, -1) == st.blobLen+n {
+		props, perr := t.c.Stat(ctx, name)
+		if perr == nil && props.Size == st.blobLen+n {
 			st.blobLen += n
-			st.blocks = int(derefOr(props.BlobCommittedBlockCount, int32(st.blocks+1)))
+			st.blocks = max(props.CommittedBlocks, st.blocks+1)
 			return nil
 		}
 		st.rediscover = true
 		return fmt.Errorf("tracked save of %s: %s changed under the tracker (another writer?); will re-read it: %w", t.source, name, sanitize(err))
 	}
-	if bloberror.HasCode(err, bloberror.BlockCountExceedsLimit) {
+	if hasCode(err, "BlockCountExceedsLimit") {
 		st.blocks = t.opts.MaxBlocks // roll over at the next attempt
 	}
 	if err != nil {
 		return fmt.Errorf("tracked save of %s: append %d bytes to %s: %w", t.source, n, name, sanitize(err))
 	}
 	st.blobLen += n
-	st.blocks = int(derefOr(resp.BlobCommittedBlockCount, int32(st.blocks+1)))
+	st.blocks++
 	return nil
+}
+
+// hasCode reports whether err is a storage error with the service error
+// code code.
+func hasCode(err error, code string) bool {
+	var be *blob.Error
+	return errors.As(err, &be) && be.Code == code
 }
 
 // sourceContinuesBlob reports whether the file's bytes just before the
@@ -559,21 +548,26 @@ func (t *TrackedSave) sourceContinuesBlob(ctx context.Context, f *os.File, size 
 	if _, err := f.ReadAt(local, end-k); err != nil {
 		return false, fmt.Errorf("tracked save: read %s: %w", t.source, err)
 	}
-	resp, err := t.blob().DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: st.blobLen - k, Count: k}})
+	rc, _, err := t.c.GetRange(ctx, t.blobName(st.gen), st.blobLen-k, k)
 	if err != nil {
 		return false, fmt.Errorf("tracked save of %s: read the end of %s: %w", t.source, t.blobName(st.gen), sanitize(err))
 	}
-	defer resp.Body.Close()
-	remote, err := io.ReadAll(resp.Body)
+	defer rc.Close()
+	remote, err := io.ReadAll(rc)
 	if err != nil {
 		return false, fmt.Errorf("tracked save of %s: read the end of %s: %w", t.source, t.blobName(st.gen), sanitize(err))
 	}
 	return bytes.Equal(local, remote), nil
 }
 
-func derefOr[T any](p *T, def T) T {
-	if p == nil {
-		return def
+// TrackBlob streams the growing file at sourcePath to the append blob
+// blobName of c, as SaveTracked does but with any blob name (not the
+// conventions' layout): the agent's OPENBATCH_STREAM_OUTPUTS uses it to
+// stream files to the names their outputFiles entries give them. c must
+// support append blobs (blob.AsAppender).
+func TrackBlob(ctx context.Context, c blob.Container, sourcePath, blobName string, interval time.Duration, opts *TrackOptions) (*TrackedSave, error) {
+	if blobName == "" {
+		return nil, fmt.Errorf("tracked save of %s: empty blob name", sourcePath)
 	}
-	return *p
+	return startTracked(ctx, c, sourcePath, blobName, interval, opts)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -20,7 +21,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/openbatch/openbatch/api"
+	obblob "github.com/openbatch/openbatch/blob"
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/blob/s3"
 	"github.com/openbatch/openbatch/internal/testenv"
 	"github.com/openbatch/openbatch/outputfiles"
 )
@@ -343,5 +346,60 @@ func TestSymlinksAndEscapes(t *testing.T) {
 	olog, _ := readLogs(t, dir)
 	if !strings.Contains(olog, "escape.txt") || !strings.Contains(olog, "abslink.txt") {
 		t.Error("refused symlinks not logged")
+	}
+}
+
+// TestUploadToS3 uploads output files through the engine to s3rver, in both
+// URL forms, and checks content and the stored whole-file MD5.
+func TestUploadToS3(t *testing.T) {
+	srv := testenv.StartS3rver(t)
+	so := &s3.Options{Endpoint: srv.Endpoint, AccessKeyID: testenv.S3rverKey, SecretAccessKey: testenv.S3rverSecret}
+	op, err := outputfiles.NewOpenerWithS3(azure.Options{Logger: slog.New(slog.DiscardHandler)}, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	bucket, err := op.Open(ctx, "s3://outputs", obblob.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, _ := obblob.AsCreator(bucket)
+	if err := cr.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("s3 block data ", 500_000) // ~7 MiB
+	dir := task(t, map[string]string{"stdout.txt": "out\n", "wd/res/a.txt": "alpha", "wd/big.log": big})
+	req := outputfiles.Request{TaskDir: dir, Outcome: outputfiles.ExitedWith(0),
+		OutputFiles: []api.OutputFile{
+			out("../stdout.txt", "s3://outputs/job1", "task1/stdout.txt"),
+			out("res/**", srv.Endpoint+"/outputs/job1", "r"),
+			out("big.log", "s3://outputs", ""),
+		}}
+	res, err := outputfiles.New(op, outputfiles.Options{Logger: slog.New(slog.DiscardHandler)}).Upload(ctx, req)
+	if err != nil || res.FailureInfo != nil {
+		t.Fatalf("upload: %v %+v", err, res.FailureInfo)
+	}
+	var names []string
+	for it, err := range bucket.List(ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, it.Name)
+	}
+	want := []string{"big.log", "job1/r/a.txt", "job1/task1/stdout.txt"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("objects %q, want %q", names, want)
+	}
+	for name, content := range map[string]string{"big.log": big, "job1/r/a.txt": "alpha", "job1/task1/stdout.txt": "out\n"} {
+		rc, p, err := bucket.Get(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		sum := md5.Sum([]byte(content))
+		if string(data) != content || !bytes.Equal(p.ContentMD5, sum[:]) {
+			t.Errorf("%s: %d bytes, md5 %x want %x", name, len(data), p.ContentMD5, sum)
+		}
 	}
 }

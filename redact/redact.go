@@ -23,7 +23,8 @@ const Redacted = "REDACTED"
 // secretParams are the query parameters whose values are secrets,
 // lower case: the SAS signature, and the token parameters some services
 // put in URLs.
-var secretParams = map[string]bool{"sig": true, "token": true, "access_token": true}
+var secretParams = map[string]bool{"sig": true, "token": true, "access_token": true,
+	"x-amz-signature": true, "x-amz-security-token": true}
 
 // URL returns raw with every secret removed: secret query parameters (the
 // SAS signature sig, token, access_token) become REDACTED and any
@@ -79,6 +80,10 @@ func encodeQuery(raw string, q url.Values) string {
 var textPatterns = []*regexp.Regexp{
 	// SAS signature, also percent-encoded (sig%3D) inside an encoded URL.
 	regexp.MustCompile(`(?i)((?:\b|%26|%3F)sig(?:=|%3D))[^&\s"'<>;,]+`),
+	// S3 presigned URLs: the signature and the session token.
+	regexp.MustCompile(`(?i)(\bX-Amz-(?:Signature|Security-Token)(?:=|%3D))[^&\s"'<>;,]+`),
+	// openbatch node credentials, wherever they appear.
+	regexp.MustCompile(`(\bobn1\.)[A-Za-z0-9\-_]{16,}`),
 	// Account keys and whole SAS tokens in connection strings.
 	regexp.MustCompile(`(?i)(\b(?:AccountKey|SharedAccessSignature|SharedAccessKey)=)[^;\s"'<>]+`),
 	// Shared Key and Shared Key Lite signatures: "SharedKey account:sig".

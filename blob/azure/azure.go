@@ -16,7 +16,6 @@ package azure
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -156,33 +155,6 @@ func (p tryPolicy) Do(req *policy.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
-}
-
-// Get downloads a blob (needs read permission; uploads never call it).
-func (c *azContainer) Get(ctx context.Context, name string) (io.ReadCloser, blob.Properties, error) {
-	resp, err := c.cc.NewBlobClient(name).DownloadStream(ctx, nil)
-	if err != nil {
-		return nil, blob.Properties{}, c.classify("get", name, err, 0)
-	}
-	p := blob.Properties{PutOptions: blob.PutOptions{
-		ContentType: deref(resp.ContentType), ContentEncoding: deref(resp.ContentEncoding),
-		ContentLanguage: deref(resp.ContentLanguage), ContentDisposition: deref(resp.ContentDisposition),
-		CacheControl: deref(resp.CacheControl), ContentMD5: resp.ContentMD5,
-		AccessTier: "",
-	}}
-	if resp.ContentLength != nil {
-		p.Size = *resp.ContentLength
-	}
-	if resp.LastModified != nil {
-		p.LastModified = *resp.LastModified
-	}
-	if len(resp.Metadata) > 0 {
-		p.Metadata = make(map[string]string, len(resp.Metadata))
-		for k, v := range resp.Metadata {
-			p.Metadata[strings.ToLower(k)] = deref(v)
-		}
-	}
-	return resp.Body, p, nil
 }
 
 func deref(s *string) string {

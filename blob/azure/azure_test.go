@@ -23,6 +23,7 @@ import (
 
 	obblob "github.com/openbatch/openbatch/blob"
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/blob/blobtest"
 	"github.com/openbatch/openbatch/internal/testenv"
 )
 
@@ -267,5 +268,33 @@ func TestLargeFileBoundedHeap(t *testing.T) {
 	}
 	if !bytes.Equal(gp.ContentMD5, h.Sum(nil)) || *gp.ContentLength != size {
 		t.Errorf("stored MD5 %x size %d", gp.ContentMD5, *gp.ContentLength)
+	}
+}
+
+// TestContract runs the shared backend contract against Azurite, through a
+// container SAS with every permission a tracked save and a listing need.
+func TestContract(t *testing.T) {
+	a := testenv.SharedAzurite(t)
+	cn := a.NewContainer(t)
+	b := newBackend(t, azure.Options{})
+	c, err := b.Open(context.Background(), a.ContainerSAS(t, cn, "racwdl", time.Now().Add(time.Hour)), obblob.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobtest.Run(t, obblob.WithRetry(c, obblob.RetryPolicy{BaseDelay: 10 * time.Millisecond}))
+}
+
+func TestSplitBlobURL(t *testing.T) {
+	for _, tc := range []struct{ in, container, name string }{
+		{"https://acct.blob.core.windows.net/c/dir/f.txt?sv=1&sig=x", "https://acct.blob.core.windows.net/c?sv=1&sig=x", "dir/f.txt"},
+		{"http://127.0.0.1:10000/devstoreaccount1/c/a%20b.txt", "http://127.0.0.1:10000/devstoreaccount1/c", "a b.txt"},
+	} {
+		c, n, err := azure.SplitBlobURL(tc.in)
+		if err != nil || c != tc.container || n != tc.name {
+			t.Errorf("SplitBlobURL(%q) = %q, %q, %v", tc.in, c, n, err)
+		}
+	}
+	if _, _, err := azure.SplitBlobURL("https://acct.blob.core.windows.net/c?sig=s3cret"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("container URL: %v", err)
 	}
 }

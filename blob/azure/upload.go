@@ -270,6 +270,12 @@ func (c *azContainer) classify(op, name string, err error, retries int) error {
 	case errors.As(err, &re):
 		e.StatusCode, e.Code = re.StatusCode, re.ErrorCode
 		switch {
+		case re.StatusCode == 404 && re.ErrorCode == "BlobNotFound":
+			e.Kind = blob.BlobNotFound
+		case re.StatusCode == 404 && op == "stat" || op == "get" && re.StatusCode == 404 && re.ErrorCode == "":
+			// A HEAD response has no error code in some emulators: on a
+			// read, a 404 without "ContainerNotFound" means the blob.
+			e.Kind = blob.BlobNotFound
 		case re.StatusCode == 404:
 			// On a write, only the container (or account) can be missing.
 			e.Kind = blob.ContainerNotFound

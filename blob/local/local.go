@@ -87,6 +87,8 @@ type props struct {
 	Metadata           map[string]string `json:"metadata,omitempty"`
 	AccessTier         string            `json:"accessTier,omitempty"`
 	ContentMD5         []byte            `json:"contentMD5,omitempty"`
+	// Append marks a blob made by CreateAppend.
+	Append bool `json:"append,omitempty"`
 }
 
 func checkName(name string) error {
@@ -200,7 +202,7 @@ func (c *dirContainer) Get(_ context.Context, name string) (io.ReadCloser, blob.
 	defer root.Close()
 	f, err := root.Open(name)
 	if err != nil {
-		return nil, blob.Properties{}, c.fail("get", name, fileKind(err), err)
+		return nil, blob.Properties{}, c.fail("get", name, readKind(err), err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -215,7 +217,7 @@ func (c *dirContainer) Get(_ context.Context, name string) (io.ReadCloser, blob.
 		ContentType: p.ContentType, ContentEncoding: p.ContentEncoding, ContentLanguage: p.ContentLanguage,
 		ContentDisposition: p.ContentDisposition, CacheControl: p.CacheControl, Metadata: p.Metadata,
 		AccessTier: p.AccessTier, ContentMD5: p.ContentMD5,
-	}, Size: fi.Size(), LastModified: fi.ModTime()}, nil
+	}, Size: fi.Size(), LastModified: fi.ModTime(), BlobType: blobType(p.Append)}, nil
 }
 
 func (c *dirContainer) fail(op, name string, k blob.Kind, err error) error {
@@ -265,4 +267,11 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
+}
+
+func blobType(appendBlob bool) string {
+	if appendBlob {
+		return blob.AppendBlob
+	}
+	return blob.BlockBlob
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/openbatch/openbatch/blob"
+	"github.com/openbatch/openbatch/blob/blobtest"
 	"github.com/openbatch/openbatch/blob/local"
 )
 
@@ -86,4 +87,8 @@ func TestErrors(t *testing.T) {
 	if _, err := local.New().Open(context.Background(), "file://rel/dir", blob.OpenOptions{}); err == nil {
 		t.Error("relative accepted")
 	}
+}
+
+func TestContract(t *testing.T) {
+	blobtest.Run(t, blob.WithRetry(open(t, t.TempDir()), blob.RetryPolicy{}))
 }

@@ -45,11 +45,7 @@ func newConventionsPrepareCmd() *cobra.Command {
 		Short: "Create a job's output container if it does not exist",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := storage.config().ServiceClient()
-			if err != nil {
-				return err
-			}
-			c, err := conventions.PrepareOutputStorage(commandContext(cmd), svc, args[0])
+			c, err := conventions.PrepareOutputStorage(commandContext(cmd), storage.config(), args[0])
 			if err != nil {
 				return err
 			}
@@ -79,11 +75,7 @@ AZURE_STORAGE_KEY). The URL is a secret: pass it to tasks, do not log it.`,
 			if c.AccountName == "" || c.AccountKey == "" {
 				return errors.New("signing a SAS needs --account-name and --account-key (or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY)")
 			}
-			cred, err := c.SharedKey()
-			if err != nil {
-				return err
-			}
-			u, err := conventions.ContainerSASURL(c.ServiceURL(), cred, args[0], &conventions.SASOptions{Expiry: expiry})
+			u, err := conventions.ContainerSASURL(c, args[0], &conventions.SASOptions{Expiry: expiry})
 			if err != nil {
 				return err
 			}

@@ -24,7 +24,7 @@ func trackTestEnv(t *testing.T) (*testenv.Azurite, *conventions.JobContainer, st
 	t.Helper()
 	a := testenv.SharedAzurite(t)
 	jobID := fmt.Sprintf("Track_%s_%d", strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid())
-	c, err := conventions.PrepareOutputStorage(context.Background(), a.Client(t).ServiceClient(), jobID)
+	c, err := conventions.PrepareOutputStorage(context.Background(), conventions.StorageConfig{AccountName: a.Account, AccountKey: a.Key, BlobEndpoint: a.Endpoint}, jobID)
 	if err != nil {
 		t.Fatal(err)
 	}

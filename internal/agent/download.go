@@ -12,17 +12,16 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/blob"
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/outputfiles"
 )
 
 // Failure code mapping of resource-file downloads (categories as the
@@ -53,30 +52,74 @@ type downloader struct {
 	cfg  *Config
 	root *os.Root
 	log  *slog.Logger
+
+	once              sync.Once // guards the four fields below
+	plain, auto       blob.Opener
+	plainErr, autoErr error
 }
 
 // blobSource is a container to list and download from.
 type blobSource struct {
-	client *container.Client
-	desc   string // redacted URL or auto-storage name, for messages
+	c    blob.Container
+	desc string // redacted URL or auto-storage name, for messages
 }
 
-func (d *downloader) clientOptions() azcore.ClientOptions {
-	return azure.ClientOptions(azcore.ClientOptions{
-		Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 5 * time.Second},
-	}, d.cfg.StorageServiceVersion)
+// autoStorageIdentity is the identity name under which the auto-storage
+// account's key is configured in the downloader's storage backend.
+const autoStorageIdentity = "openbatch:auto-storage"
+
+// storage returns the opener of resource-file sources: the standard blob
+// multiplexer (Azure and file://), so every download goes through package
+// blob (its retry wrapper, error classification and redaction). With auto
+// set, the auto-storage account key is configured as an identity; a bad key
+// fails only auto-storage downloads.
+func (d *downloader) storage(auto bool) (blob.Opener, error) {
+	d.once.Do(func() {
+		opts := azure.Options{
+			Retry:          policy.RetryOptions{MaxRetries: 3, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 5 * time.Second},
+			Logger:         d.log,
+			ServiceVersion: d.cfg.StorageServiceVersion,
+		}
+		d.plain, d.plainErr = outputfiles.NewOpenerWithS3(opts, d.cfg.S3)
+		if a := d.cfg.AutoStorage; a != nil {
+			opts.Identities = map[string]azure.Identity{autoStorageIdentity: {
+				Type: azure.AccountKey, AccountName: a.AccountName, AccountKey: a.AccountKey}}
+			d.auto, d.autoErr = outputfiles.NewOpener(opts)
+		}
+	})
+	if auto {
+		return d.auto, d.autoErr
+	}
+	return d.plain, d.plainErr
+}
+
+// open opens a source container with the downloader's retry policy.
+func (d *downloader) open(ctx context.Context, containerURL string, auto bool) (blob.Container, error) {
+	o, err := d.storage(auto)
+	if err != nil {
+		return nil, err
+	}
+	var opts blob.OpenOptions
+	if auto {
+		opts.IdentityResourceID = autoStorageIdentity
+	}
+	c, err := o.Open(ctx, containerURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	return blob.WithRetry(c, blob.RetryPolicy{BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}), nil
 }
 
 // container returns the source of a storageContainerUrl or
 // autoStorageContainerName resource file.
-func (d *downloader) container(rf api.ResourceFile) (*blobSource, error) {
-	opts := &container.ClientOptions{ClientOptions: d.clientOptions()}
+func (d *downloader) container(ctx context.Context, rf api.ResourceFile) (*blobSource, error) {
 	if rf.StorageContainerURL != "" {
-		c, err := container.NewClientWithNoCredential(rf.StorageContainerURL, opts)
+		desc := redactURL(rf.StorageContainerURL)
+		c, err := d.open(ctx, rf.StorageContainerURL, false)
 		if err != nil {
-			return nil, listFailure(context.Background(), redactURL(rf.StorageContainerURL), scrub(err))
+			return nil, listFailure(ctx, desc, err)
 		}
-		return &blobSource{client: c, desc: redactURL(rf.StorageContainerURL)}, nil
+		return &blobSource{c: c, desc: desc}, nil
 	}
 	acct := d.cfg.AutoStorage
 	desc := "autoStorageContainerName " + rf.AutoStorageContainerName
@@ -85,17 +128,16 @@ func (d *downloader) container(rf api.ResourceFile) (*blobSource, error) {
 			"No auto-storage account is configured on this node, so autoStorageContainerName cannot be resolved", true,
 			errors.New("Config.AutoStorage is nil"), api.NameValuePair{Name: "ContainerName", Value: rf.AutoStorageContainerName})
 	}
-	cred, err := azblob.NewSharedKeyCredential(acct.AccountName, acct.AccountKey)
-	if err != nil {
+	u := strings.TrimRight(acct.BlobEndpoint, "/") + "/" + url.PathEscape(rf.AutoStorageContainerName)
+	if _, err := d.storage(true); err != nil {
 		return nil, NewFailure(api.ServerError, api.FailureResourceContainerListMisc,
 			"The auto-storage account credentials are invalid", true, err)
 	}
-	u := strings.TrimRight(acct.BlobEndpoint, "/") + "/" + url.PathEscape(rf.AutoStorageContainerName)
-	c, err := container.NewClientWithSharedKeyCredential(u, cred, opts)
+	c, err := d.open(ctx, u, true)
 	if err != nil {
-		return nil, listFailure(context.Background(), desc, err)
+		return nil, listFailure(ctx, desc, err)
 	}
-	return &blobSource{client: c, desc: desc}, nil
+	return &blobSource{c: c, desc: desc}, nil
 }
 
 // listContainer returns the names of the blobs whose names start with
@@ -105,23 +147,15 @@ func (d *downloader) container(rf api.ResourceFile) (*blobSource, error) {
 func (d *downloader) listContainer(ctx context.Context, src *blobSource, prefix string) ([]string, error) {
 	lctx, cancel := context.WithTimeoutCause(ctx, d.cfg.DownloadTimeout, errDownloadTimeout)
 	defer cancel()
-	var opts container.ListBlobsFlatOptions
-	if prefix != "" {
-		opts.Prefix = &prefix
-	}
-	pager := src.client.NewListBlobsFlatPager(&opts)
 	var names []string
-	for pager.More() {
-		page, err := pager.NextPage(lctx)
+	for it, err := range src.c.List(lctx, prefix) {
 		if err != nil {
-			return nil, listFailure(lctx, src.desc, scrub(err))
+			return nil, listFailure(lctx, src.desc, err)
 		}
-		for _, b := range page.Segment.BlobItems {
-			if b.Name == nil || *b.Name == "" || strings.HasSuffix(*b.Name, "/") {
-				continue
-			}
-			names = append(names, *b.Name)
+		if it.Name == "" || strings.HasSuffix(it.Name, "/") {
+			continue
 		}
+		names = append(names, it.Name)
 	}
 	d.log.Info("listed resource container", "container", src.desc, "prefix", prefix, "blobs", len(names))
 	return names, nil
@@ -129,25 +163,30 @@ func (d *downloader) listContainer(ctx context.Context, src *blobSource, prefix 
 
 // downloadBlob downloads one blob of src to target.
 func (d *downloader) downloadBlob(ctx context.Context, src *blobSource, name, target string, mode os.FileMode) error {
-	bc := src.client.NewBlobClient(name)
 	desc := src.desc + " blob " + name
 	return d.fetch(ctx, desc, target, mode, func(ctx context.Context) (io.ReadCloser, error) {
-		return openBlob(ctx, bc)
+		rc, _, err := src.c.Get(ctx, name)
+		return rc, err
 	})
 }
 
-// downloadURL downloads an httpUrl resource file: through the azblob SDK
+// downloadURL downloads an httpUrl resource file: through package blob (blob/azure)
 // when the URL is a blob URL (it gets the SDK's retries and resumable
 // reads), with a plain HTTP GET otherwise.
 func (d *downloader) downloadURL(ctx context.Context, rawURL, target string, mode os.FileMode) error {
 	desc := redactURL(rawURL)
 	if d.isBlobURL(rawURL) {
-		bc, err := blob.NewClientWithNoCredential(rawURL, &blob.ClientOptions{ClientOptions: d.clientOptions()})
+		containerURL, name, err := azure.SplitBlobURL(rawURL)
 		if err != nil {
-			return downloadFailure(ctx, desc, target, scrub(err))
+			return downloadFailure(ctx, desc, target, err)
+		}
+		c, err := d.open(ctx, containerURL, false)
+		if err != nil {
+			return downloadFailure(ctx, desc, target, err)
 		}
 		return d.fetch(ctx, desc, target, mode, func(ctx context.Context) (io.ReadCloser, error) {
-			return openBlob(ctx, bc)
+			rc, _, err := c.Get(ctx, name)
+			return rc, err
 		})
 	}
 	return d.fetch(ctx, desc, target, mode, func(ctx context.Context) (io.ReadCloser, error) {
@@ -189,14 +228,6 @@ func (d *downloader) isBlobURL(raw string) bool {
 		}
 	}
 	return false
-}
-
-func openBlob(ctx context.Context, bc *blob.Client) (io.ReadCloser, error) {
-	resp, err := bc.DownloadStream(ctx, nil)
-	if err != nil {
-		return nil, scrub(err)
-	}
-	return resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: 3}), nil
 }
 
 // httpStatusError is a non-200 answer to a plain HTTP download.
@@ -288,9 +319,9 @@ func fileFailure(code, msg, target string, err error) *Failure {
 
 // statusOf returns the HTTP status of a storage or plain HTTP error, or 0.
 func statusOf(err error) (int, string) {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.StatusCode, re.ErrorCode
+	var be *blob.Error
+	if errors.As(err, &be) && be.StatusCode != 0 {
+		return be.StatusCode, be.Code
 	}
 	var he *httpStatusError
 	if errors.As(err, &he) {

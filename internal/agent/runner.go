@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/blob/s3"
 )
 
 // Defaults of Config.
@@ -55,6 +56,10 @@ type Config struct {
 	// StorageServiceVersion is the x-ms-version of resource-file downloads
 	// from blob storage; "" means azure.DefaultServiceVersion.
 	StorageServiceVersion string
+	// S3, when set, is an S3-compatible endpoint (blob/s3): resource files
+	// whose storageContainerUrl is on its host (http(s)://host/bucket/prefix)
+	// are listed and downloaded from it with these credentials.
+	S3 *s3.Options
 	// DownloadConcurrency bounds the files downloaded at once per run;
 	// 0 means DefaultDownloadConcurrency.
 	DownloadConcurrency int
@@ -62,6 +67,11 @@ type Config struct {
 	// listing (BlobDownloadTimedOut / ResourceContainerListTimedOut);
 	// 0 means DefaultDownloadTimeout.
 	DownloadTimeout time.Duration
+	// BeforeProcess are steps run after the resource files are downloaded
+	// and before the process starts, in order, under the wall-clock limit,
+	// such as the upload preflight (PreflightStep). They are skipped once
+	// the run has failed.
+	BeforeProcess []Step
 	// AfterProcess are steps run after the process step, in order, such as
 	// output-file upload. See Step and RunsAfterFailure.
 	AfterProcess []Step
@@ -154,6 +164,7 @@ func NewRunner(cfg Config) *Runner {
 		cfg.HTTPClient = &http.Client{}
 	}
 	cfg.AfterProcess = append([]Step(nil), cfg.AfterProcess...)
+	cfg.BeforeProcess = append([]Step(nil), cfg.BeforeProcess...)
 	return &Runner{cfg: cfg, log: cfg.Logger}
 }
 
@@ -198,6 +209,10 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 	run.Paths = paths
 
 	builtin := builtinSteps()
+	if len(r.cfg.BeforeProcess) > 0 { // insert before the process step (the last)
+		n := len(builtin)
+		builtin = append(append(append([]Step(nil), builtin[:n-1]...), r.cfg.BeforeProcess...), builtin[n-1])
+	}
 	steps := append(builtin, r.cfg.AfterProcess...)
 	for i, step := range steps {
 		after := i >= len(builtin)

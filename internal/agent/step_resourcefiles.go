@@ -60,7 +60,7 @@ func (resourceFilesStep) Run(ctx context.Context, run *TaskRun) error {
 			g.Go(func() error { return d.downloadURL(gctx, rf.HTTPURL, target, mode) })
 			continue
 		}
-		src, err := d.container(rf)
+		src, err := d.container(gctx, rf)
 		if err != nil {
 			listErr = err
 			break

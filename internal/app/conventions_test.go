@@ -43,11 +43,11 @@ func openbatchBinary(t *testing.T) string {
 func conventionsStorage(t *testing.T, az *testenv.Azurite, jobID string) string {
 	t.Helper()
 	ctx := ctxT(t, 10*time.Second)
-	if _, err := conventions.PrepareOutputStorage(ctx, az.Client(t).ServiceClient(), jobID); err != nil {
+	cfg := conventions.StorageConfig{AccountName: az.Account, AccountKey: az.Key, BlobEndpoint: az.Endpoint}
+	if _, err := conventions.PrepareOutputStorage(ctx, cfg, jobID); err != nil {
 		t.Fatal(err)
 	}
-	cred := az.Credential()
-	sasURL, err := conventions.ContainerSASURL(az.Endpoint, cred, jobID, nil)
+	sasURL, err := conventions.ContainerSASURL(cfg, jobID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/blob/s3"
 	"github.com/openbatch/openbatch/internal/agent"
 	"github.com/openbatch/openbatch/outputfiles"
 )
@@ -25,6 +26,14 @@ const (
 	EnvAutoStorageEndpoint = "OPENBATCH_AUTO_STORAGE_ENDPOINT"
 	EnvAutoStorageAccount  = "OPENBATCH_AUTO_STORAGE_ACCOUNT"
 	EnvAutoStorageKey      = "OPENBATCH_AUTO_STORAGE_KEY"
+	// EnvS3* configure an S3-compatible endpoint (blob/s3) for output files
+	// (s3://bucket/prefix, or URLs on the endpoint's host) and resource
+	// files (storageContainerUrl on the endpoint's host). Unset endpoint: no
+	// S3 backend.
+	EnvS3Endpoint        = "OPENBATCH_S3_ENDPOINT"
+	EnvS3Region          = "OPENBATCH_S3_REGION"
+	EnvS3AccessKeyID     = "OPENBATCH_S3_ACCESS_KEY_ID"
+	EnvS3SecretAccessKey = "OPENBATCH_S3_SECRET_ACCESS_KEY"
 )
 
 // ConfigureAgentFromEnv fills cfg.Agent from the environment: the output
@@ -50,7 +59,16 @@ func ConfigureAgentFromEnv(cfg *Config) error {
 		}
 		az.Identities = file.Identities
 	}
-	return ConfigureAgent(cfg, az, autoStorageFromEnv())
+	return ConfigureAgentWithS3(cfg, az, s3FromEnv(), autoStorageFromEnv())
+}
+
+func s3FromEnv() *s3.Options {
+	ep := os.Getenv(EnvS3Endpoint)
+	if ep == "" {
+		return nil
+	}
+	return &s3.Options{Endpoint: ep, Region: os.Getenv(EnvS3Region),
+		AccessKeyID: os.Getenv(EnvS3AccessKeyID), SecretAccessKey: os.Getenv(EnvS3SecretAccessKey)}
 }
 
 func autoStorageFromEnv() *agent.StorageAccount {
@@ -64,15 +82,24 @@ func autoStorageFromEnv() *agent.StorageAccount {
 // ConfigureAgent installs the output files step (with the given Azure
 // options) and the auto-storage account into cfg.Agent.
 func ConfigureAgent(cfg *Config, az azure.Options, auto *agent.StorageAccount) error {
+	return ConfigureAgentWithS3(cfg, az, nil, auto)
+}
+
+// ConfigureAgentWithS3 is ConfigureAgent with an optional S3-compatible
+// endpoint for output and resource files (nil: none).
+func ConfigureAgentWithS3(cfg *Config, az azure.Options, s3o *s3.Options, auto *agent.StorageAccount) error {
 	if az.Logger == nil {
 		az.Logger = cfg.Log
 	}
-	op, err := outputfiles.NewOpener(az)
+	op, err := outputfiles.NewOpenerWithS3(az, s3o)
 	if err != nil {
 		return err
 	}
-	cfg.Agent.Runner.AfterProcess = append(cfg.Agent.Runner.AfterProcess, agent.OutputFilesStep{Opener: op})
 	cfg.Agent.Runner.StorageServiceVersion = az.ServiceVersion
+	cfg.Agent.Runner.S3 = s3o
+	st := &agent.Streamer{Opener: op}
+	cfg.Agent.Runner.BeforeProcess = append(cfg.Agent.Runner.BeforeProcess, agent.PreflightStep{Opener: op}, st.StartStep())
+	cfg.Agent.Runner.AfterProcess = append(cfg.Agent.Runner.AfterProcess, st.StopStep(), agent.OutputFilesStep{Opener: op})
 	if auto != nil {
 		cfg.Agent.Runner.AutoStorage = auto
 	}
