@@ -18,7 +18,7 @@ func TestText(t *testing.T) {
 		{"sas encoded", "url=https%3A%2F%2Fa%2Fc%3Fsp%3Dr%26sig%3Dabc%252B", "url=https%3A%2F%2Fa%2Fc%3Fsp%3Dr%26sig%3DREDACTED"},
 		{"connection string", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Zm9vYmFy==;EndpointSuffix=x", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=REDACTED;EndpointSuffix=x"},
 		{"sas connection string", "BlobEndpoint=https://a;SharedAccessSignature=sv=1&sig=x", "BlobEndpoint=https://a;SharedAccessSignature=REDACTED"},
-		{"s3 presigned", "GET http://h/b/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=0f3a9b&X-Amz-Security-Token=zz failed", "GET http://h/b/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=REDACTED&X-Amz-Security-Token=REDACTED failed"},
+		{"s3 presigned", "GET http://h/b/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=0f3a9b&X-Amz-Security-Token=zz failed", "GET http://h/b/k?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED&X-Amz-Security-Token=REDACTED failed"},
 		{"node credential", "register: obn1.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_- refused", "register: obn1.REDACTED refused"},
 		{"shared key", "Authorization: SharedKey devaccount:Zm9vYmFyYmF6PQ==", "Authorization: SharedKey devaccount:REDACTED"},
 		{"shared key lite", "SharedKeyLite acct:abc+/=", "SharedKeyLite acct:REDACTED"},
