@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +23,7 @@ import (
 
 func newAgentCmd() *cobra.Command {
 	var server, pool, token, tokenFile, root, nodeID, logLevel, listen, advertise string
+	var drainGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a compute node that joins a pool on an openbatch server",
@@ -103,8 +107,34 @@ listens on, or --advertise when the server must reach it by another URL
 				return err
 			}
 			log.Info("node file server listening", "listen", ln.Addr().String(), "advertise", addr)
-			ctx, cancel := context.WithCancel(cmd.Context())
+			// SIGTERM or SIGINT drains the node (no new tasks; running ones
+			// finish within --drain-grace; then it leaves its pool); a
+			// second signal stops it at once. The node's context is not the
+			// command's, which the first signal already cancels.
+			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			drain := make(chan struct{})
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				select {
+				case <-sigs:
+					log.Info("draining: finishing running tasks, taking no new ones (signal again to stop at once)", "grace", drainGrace)
+					close(drain)
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case <-sigs:
+					log.Warn("stopping at once; the server requeues the running tasks")
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			defer func() { cancel(); <-watched }()
 			served := make(chan error, 1)
 			// A node keeps its identity in its root: restarted, it rejoins
 			// as the same node with its own credential.
@@ -134,6 +164,8 @@ listens on, or --advertise when the server must reach it by another URL
 				Runner:       agent.NewRunner(rc),
 				Log:          log,
 				Registration: reg,
+				Drain:        drain,
+				DrainGrace:   drainGrace,
 				OnRegistered: func(cfg *nodeproto.NodeConfig) error {
 					return agent.SaveIdentity(abs, agent.NodeIdentity{PoolID: cfg.PoolID, NodeID: cfg.NodeID, Credential: cfg.Credential})
 				},
@@ -141,14 +173,18 @@ listens on, or --advertise when the server must reach it by another URL
 			err = w.Run(ctx)
 			cancel()
 			serr := <-served
-			if cmd.Context().Err() != nil {
+			if isClosedChan(drain) && err == nil {
 				return serr
+			}
+			if errors.Is(err, context.Canceled) {
+				err = nil
 			}
 			return errors.Join(err, serr)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&server, "server", "", "openbatch server endpoint, e.g. http://10.0.0.1:8080 (env OPENBATCH_SERVER)")
+	fl.StringVar(&server, "server", "", "openbatch server endpoint, e.g. http://10.0.0.1:8080, or several servers' endpoints separated by commas to fail over between (env OPENBATCH_SERVER)")
+	fl.DurationVar(&drainGrace, "drain-grace", 5*time.Minute, "on SIGTERM, how long running tasks may go on before they are stopped and requeued (env OPENBATCH_DRAIN_GRACE)")
 	fl.StringVar(&pool, "pool", "", "pool to join (env OPENBATCH_POOL)")
 	fl.StringVar(&tokenFile, "token-file", "", "file holding the node join token, mode 0600: the server's DATA_DIR/join-token (env OPENBATCH_TOKEN_FILE; or the token itself in OPENBATCH_TOKEN)")
 	// --token only explains that it is refused; OPENBATCH_TOKEN fills it.
@@ -224,5 +260,14 @@ func newAgentReaperCmd() *cobra.Command {
 			agent.IgnoreStopSignals()
 			return agent.RunReaper(cmd.InOrStdin())
 		},
+	}
+}
+
+func isClosedChan(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }

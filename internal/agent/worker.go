@@ -29,9 +29,20 @@ type Worker struct {
 	// OnRegistered, if set, is called once the node has registered, before
 	// it takes work: `openbatch agent` keeps the node's identity then.
 	OnRegistered func(*nodeproto.NodeConfig) error
+	// Drain, when closed, drains the node: it takes no new leases, lets
+	// its running tasks finish for up to DrainGrace (then stops them, and
+	// the server requeues them), leaves its pool (Coordinator permitting,
+	// see nodeproto.Leaver) and Run returns nil.
+	Drain <-chan struct{}
+	// DrainGrace bounds how long a drain waits for running tasks
+	// (default 5 minutes).
+	DrainGrace time.Duration
 
-	mu      sync.Mutex
-	running map[string]*runningTask // by lease key
+	mu sync.Mutex
+	// lastContact is when a call to the server last succeeded: the fence
+	// (see fence) stops the runs once it is too long ago.
+	lastContact time.Time
+	running     map[string]*runningTask // by lease key
 	prep    map[string]*prepState   // by job ID
 	retain  map[string]retained     // completed task dirs by lease key
 	// nextExpiry is the earliest retention end in retain (zero: none), so
@@ -79,10 +90,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.RetryInterval == 0 {
 		w.RetryInterval = time.Second
 	}
+	w.mu.Lock()
 	w.running = map[string]*runningTask{}
 	w.prep = map[string]*prepState{}
 	w.retain = map[string]retained{}
 	w.release = map[string]bool{}
+	w.mu.Unlock()
 
 	var cfg *nodeproto.NodeConfig
 	for {
@@ -138,15 +151,50 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	defer w.cancelAll(nil)
-	lastContact := time.Now()
+	w.contact()
+	fctx, stopFence := context.WithCancel(ctx)
+	fenced := make(chan struct{})
+	go func() { defer close(fenced); w.fence(fctx, cfg.HeartbeatTimeout, log) }()
+	defer func() { stopFence(); <-fenced }()
+
+	var drainDeadline <-chan time.Time
+	draining := false
 	for ctx.Err() == nil {
+		if !draining && isClosed(w.Drain) {
+			draining = true
+			grace := w.DrainGrace
+			if grace <= 0 {
+				grace = 5 * time.Minute
+			}
+			log.Info("draining: no new tasks; running tasks may finish", "grace", grace, "running", len(w.leases()))
+			drainDeadline = time.After(grace)
+		}
+		if draining {
+			select {
+			case <-drainDeadline:
+				log.Warn("drain grace over: stopping running tasks; the server requeues them")
+				w.cancelAll(errDrained)
+				drainDeadline = nil
+			default:
+			}
+			if len(w.leases()) == 0 {
+				w.leave(ctx, cfg, log)
+				return nil
+			}
+		}
 		w.sweep(layout, log)
 		status := nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo,
 			FreeSlots: cfg.Slots - w.usedSlots(), Running: w.leases(), Wait: cfg.HeartbeatInterval}
-		if state == api.NodeStartTaskFailed {
+		if state == api.NodeStartTaskFailed || draining {
 			status.FreeSlots = 0
 		}
-		work, err := w.Coord.Acquire(ctx, status)
+		if draining {
+			status.Wait = min(status.Wait, 200*time.Millisecond)
+		}
+		// Every call has a deadline: the long poll plus a margin.
+		actx, cancel := context.WithTimeout(ctx, status.Wait+max(cfg.HeartbeatTimeout/3, time.Second))
+		work, err := w.Coord.Acquire(actx, status)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -155,17 +203,10 @@ func (w *Worker) Run(ctx context.Context) error {
 				return err
 			}
 			log.Warn("acquire work", "err", err)
-			// Self-fencing: once the server has surely given up on this node
-			// and requeued its tasks, stop them here too.
-			if cfg.HeartbeatTimeout > 0 && time.Since(lastContact) > cfg.HeartbeatTimeout && len(w.leases()) > 0 {
-				log.Warn("lost contact with the server for longer than the heartbeat timeout; stopping running tasks",
-					"timeout", cfg.HeartbeatTimeout)
-				w.cancelAll(errFenced)
-			}
 			sleep(ctx, w.RetryInterval)
 			continue
 		}
-		lastContact = time.Now()
+		w.contact()
 		if work.Leave {
 			log.Info("node removed from pool")
 			return nil
@@ -278,10 +319,85 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 // errFenced cancels runs of a node that lost contact with the server.
 var errFenced = errors.New("lost contact with the server")
 
+// errDrained cancels runs still going when a drain's grace ends.
+var errDrained = errors.New("node drained")
+
+// FenceMargin is how much earlier than the server a node gives up its
+// runs after losing contact: the server requeues a node's tasks once it has
+// heard nothing for the heartbeat timeout T, counted from the last call it
+// answered; the node stops them once T - FenceMargin(T) has passed since
+// the last call it saw answered, which is no earlier than the server's.
+// So a run stops at least the margin before its task can be handed to
+// another node, whatever the node's calls are doing.
+func FenceMargin(timeout time.Duration) time.Duration {
+	return min(max(timeout/4, 500*time.Millisecond), timeout/2)
+}
+
+func (w *Worker) contact() {
+	w.mu.Lock()
+	w.lastContact = time.Now()
+	w.mu.Unlock()
+}
+
+// fence stops the node's runs, on a timer independent of its calls, once
+// contact is lost for the heartbeat timeout less the margin.
+func (w *Worker) fence(ctx context.Context, timeout time.Duration, log *slog.Logger) {
+	if timeout <= 0 {
+		return
+	}
+	limit := timeout - FenceMargin(timeout)
+	t := time.NewTicker(max(min(limit/4, 250*time.Millisecond), 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		silent := time.Since(w.lastContact)
+		n := len(w.running)
+		w.mu.Unlock()
+		if silent > limit && n > 0 {
+			log.Warn("lost contact with the server; stopping running tasks before the server requeues them",
+				"silent_for", silent.Round(time.Millisecond), "timeout", timeout)
+			w.cancelAll(errFenced)
+		}
+	}
+}
+
+// leave tells the server the node leaves its pool, when the coordinator
+// offers that.
+func (w *Worker) leave(ctx context.Context, cfg *nodeproto.NodeConfig, log *slog.Logger) {
+	l, ok := w.Coord.(nodeproto.Leaver)
+	if !ok {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := l.Leave(lctx, cfg.PoolID, cfg.NodeID); err != nil {
+		log.Warn("leave pool", "err", err)
+		return
+	}
+	log.Info("drained node left its pool")
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // report sends a run's outcome, retrying transient errors, unless the node
 // is shutting down or fenced (the server requeues those tasks itself).
 func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *slog.Logger) {
-	if ctx.Err() != nil || errors.Is(context.Cause(rctx), errFenced) {
+	if c := context.Cause(rctx); ctx.Err() != nil || errors.Is(c, errFenced) || errors.Is(c, errDrained) {
 		return
 	}
 	// Report with the node's context, not the run's: a run cancelled by

@@ -79,3 +79,142 @@ func TestWorkerFencesItselfWhenPartitioned(t *testing.T) {
 		t.Fatalf("a fenced run reported %d times", coord.completes)
 	}
 }
+
+// hanging is a coordinator that hands out one long task and then holds
+// every poll open until its caller gives up: a server that accepts
+// connections but never answers. The node must stop its run by the fence
+// timer, before the call returns, within the heartbeat timeout less the
+// margin.
+type hanging struct {
+	partitioned
+	returned chan struct{} // closed when the first hung call returns
+	once     sync.Once
+}
+
+func (h *hanging) Register(_ context.Context, reg nodeproto.Registration) (*nodeproto.NodeConfig, error) {
+	// A long poll of a minute: the call's own deadline is far beyond the
+	// heartbeat timeout.
+	return &nodeproto.NodeConfig{NodeID: "n1", PoolID: reg.PoolID, Slots: 1,
+		HeartbeatInterval: time.Minute, HeartbeatTimeout: 800 * time.Millisecond}, nil
+}
+
+func (h *hanging) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*nodeproto.Work, error) {
+	h.mu.Lock()
+	h.acquires++
+	first := h.acquires == 1
+	h.mu.Unlock()
+	if first {
+		return h.partitioned.acquireTask(), nil
+	}
+	<-ctx.Done()
+	h.once.Do(func() { close(h.returned) })
+	return nil, ctx.Err()
+}
+
+func (p *partitioned) acquireTask() *nodeproto.Work {
+	return &nodeproto.Work{Assignments: []nodeproto.Assignment{{
+		Lease: nodeproto.Lease{JobID: "j", TaskID: "t", Epoch: 1},
+		Task:  api.Task{ID: "t", CommandLine: "/bin/sleep 30"},
+	}}}
+}
+
+func TestFenceTimerStopsRunsWhileACallHangs(t *testing.T) {
+	coord := &hanging{returned: make(chan struct{})}
+	w := &Worker{Coord: coord, Runner: NewRunner(Config{KillGrace: 100 * time.Millisecond}), RetryInterval: 50 * time.Millisecond,
+		Registration: nodeproto.Registration{PoolID: "p", Root: t.TempDir()}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for {
+		time.Sleep(20 * time.Millisecond)
+		coord.mu.Lock()
+		polled := coord.acquires > 1
+		coord.mu.Unlock()
+		if polled && len(w.leases()) == 0 {
+			break
+		}
+		select {
+		case <-coord.returned:
+			t.Fatal("the hung call returned before the run was stopped: the fence waited for it")
+		default:
+		}
+	}
+	select {
+	case <-coord.returned:
+		t.Fatal("the hung call had returned when the run stopped")
+	default:
+	}
+	coord.mu.Lock()
+	defer coord.mu.Unlock()
+	if coord.completes != 0 {
+		t.Fatalf("a fenced run reported %d times", coord.completes)
+	}
+}
+
+// leaving is a coordinator that hands out one short task and records the
+// node leaving.
+type leaving struct {
+	partitioned
+	left bool
+}
+
+func (l *leaving) Acquire(context.Context, nodeproto.NodeStatus) (*nodeproto.Work, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acquires++
+	if l.acquires == 1 {
+		return &nodeproto.Work{Assignments: []nodeproto.Assignment{{
+			Lease: nodeproto.Lease{JobID: "j", TaskID: "t", Epoch: 1},
+			Task:  api.Task{ID: "t", CommandLine: "/bin/sleep 0.5"},
+		}}}, nil
+	}
+	return &nodeproto.Work{}, nil
+}
+
+func (l *leaving) Leave(context.Context, string, string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.left = true
+	return nil
+}
+
+// A drained node finishes and reports its running task, takes no more,
+// leaves its pool, and Run returns nil; with no grace left the run is
+// stopped instead, unreported.
+func TestDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		grace     time.Duration
+		completes int
+	}{
+		{"finishes within the grace", time.Minute, 1},
+		{"stopped when the grace ends", time.Millisecond, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			coord := &leaving{}
+			drain := make(chan struct{})
+			w := &Worker{Coord: coord, Runner: NewRunner(Config{KillGrace: 100 * time.Millisecond}), RetryInterval: 20 * time.Millisecond,
+				Registration: nodeproto.Registration{PoolID: "p", Root: t.TempDir()}, Drain: drain, DrainGrace: tc.grace}
+			done := make(chan error, 1)
+			go func() { done <- w.Run(context.Background()) }()
+			for len(w.leases()) == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			close(drain)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the drained node did not stop")
+			}
+			coord.mu.Lock()
+			defer coord.mu.Unlock()
+			if coord.completes != tc.completes || !coord.left {
+				t.Fatalf("completes %d (want %d), left %v", coord.completes, tc.completes, coord.left)
+			}
+		})
+	}
+}

@@ -46,7 +46,10 @@ func Handler(c Coordinator, a Authorizer, joinToken string) http.Handler {
 		http.Error(w, "node credential missing or wrong: a node joins with the join token (the server's DATA_DIR/join-token, given with --token-file) and then uses the credential it was given", http.StatusUnauthorized)
 	}
 	// node is what a call says about whose it is.
-	type node struct{ PoolID, NodeID string }
+	type node struct {
+		PoolID string `json:"poolId"`
+		NodeID string `json:"nodeId"`
+	}
 	handle := func(name string, decode func([]byte) (node, error), fn func(ctx context.Context, body []byte, byJoinToken bool) (any, error)) {
 		mux.HandleFunc("POST "+PathPrefix+name, func(w http.ResponseWriter, r *http.Request) {
 			bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -135,6 +138,21 @@ func Handler(c Coordinator, a Authorizer, joinToken string) http.Handler {
 		}
 		return struct{}{}, c.Complete(ctx, v)
 	})
+	handle("leave", func(b []byte) (node, error) {
+		var v node
+		err := json.Unmarshal(b, &v)
+		return v, err
+	}, func(ctx context.Context, b []byte, _ bool) (any, error) {
+		l, ok := c.(Leaver)
+		if !ok {
+			return nil, errors.New("this server does not let nodes leave")
+		}
+		var v node
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, err
+		}
+		return struct{}{}, l.Leave(ctx, v.PoolID, v.NodeID)
+	})
 	handle("preprelease", func(b []byte) (node, error) {
 		var v PrepReleaseReport
 		err := json.Unmarshal(b, &v)
@@ -151,13 +169,18 @@ func Handler(c Coordinator, a Authorizer, joinToken string) http.Handler {
 
 // Client is a Coordinator reached over HTTP.
 type Client struct {
-	// BaseURL is the server's endpoint, e.g. http://127.0.0.1:8080.
+	// BaseURL is the server's endpoint, e.g. http://127.0.0.1:8080, or
+	// several servers' endpoints separated by commas (servers sharing one
+	// database): calls go to the one that answered last and fail over to
+	// the next when it cannot be reached.
 	BaseURL string
 	// Token is the join token, used to register a new node.
 	Token string
 	HTTP  *http.Client
 
 	mu sync.Mutex
+	// current indexes the server that answered last.
+	current int
 	// credential is the node's own credential: given (SetCredential) from
 	// the node's identity file, or set by Register.
 	credential string
@@ -193,9 +216,53 @@ func (c *Client) callAs(ctx context.Context, bearer, name string, in, out any) e
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+PathPrefix+name, bytes.NewReader(body))
+	// Several servers: stay with the one that answered last, and move on
+	// to the next when it cannot be reached or is unavailable.
+	urls := c.servers()
+	c.mu.Lock()
+	first := c.current
+	c.mu.Unlock()
+	var lastErr error
+	for i := range urls {
+		k := (first + i) % len(urls)
+		retry, err := c.callOne(ctx, urls[k], bearer, name, body, out)
+		if !retry {
+			if i > 0 && err == nil {
+				c.mu.Lock()
+				c.current = k
+				c.mu.Unlock()
+			}
+			return err
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return lastErr
+}
+
+// servers returns the server URLs: BaseURL holds one, or several separated
+// by commas.
+func (c *Client) servers() []string {
+	var out []string
+	for _, u := range strings.Split(c.BaseURL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, strings.TrimRight(u, "/"))
+		}
+	}
+	if len(out) == 0 {
+		out = []string{""}
+	}
+	return out
+}
+
+// callOne makes the call on one server; retry says another server may
+// answer it (this one could not be reached, or is unavailable).
+func (c *Client) callOne(ctx context.Context, base, bearer, name string, body []byte, out any) (retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+PathPrefix+name, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return false, err
 	}
 	req.Header.Set("Authorization", "Bearer "+bearer)
 	req.Header.Set("Content-Type", "application/json")
@@ -205,26 +272,28 @@ func (c *Client) callAs(ctx context.Context, bearer, name string, in, out any) e
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return true, fmt.Errorf("%s: %w", name, err)
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 		if out == nil {
-			return nil
+			return false, nil
 		}
-		return json.NewDecoder(resp.Body).Decode(out)
+		return false, json.NewDecoder(resp.Body).Decode(out)
 	case http.StatusConflict:
-		return ErrStaleLease
+		return false, ErrStaleLease
 	case http.StatusGone:
-		return ErrUnknownNode
+		return false, ErrUnknownNode
 	case http.StatusUnauthorized:
-		return fmt.Errorf("%s: %w", name, errUnauthorized)
+		return false, fmt.Errorf("%s: %w", name, errUnauthorized)
 	case http.StatusForbidden:
-		return fmt.Errorf("%s: %w", name, ErrNodeExists)
+		return false, fmt.Errorf("%s: %w", name, ErrNodeExists)
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		retry = true
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return fmt.Errorf("%s: server answered %s: %s", name, resp.Status, strings.TrimSpace(string(msg)))
+	return retry, fmt.Errorf("%s: server answered %s: %s", name, resp.Status, strings.TrimSpace(string(msg)))
 }
 
 // maxWaitHint bounds a long-poll; the HTTP client allows twice as long.
@@ -259,6 +328,14 @@ func (c *Client) Acquire(ctx context.Context, st NodeStatus) (*Work, error) {
 // Complete implements Coordinator.
 func (c *Client) Complete(ctx context.Context, rep Report) error {
 	return c.call(ctx, "complete", rep, nil)
+}
+
+// Leave implements Leaver.
+func (c *Client) Leave(ctx context.Context, poolID, nodeID string) error {
+	return c.call(ctx, "leave", struct {
+		PoolID string `json:"poolId"`
+		NodeID string `json:"nodeId"`
+	}{poolID, nodeID}, nil)
 }
 
 // PrepRelease implements Coordinator.

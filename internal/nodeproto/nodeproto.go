@@ -158,6 +158,12 @@ type PrepReleaseReport struct {
 	Release *api.JobPrepReleaseTaskExecutionInformation `json:"release,omitempty"`
 }
 
+// Leaver is a Coordinator a node can leave its pool through (a drained
+// agent): the node is removed and any lease it still holds is requeued.
+type Leaver interface {
+	Leave(ctx context.Context, poolID, nodeID string) error
+}
+
 // Coordinator is the server side of the protocol.
 type Coordinator interface {
 	// Register adds a node to a pool and returns its configuration.

@@ -226,6 +226,14 @@ var errNodeCredential = errors.New("wrong node credential")
 
 var _ nodeproto.Authorizer = (*Scheduler)(nil)
 
+// Leave implements nodeproto.Leaver: a drained node leaves its pool.
+func (s *Scheduler) Leave(ctx context.Context, poolID, nodeID string) error {
+	s.log.Info("node left its pool", "pool", poolID, "node", nodeID)
+	return s.RemoveNode(ctx, poolID, nodeID)
+}
+
+var _ nodeproto.Leaver = (*Scheduler)(nil)
+
 // RemoveNode deletes a node; its running tasks are requeued.
 func (s *Scheduler) RemoveNode(ctx context.Context, poolID, nodeID string) error {
 	s.forget(nodeID)

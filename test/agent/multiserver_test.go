@@ -112,9 +112,12 @@ func TestSeveralServersOnPostgres(t *testing.T) {
 	if err := cc.AddJob(ctx, &api.Job{ID: "j1", PoolInfo: &api.PoolInformation{PoolID: "p1"}, MaxParallelTasks: api.I32(maxPar)}); err != nil {
 		t.Fatal(err)
 	}
-	for i, srv := range []*serverProc{a, a, b, b} {
+	// Each agent knows A and B (in two orders): when B dies, its agents
+	// fail over to A.
+	for i, servers := range []string{a.endpoint + "," + b.endpoint, a.endpoint + "," + b.endpoint,
+		b.endpoint + "," + a.endpoint, b.endpoint + "," + a.endpoint} {
 		id := fmt.Sprintf("node%d", i)
-		startAgentAt(t, srv.endpoint, token, "p1", id, filepath.Join(t.TempDir(), id))
+		startAgentAt(t, servers, token, "p1", id, filepath.Join(t.TempDir(), id))
 	}
 
 	// Clients add tasks through every live server; an add counts once the
@@ -203,6 +206,8 @@ func TestSeveralServersOnPostgres(t *testing.T) {
 	if peak > maxPar {
 		t.Fatalf("%d tasks ran at once; maxParallelTasks is %d", peak, maxPar)
 	}
+	// The agents that followed B live on through A.
+	waitNodesIdle(t, ca, "p1", "node0", "node1", "node2", "node3")
 	j, err := ca.GetJob(ctx, "j1")
 	if err != nil || j.State != api.JobActive {
 		t.Fatalf("job after the run: %+v, %v", j, err)
@@ -217,7 +222,9 @@ func TestSeveralServersOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		j, err := ca.GetJob(ctx, "j1")
+		// The agents that followed B live on through A.
+	waitNodesIdle(t, ca, "p1", "node0", "node1", "node2", "node3")
+	j, err := ca.GetJob(ctx, "j1")
 		if err == nil && j.State == api.JobCompleted {
 			break
 		}
