@@ -43,8 +43,8 @@ type Worker struct {
 	// (see fence) stops the runs once it is too long ago.
 	lastContact time.Time
 	running     map[string]*runningTask // by lease key
-	prep    map[string]*prepState   // by job ID
-	retain  map[string]retained     // completed task dirs by lease key
+	prep        map[string]*prepState   // by job ID
+	retain      map[string]retained     // completed task dirs by lease key
 	// nextExpiry is the earliest retention end in retain (zero: none), so
 	// that a poll only walks retain when something is due.
 	nextExpiry time.Time

@@ -223,8 +223,8 @@ func TestSeveralServersOnPostgres(t *testing.T) {
 	}
 	for {
 		// The agents that followed B live on through A.
-	waitNodesIdle(t, ca, "p1", "node0", "node1", "node2", "node3")
-	j, err := ca.GetJob(ctx, "j1")
+		waitNodesIdle(t, ca, "p1", "node0", "node1", "node2", "node3")
+		j, err := ca.GetJob(ctx, "j1")
 		if err == nil && j.State == api.JobCompleted {
 			break
 		}
