@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/openbatch/openbatch/internal/nodeproto"
 )
 
 // Default IDs of the job preparation and release tasks, used for their task
@@ -121,9 +123,10 @@ func (l Layout) JobDir(jobID string) (string, error) {
 
 // TaskRootDirectory is the task directory relative to Root with "/"
 // separators, as reported in a task's nodeInfo.taskRootDirectory
-// ("workitems/{jobId}/job-1/{taskId}").
+// ("workitems/{jobId}/job-1/{taskId}"). The server names it in the
+// protocol: nodeproto.TaskRootDirectory.
 func TaskRootDirectory(jobID, taskID string) string {
-	return "workitems/" + jobID + "/job-1/" + taskID
+	return nodeproto.TaskRootDirectory(jobID, taskID)
 }
 
 // TaskPaths are the paths of one task directory.

@@ -158,6 +158,14 @@ type PrepReleaseReport struct {
 	Release *api.JobPrepReleaseTaskExecutionInformation `json:"release,omitempty"`
 }
 
+// TaskRootDirectory is where a node keeps a task's directory, relative to
+// its root with "/" separators ("workitems/{jobId}/job-1/{taskId}"), as
+// Azure's Linux nodes do and as a task's nodeInfo.taskRootDirectory
+// reports it. The server and the agent agree on it here.
+func TaskRootDirectory(jobID, taskID string) string {
+	return "workitems/" + jobID + "/job-1/" + taskID
+}
+
 // Leaver is a Coordinator a node can leave its pool through (a drained
 // agent): the node is removed and any lease it still holds is requeued.
 type Leaver interface {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
-	"github.com/openbatch/openbatch/internal/agent"
 	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/service"
@@ -423,7 +422,7 @@ func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, n
 		ei.StartTime = api.T(now)
 		ei.EndTime, ei.ExitCode, ei.FailureInfo, ei.Result = nil, nil, nil, ""
 		r.Task.NodeInfo = &api.ComputeNodeInformation{AffinityID: "TVM:" + node.Node.ID, PoolID: node.PoolID, NodeID: node.Node.ID,
-			TaskRootDirectory: agent.TaskRootDirectory(job.ID, r.Task.ID)}
+			TaskRootDirectory: nodeproto.TaskRootDirectory(job.ID, r.Task.ID)}
 		r.Epoch++
 		r.NodeID = node.Node.ID
 		r.Task.ETag = lifecycle.NextETag(r.Task.ETag, s.now())
