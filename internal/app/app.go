@@ -17,6 +17,7 @@ import (
 
 	"github.com/openbatch/openbatch/blob/azure"
 	"github.com/openbatch/openbatch/internal/httpapi"
+	"github.com/openbatch/openbatch/internal/metrics"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/scheduler"
 	"github.com/openbatch/openbatch/internal/service"
@@ -48,6 +49,11 @@ type Config struct {
 	// HeartbeatInterval is how often idle nodes poll (default 5s).
 	HeartbeatInterval time.Duration
 	Log               *slog.Logger
+	// MetricsListen, when set, serves /metrics (and /healthz, /readyz) on
+	// this separate address instead of on the API listener, so that
+	// Prometheus can scrape a private interface while the API faces
+	// clients. Empty: /metrics is on the API listener, unauthenticated.
+	MetricsListen string
 }
 
 // Server is a running openbatch server.
@@ -57,13 +63,20 @@ type Server struct {
 	JoinToken string
 	Service   *service.Service
 	Scheduler *scheduler.Scheduler
+	// Metrics are the server's Prometheus metrics.
+	Metrics *metrics.Metrics
+	// MetricsEndpoint is the base URL /metrics is served on (the API
+	// endpoint unless Config.MetricsListen is set).
+	MetricsEndpoint string
 
-	http     *http.Server
-	listener net.Listener
-	store    *sqlite.Store
-	cancel   context.CancelFunc
-	done     chan struct{}
-	local    *LocalNodes
+	metricsHTTP *http.Server
+	metricsDone chan struct{}
+	http        *http.Server
+	listener    net.Listener
+	store       *sqlite.Store
+	cancel      context.CancelFunc
+	done        chan struct{}
+	local       *LocalNodes
 }
 
 // DefaultDataDir returns $XDG_DATA_HOME/openbatch or ~/.local/share/openbatch.
@@ -113,22 +126,48 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	endpoint := "http://" + ln.Addr().String()
-	svc := service.New(st, cfg.Log)
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			st.Close()
+			return nil, fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+		}
+	}
+	closeListeners := func() {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+	}
+	m := metrics.New()
+	// Everything above the store sees it through the metrics decorator:
+	// store latency and every task state change are recorded there.
+	obs := metrics.Store(st, m, cfg.Log)
+	m.WatchState(obs, cfg.Log)
+	svc := service.New(obs, cfg.Log)
 	svc.ValidateOutputFiles = validateOutputFiles
 	svc.ValidateResourceFiles = validateResourceFiles
 	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, HeartbeatInterval: cfg.HeartbeatInterval, AccountName: cfg.AccountName, AccountURL: endpoint})
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
-		listener: ln, store: st, cancel: cancel, done: make(chan struct{})}
-	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
-		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, s.JoinToken)}}
-	files := &fileRouter{store: st, token: s.JoinToken}
+		Metrics: m, MetricsEndpoint: endpoint, listener: ln, store: st, cancel: cancel, done: make(chan struct{})}
+	coord := metrics.Coordinator(sched, m)
+	extra := map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(coord, s.JoinToken)}
+	ops := opsHandlers(m, obs, cfg.Log)
+	for path, h := range ops {
+		if path != metricsPath || mln == nil {
+			extra[path] = h
+		}
+	}
+	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log, Extra: extra, ObserveRequest: m.ObserveRequest}
+	files := &fileRouter{store: obs, token: s.JoinToken}
 	api.Files = files
 	svc.TaskDirs = files
 	if cfg.LocalNodes && len(cfg.Agent.Runner.AfterProcess) == 0 {
 		if err := ConfigureAgent(&cfg, azure.Options{}, nil); err != nil {
 			cancel()
-			ln.Close()
+			closeListeners()
 			st.Close()
 			return nil, err
 		}
@@ -136,15 +175,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.LocalNodes {
 		s.local = newLocalNodes(runCtx, sched, cfg, files)
 		svc.Provisioner = s.local
-		if err := s.local.restore(ctx, st); err != nil {
+		s.local.coord = coord
+		if err := s.local.restore(ctx, obs); err != nil {
 			cancel()
-			ln.Close()
+			closeListeners()
 			st.Close()
 			return nil, err
 		}
 	}
 	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if mln != nil {
+		s.MetricsEndpoint = "http://" + mln.Addr().String()
+		s.serveMetrics(mln, ops)
+	}
 	go sched.Run(runCtx)
 	go func() {
 		defer close(s.done)
@@ -165,5 +209,9 @@ func (s *Server) Close() error {
 	s.cancel()
 	err := s.http.Shutdown(ctx)
 	<-s.done
+	if s.metricsHTTP != nil {
+		err = errors.Join(err, s.metricsHTTP.Shutdown(ctx))
+		<-s.metricsDone
+	}
 	return errors.Join(err, s.store.Close())
 }

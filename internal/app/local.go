@@ -27,8 +27,11 @@ type AgentOptions struct {
 // count becomes that many local nodes, each with its own root directory
 // under the data directory.
 type LocalNodes struct {
-	ctx    context.Context
-	sched  *scheduler.Scheduler
+	ctx   context.Context
+	sched *scheduler.Scheduler
+	// coord is what the in-process agents report to: the scheduler, seen
+	// through the metrics decorator.
+	coord  nodeproto.Coordinator
 	runner *agent.Runner
 	dir    string
 	log    *slog.Logger
@@ -48,7 +51,7 @@ func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, cfg Config, 
 	if rc.Logger == nil {
 		rc.Logger = cfg.Log
 	}
-	return &LocalNodes{ctx: ctx, sched: sched, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
+	return &LocalNodes{ctx: ctx, sched: sched, coord: sched, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
 		log: cfg.Log, nodes: map[string]map[string]*localNode{}}
 }
 
@@ -137,7 +140,7 @@ func (l *LocalNodes) startNode(poolID, nodeID string) {
 	ctx, cancel := context.WithCancel(l.ctx)
 	ln := &localNode{cancel: cancel, done: make(chan struct{})}
 	l.nodes[poolID][nodeID] = ln
-	w := &agent.Worker{Coord: l.sched, Runner: l.runner, Log: l.log,
+	w := &agent.Worker{Coord: l.coord, Runner: l.runner, Log: l.log,
 		Registration: nodeproto.Registration{PoolID: poolID, NodeID: nodeID, Root: filepath.Join(l.dir, nodeID),
 			IPAddress: "127.0.0.1", Dedicated: true}}
 	l.wg.Add(1)

@@ -36,6 +36,9 @@ type Server struct {
 	Extra map[string]http.Handler
 	// Now returns the current time (for Shared Key date checks).
 	Now func() time.Time
+	// ObserveRequest, when set, is called once per API request with its
+	// route pattern ("" if none matched), status and duration (metrics).
+	ObserveRequest func(route string, status int, d time.Duration)
 }
 
 // Handler returns the root handler.
@@ -136,10 +139,7 @@ func (s *Server) apiMiddleware(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, req: r, srv: s}
-		defer func() {
-			s.Log.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", rw.status,
-				"duration", time.Since(start), "request_id", ri.requestID)
-		}()
+		defer func() { s.accessLog(r, next, rw.status, time.Since(start), crid, ri.requestID) }()
 
 		// Authentication comes first: an unauthenticated caller learns nothing else.
 		if s.Cred != nil {
@@ -148,6 +148,7 @@ func (s *Server) apiMiddleware(next http.Handler) http.Handler {
 				if !ok {
 					se = &sharedkey.Error{Status: http.StatusForbidden, Code: api.CodeAuthenticationFailed, Message: err.Error()}
 				}
+				logSignInFailure(s.Log, r, se, ri.requestID)
 				writeError(rw, r, &service.Error{Status: se.Status, Code: se.Code, Message: se.Message})
 				return
 			}
