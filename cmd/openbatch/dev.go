@@ -15,6 +15,8 @@ import (
 type serverFlags struct {
 	listen, account, key, dataDir, logLevel string
 	heartbeatTimeout                        time.Duration
+	// Operator flags (issue 12): log format and the metrics listener.
+	logFormat, metricsListen string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -25,6 +27,8 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "data-dir", app.DefaultDataDir(), "directory for the database and node directories (env OPENBATCH_DATA_DIR)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (env OPENBATCH_LOG_LEVEL)")
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "how long a node may be silent before its tasks are requeued")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json (env OPENBATCH_LOG_FORMAT)")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address instead of the API listener (env OPENBATCH_METRICS_LISTEN)")
 }
 
 func (f *serverFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -32,7 +36,19 @@ func (f *serverFlags) logger(w io.Writer) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+	return newLogger(w, f.logFormat, lvl)
+}
+
+// newLogger returns a logger writing format ("text", "" or "json") to w.
+func newLogger(w io.Writer, format string, lvl slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
 func newDevCmd() *cobra.Command {
@@ -56,7 +72,7 @@ The default account is public, like Azurite's devstoreaccount1; pass
 				return err
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key, DataDir: f.dataDir,
-				LocalNodes: true, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
+				LocalNodes: true, HeartbeatTimeout: f.heartbeatTimeout, Log: log, MetricsListen: f.metricsListen}
 			if err := configureAgent(&cfg); err != nil {
 				return err
 			}
@@ -94,7 +110,7 @@ func newServerCmd() *cobra.Command {
 				return err
 			}
 			srv, err := app.Start(cmd.Context(), app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
-				DataDir: f.dataDir, HeartbeatTimeout: f.heartbeatTimeout, Log: log})
+				DataDir: f.dataDir, HeartbeatTimeout: f.heartbeatTimeout, Log: log, MetricsListen: f.metricsListen})
 			if err != nil {
 				return err
 			}
@@ -111,6 +127,7 @@ func newServerCmd() *cobra.Command {
 func printBanner(w io.Writer, srv *app.Server, dev bool) {
 	c := srv.Config
 	fmt.Fprintf(w, "openbatch %s listening on %s\n", version, srv.Endpoint)
+	fmt.Fprintf(w, "  metrics:      %s/metrics  (health: /healthz, /readyz)\n", srv.MetricsEndpoint)
 	fmt.Fprintf(w, "  account name: %s\n  account key:  %s\n  data dir:     %s\n", c.AccountName, c.AccountKey, c.DataDir)
 	if !dev {
 		fmt.Fprintf(w, "  node join token: %s\n  join a node:  openbatch agent --server %s --pool POOL --token <token>\n", srv.JoinToken, srv.Endpoint)
