@@ -38,7 +38,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDemoCmd(), newDevCmd(), newServerCmd(), newAgentCmd(), newAgentReaperCmd(), newVersionCmd(),
-		newOutputsCmd(), newConventionsCmd(), newTrackCmd())
+		newOutputsCmd(), newConventionsCmd(), newTrackCmd(), newJobCmd(), newTaskCmd())
 	return root
 }
 
