@@ -65,7 +65,7 @@ the failed tasks with their failure codes; exit 1 if any failed.`,
 
 func newTaskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "task", Short: "Watch tasks on a Batch account (AZURE_BATCH_* variables)"}
-	cmd.AddCommand(&cobra.Command{
+	cmd.AddCommand(newTaskTailCmd(), &cobra.Command{
 		Use:   "wait JOB TASK",
 		Short: "Wait until TASK completed; exit 1 if it failed",
 		Args:  cobra.ExactArgs(2),
@@ -160,4 +160,61 @@ func reportFailed(out io.Writer, tasks []api.Task) error {
 		return &waitFailedError{failed: failed}
 	}
 	return nil
+}
+
+// tailPollInterval is how often `task tail` reads new output.
+const tailPollInterval = 500 * time.Millisecond
+
+func newTaskTailCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "tail JOB TASK [stdout|stderr]",
+		Short: "Follow a task's stdout.txt (or stderr.txt) until the task completes",
+		Args:  cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stream := "stdout"
+			if len(args) == 3 {
+				stream = args[2]
+			}
+			if stream != "stdout" && stream != "stderr" {
+				return fmt.Errorf("the stream must be stdout or stderr, not %q", stream)
+			}
+			c, err := batchClient()
+			if err != nil {
+				return err
+			}
+			return tailTask(cmd.Context(), c, args[0], args[1], stream+".txt", cmd.OutOrStdout())
+		},
+	}
+}
+
+// tailTask copies file to out as it grows, with ranged reads of the task
+// file API, until the task has completed and the file was read to its end.
+// A file that does not exist yet (the task is still queued) is waited for.
+func tailTask(ctx context.Context, c *client.Client, jobID, taskID, file string, out io.Writer) error {
+	var offset int64
+	for {
+		t, err := c.GetTask(ctx, jobID, taskID)
+		if err != nil {
+			return err
+		}
+		b, err := c.GetTaskFileFrom(ctx, jobID, taskID, file, offset)
+		if err != nil && client.Code(err) != api.CodeFileNotFound && client.Code(err) != api.CodeNodeNotFound {
+			return err
+		}
+		if len(b) > 0 {
+			if _, err := out.Write(b); err != nil {
+				return err
+			}
+			offset += int64(len(b))
+			continue // read on until nothing is new
+		}
+		if t.State == api.TaskCompleted {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(tailPollInterval):
+		}
+	}
 }

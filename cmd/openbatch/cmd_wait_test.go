@@ -101,3 +101,45 @@ func TestJobWait(t *testing.T) {
 		})
 	}
 }
+
+// stateAtFirstWrite records the task's state when tail first writes.
+type stateAtFirstWrite struct {
+	bytes.Buffer
+	check func() api.TaskState
+	first api.TaskState
+}
+
+func (w *stateAtFirstWrite) Write(p []byte) (int, error) {
+	if w.first == "" {
+		w.first = w.check()
+	}
+	return w.Buffer.Write(p)
+}
+
+func TestTaskTailFollowsRunningTask(t *testing.T) {
+	c := startWaitServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.AddJob(ctx, &api.Job{ID: "tail", PoolInfo: &api.PoolInformation{PoolID: "p1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddTask(ctx, "tail", &api.Task{ID: "t", CommandLine: `/bin/sh -c 'echo first; sleep 2; echo second'`}); err != nil {
+		t.Fatal(err)
+	}
+	w := &stateAtFirstWrite{check: func() api.TaskState {
+		tk, err := c.GetTask(ctx, "tail", "t")
+		if err != nil {
+			return "error"
+		}
+		return tk.State
+	}}
+	if err := tailTask(ctx, c, "tail", "t", "stdout.txt", w); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.String(); got != "first\nsecond\n" {
+		t.Errorf("tail output %q, want \"first\\nsecond\\n\"", got)
+	}
+	if w.first != api.TaskRunning {
+		t.Errorf("task state at the first output = %q, want running (output shown while the task runs)", w.first)
+	}
+}
