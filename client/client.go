@@ -249,5 +249,8 @@ func (c *Client) GetTaskFileFrom(ctx context.Context, jobID, taskID, path string
 	if errors.As(err, &e) && e.Status == http.StatusRequestedRangeNotSatisfiable {
 		return nil, nil
 	}
-	return b, err
+	if err != nil {
+		return nil, err // b is the error body, not file content
+	}
+	return b, nil
 }

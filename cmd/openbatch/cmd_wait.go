@@ -187,6 +187,12 @@ func newTaskTailCmd() *cobra.Command {
 	}
 }
 
+// notYet reports whether a task-file error only means the file does not
+// exist yet: the task has not started on a node, or has not written it.
+func notYet(code string) bool {
+	return code == api.CodeFileNotFound || code == api.CodeNodeNotFound || code == api.CodeTaskFilesUnavailable
+}
+
 // tailTask copies file to out as it grows, with ranged reads of the task
 // file API, until the task has completed and the file was read to its end.
 // A file that does not exist yet (the task is still queued) is waited for.
@@ -198,7 +204,7 @@ func tailTask(ctx context.Context, c *client.Client, jobID, taskID, file string,
 			return err
 		}
 		b, err := c.GetTaskFileFrom(ctx, jobID, taskID, file, offset)
-		if err != nil && client.Code(err) != api.CodeFileNotFound && client.Code(err) != api.CodeNodeNotFound {
+		if err != nil && !notYet(client.Code(err)) {
 			return err
 		}
 		if len(b) > 0 {
