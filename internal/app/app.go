@@ -69,14 +69,16 @@ type Server struct {
 	// endpoint unless Config.MetricsListen is set).
 	MetricsEndpoint string
 
+	http     *http.Server
+	listener net.Listener
+	store    *sqlite.Store
+	cancel   context.CancelFunc
+	done     chan struct{}
+	local    *LocalNodes
+
+	// metricsHTTP serves Config.MetricsListen; metricsDone closes when it stops.
 	metricsHTTP *http.Server
 	metricsDone chan struct{}
-	http        *http.Server
-	listener    net.Listener
-	store       *sqlite.Store
-	cancel      context.CancelFunc
-	done        chan struct{}
-	local       *LocalNodes
 }
 
 // DefaultDataDir returns $XDG_DATA_HOME/openbatch or ~/.local/share/openbatch.

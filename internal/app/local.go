@@ -27,11 +27,8 @@ type AgentOptions struct {
 // count becomes that many local nodes, each with its own root directory
 // under the data directory.
 type LocalNodes struct {
-	ctx   context.Context
-	sched *scheduler.Scheduler
-	// coord is what the in-process agents report to: the scheduler, seen
-	// through the metrics decorator.
-	coord  nodeproto.Coordinator
+	ctx    context.Context
+	sched  *scheduler.Scheduler
 	runner *agent.Runner
 	dir    string
 	log    *slog.Logger
@@ -39,6 +36,10 @@ type LocalNodes struct {
 	mu    sync.Mutex
 	nodes map[string]map[string]*localNode // pool -> node ID -> node
 	wg    sync.WaitGroup
+
+	// coord is what the in-process agents report to: the scheduler, seen
+	// through the metrics decorator.
+	coord nodeproto.Coordinator
 }
 
 type localNode struct {
