@@ -81,6 +81,11 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (*htt
 // do sends a signed request and returns the response with its whole body;
 // a non-2xx answer (other than 304) is an *Error.
 func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Response, []byte, error) {
+	return c.doHeader(ctx, method, path, in, nil)
+}
+
+// doHeader is do with extra request headers (signed with the request).
+func (c *Client) doHeader(ctx context.Context, method, path string, in any, hdr http.Header) (*http.Response, []byte, error) {
 	u := path
 	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
 		u = c.Endpoint + path
@@ -105,6 +110,9 @@ func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Res
 	req, err := http.NewRequestWithContext(ctx, method, parsed.String(), body)
 	if err != nil {
 		return nil, nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json; odata=minimalmetadata")
@@ -233,4 +241,23 @@ func (c *Client) TaskCounts(ctx context.Context, jobID string) (*api.TaskCountsR
 func (c *Client) GetTaskFile(ctx context.Context, jobID, taskID, path string) ([]byte, error) {
 	_, b, err := c.do(ctx, http.MethodGet, "/jobs/"+url.PathEscape(jobID)+"/tasks/"+url.PathEscape(taskID)+"/files/"+url.PathEscape(path), nil)
 	return b, err
+}
+
+// GetTaskFileFrom reads a task file from byte offset on (an ocp-range read,
+// as Azure serves it). Reading at or past the end returns no bytes and no
+// error, so that a caller can follow a growing file.
+func (c *Client) GetTaskFileFrom(ctx context.Context, jobID, taskID, path string, offset int64) ([]byte, error) {
+	hdr := http.Header{}
+	if offset > 0 {
+		hdr.Set("ocp-range", fmt.Sprintf("bytes=%d-", offset))
+	}
+	_, b, err := c.doHeader(ctx, http.MethodGet, "/jobs/"+url.PathEscape(jobID)+"/tasks/"+url.PathEscape(taskID)+"/files/"+url.PathEscape(path), nil, hdr)
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusRequestedRangeNotSatisfiable {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err // b is the error body, not file content
+	}
+	return b, nil
 }

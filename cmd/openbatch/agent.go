@@ -22,7 +22,7 @@ import (
 )
 
 func newAgentCmd() *cobra.Command {
-	var server, pool, token, tokenFile, root, nodeID, logLevel, listen, advertise string
+	var server, pool, token, tokenFile, root, nodeID, logLevel, listen, advertise, logFormat string
 	var drainGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -70,7 +70,7 @@ listens on, or --advertise when the server must reach it by another URL
 			if server == "" || pool == "" || token == "" {
 				return fmt.Errorf("--server, --pool and --token-file are required (or OPENBATCH_SERVER, OPENBATCH_POOL and OPENBATCH_TOKEN_FILE or OPENBATCH_TOKEN)")
 			}
-			f := serverFlags{logLevel: logLevel}
+			f := serverFlags{logLevel: logLevel, logFormat: logFormat}
 			log, err := f.logger(cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -194,7 +194,8 @@ listens on, or --advertise when the server must reach it by another URL
 	fl.StringVar(&nodeID, "node-id", "", "node ID to (re)join as; default: assigned by the server (env OPENBATCH_NODE_ID)")
 	fl.StringVar(&listen, "listen", "127.0.0.1:0", "address of the node file server the openbatch server reads task and node files from (env OPENBATCH_LISTEN)")
 	fl.StringVar(&advertise, "advertise", "", "base URL the server reaches the file server at, e.g. http://10.0.0.2:7070; default: the --listen address (env OPENBATCH_ADVERTISE)")
-	fl.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (env OPENBATCH_LOG_LEVEL)")
+	fl.StringVar(&logFormat, "log-format", "text", "text or json (env OPENBATCH_LOG_FORMAT)")
 	return cmd
 }
 

@@ -16,6 +16,8 @@ type serverFlags struct {
 	listen, account, key, keyFile, dataDir, logLevel string
 	heartbeatTimeout                                 time.Duration
 	auth                                             authFlags
+	// Operator flags: log format and the metrics listener.
+	logFormat, metricsListen string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -27,6 +29,8 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "data-dir", app.DefaultDataDir(), "directory for the database and node directories (env OPENBATCH_DATA_DIR)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (env OPENBATCH_LOG_LEVEL)")
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "how long a node may be silent before its tasks are requeued")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json (env OPENBATCH_LOG_FORMAT)")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address instead of the API listener (env OPENBATCH_METRICS_LISTEN)")
 	f.auth.register(cmd)
 }
 
@@ -53,7 +57,19 @@ func (f *serverFlags) logger(w io.Writer) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+	return newLogger(w, f.logFormat, lvl)
+}
+
+// newLogger returns a logger writing format ("text", "" or "json") to w.
+func newLogger(w io.Writer, format string, lvl slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
 func newDevCmd() *cobra.Command {
@@ -83,7 +99,8 @@ then never printed.`,
 				return err
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key, DataDir: f.dataDir,
-				LocalNodes: true, MaxLocalNodes: maxLocalNodes, HeartbeatTimeout: f.heartbeatTimeout, Log: log, DevIssuer: true}
+				LocalNodes: true, MaxLocalNodes: maxLocalNodes, HeartbeatTimeout: f.heartbeatTimeout, Log: log, DevIssuer: true,
+				MetricsListen: f.metricsListen}
 			caFile, err := f.auth.apply(&cfg, true)
 			if err != nil {
 				return err
@@ -156,7 +173,8 @@ OPENBATCH_DATABASE, PGPASSWORD or a ~/.pgpass file.`,
 				log.Warn("--database on the command line holds a password that every local user and task can read (/proc/PID/cmdline): use OPENBATCH_DATABASE, PGPASSWORD or ~/.pgpass")
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
-				DataDir: f.dataDir, Database: database, HeartbeatTimeout: f.heartbeatTimeout, Log: log}
+				DataDir: f.dataDir, Database: database, HeartbeatTimeout: f.heartbeatTimeout, Log: log,
+				MetricsListen: f.metricsListen}
 			if _, err := f.auth.apply(&cfg, false); err != nil {
 				return err
 			}
@@ -203,6 +221,7 @@ func printBanner(w io.Writer, srv *app.Server, b banner) {
 		key = c.AccountKey + "  (the public dev key)"
 	}
 	fmt.Fprintf(w, "openbatch %s listening on %s\n", version, srv.Endpoint)
+	fmt.Fprintf(w, "  metrics:      %s/metrics  (health: /healthz, /readyz)\n", srv.MetricsEndpoint)
 	fmt.Fprintf(w, "  account name: %s\n  account key:  %s\n  data dir:     %s\n", c.AccountName, key, c.DataDir)
 	if !b.dev {
 		fmt.Fprintf(w, "  node join token: in %s (mode 0600; copy it to each node)\n", b.tokenFile)

@@ -41,7 +41,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("openbatch {{.Version}}\n")
 	root.AddCommand(newDemoCmd(), newDevCmd(), newServerCmd(), newAgentCmd(), newAgentReaperCmd(), newVersionCmd(),
-		newOutputsCmd(), newConventionsCmd(), newTrackCmd())
+		newOutputsCmd(), newConventionsCmd(), newTrackCmd(), newJobCmd(), newTaskCmd())
 	return root
 }
 

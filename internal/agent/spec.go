@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/nodeproto"
 )
 
 // Kind is what a run is: a job's task, the pool's start task, or a job
@@ -117,6 +118,8 @@ type Result struct {
 	// Stats are the process's resource use (nil if it never ran). URL and
 	// WaitTime are left for the caller to fill.
 	Stats *api.TaskStatistics
+	// Uploads summarises the output file upload (nil if none was attempted).
+	Uploads *nodeproto.UploadStats
 }
 
 // Outcome is api.ResultSuccess when the run has no failure and exit code 0,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/blob"
+	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/outputfiles"
 )
 
@@ -61,6 +62,9 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 			run.Log.Warn("write upload manifest", "err", merr)
 		}
 	}
+	if up != nil {
+		res.Uploads = uploadStats(up)
+	}
 	if err != nil {
 		return NewFailure(api.ServerError, api.FailureFileUploadMiscError,
 			"The output files could not be uploaded: "+blob.RedactText(err.Error()), false, err)
@@ -69,6 +73,16 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 		return &Failure{Info: *up.FailureInfo, Err: errors.New("output file upload failed")}
 	}
 	return nil
+}
+
+// uploadStats summarises an upload for the task's report.
+func uploadStats(up *outputfiles.Result) *nodeproto.UploadStats {
+	st := &nodeproto.UploadStats{Uploaded: up.Uploaded, Failed: up.Failed, Bytes: up.Bytes,
+		Retries: up.Retries, Duration: up.Duration}
+	if up.FailureInfo != nil {
+		st.FailureCode = up.FailureInfo.Code
+	}
+	return st
 }
 
 // ManifestEnv is the task environment variable that asks for an upload

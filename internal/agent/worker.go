@@ -445,7 +445,7 @@ func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment)
 	}
 	res := w.Runner.Run(ctx, spec)
 	rep.StartTime, rep.EndTime = res.StartTime, res.EndTime
-	rep.ExitCode, rep.FailureInfo, rep.Stats = res.ExitCode, res.FailureInfo, res.Stats
+	rep.ExitCode, rep.FailureInfo, rep.Stats, rep.Uploads = res.ExitCode, res.FailureInfo, res.Stats, res.Uploads
 	rep.Kind = nodeproto.FailureKind(failureKind(&res))
 	return rep
 }

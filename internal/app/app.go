@@ -19,6 +19,7 @@ import (
 	"github.com/openbatch/openbatch/blob/azure"
 	"github.com/openbatch/openbatch/internal/devissuer"
 	"github.com/openbatch/openbatch/internal/httpapi"
+	"github.com/openbatch/openbatch/internal/metrics"
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/scheduler"
 	"github.com/openbatch/openbatch/internal/service"
@@ -88,6 +89,11 @@ type Config struct {
 	// Now is the service's clock (default api.Now): tests move it to drive
 	// time-based rules such as job schedules without waiting.
 	Now func() time.Time
+	// MetricsListen, when set, serves /metrics (and /healthz, /readyz) on
+	// this separate address instead of on the API listener, so that
+	// Prometheus can scrape a private interface while the API faces
+	// clients. Empty: /metrics is on the API listener, unauthenticated.
+	MetricsListen string
 }
 
 // Server is a running openbatch server.
@@ -99,6 +105,11 @@ type Server struct {
 	Scheduler *scheduler.Scheduler
 	// Issuer is the development token issuer, when Config.DevIssuer is set.
 	Issuer *devissuer.Issuer
+	// Metrics are the server's Prometheus metrics.
+	Metrics *metrics.Metrics
+	// MetricsEndpoint is the base URL /metrics is served on (the API
+	// endpoint unless Config.MetricsListen is set).
+	MetricsEndpoint string
 
 	http     *http.Server
 	listener net.Listener
@@ -108,6 +119,10 @@ type Server struct {
 	// schedDone closes when the scheduler's loop has stopped.
 	schedDone chan struct{}
 	local     *LocalNodes
+
+	// metricsHTTP serves Config.MetricsListen; metricsDone closes when it stops.
+	metricsHTTP *http.Server
+	metricsDone chan struct{}
 }
 
 // DefaultDataDir returns $XDG_DATA_HOME/openbatch or ~/.local/share/openbatch.
@@ -175,7 +190,26 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	svc := service.New(st, cfg.Log)
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			st.Close()
+			return nil, fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+		}
+	}
+	closeListeners := func() {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+	}
+	m := metrics.New()
+	// Everything above the store sees it through the metrics decorator:
+	// store latency and every task state change are recorded there.
+	obs := metrics.Store(st, m, cfg.Log)
+	m.WatchState(obs, cfg.Log)
+	svc := service.New(obs, cfg.Log)
 	if cfg.Now != nil {
 		svc.Now = cfg.Now
 	}
@@ -185,23 +219,30 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		AccountKey: keyBytes, AllowLinkLocalNodes: cfg.AllowLinkLocalNodes})
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{Endpoint: endpoint, Config: cfg, JoinToken: nodeproto.JoinToken(keyBytes), Service: svc, Scheduler: sched,
-		listener: ln, store: st, cancel: cancel, done: make(chan struct{}), schedDone: make(chan struct{})}
+		Metrics: m, MetricsEndpoint: endpoint, listener: ln, store: st, cancel: cancel, done: make(chan struct{}), schedDone: make(chan struct{})}
 	s.Issuer = issuer
-	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log,
-		Extra: map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(sched, sched, s.JoinToken)}}
+	coord := metrics.Coordinator(sched, m)
+	extra := map[string]http.Handler{nodeproto.PathPrefix: nodeproto.Handler(coord, sched, s.JoinToken)}
+	ops := opsHandlers(m, obs, cfg.Log)
+	for path, h := range ops {
+		if path != metricsPath || mln == nil {
+			extra[path] = h
+		}
+	}
+	api := &httpapi.Server{Svc: svc, Cred: cred, Log: cfg.Log, Extra: extra, ObserveRequest: m.ObserveRequest}
 	if bearer != nil {
 		api.Bearer = bearer
 	}
 	if issuer != nil {
 		api.Extra[devissuer.PathPrefix] = issuer.Handler()
 	}
-	files := &fileRouter{store: st, accountKey: keyBytes}
+	files := &fileRouter{store: obs, accountKey: keyBytes}
 	api.Files = files
 	svc.TaskDirs = files
 	if cfg.LocalNodes && len(cfg.Agent.Runner.AfterProcess) == 0 {
 		if err := ConfigureAgent(&cfg, azure.Options{}, nil); err != nil {
 			cancel()
-			ln.Close()
+			closeListeners()
 			st.Close()
 			return nil, err
 		}
@@ -209,9 +250,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.LocalNodes {
 		s.local = newLocalNodes(runCtx, sched, st, cfg, files)
 		svc.Provisioner = s.local
-		if err := s.local.restore(ctx, st); err != nil {
+		s.local.coord = coord
+		if err := s.local.restore(ctx, obs); err != nil {
 			cancel()
-			ln.Close()
+			closeListeners()
 			st.Close()
 			return nil, err
 		}
@@ -219,6 +261,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: apiReadHeaderTimeout, ReadTimeout: apiReadTimeout,
 		IdleTimeout: apiIdleTimeout, MaxHeaderBytes: apiMaxHeaderBytes}
+	if mln != nil {
+		s.MetricsEndpoint = "http://" + mln.Addr().String()
+		s.serveMetrics(mln, ops)
+	}
 	go func() {
 		defer close(s.schedDone)
 		sched.Run(runCtx)
@@ -243,6 +289,10 @@ func (s *Server) Close() error {
 	err := s.http.Shutdown(ctx)
 	<-s.done
 	<-s.schedDone
+	if s.metricsHTTP != nil {
+		err = errors.Join(err, s.metricsHTTP.Shutdown(ctx))
+		<-s.metricsDone
+	}
 	return errors.Join(err, s.store.Close())
 }
 

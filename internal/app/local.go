@@ -48,6 +48,10 @@ type LocalNodes struct {
 	mu    sync.Mutex
 	nodes map[string]map[string]*localNode // pool -> node ID -> node
 	wg    sync.WaitGroup
+
+	// coord is what the in-process agents report to: the scheduler, seen
+	// through the metrics decorator.
+	coord nodeproto.Coordinator
 }
 
 type localNode struct {
@@ -64,7 +68,7 @@ func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, st store.Sto
 	if max <= 0 {
 		max = DefaultMaxLocalNodes
 	}
-	return &LocalNodes{ctx: ctx, sched: sched, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
+	return &LocalNodes{ctx: ctx, sched: sched, coord: sched, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
 		log: cfg.Log, store: st, max: max, nodes: map[string]map[string]*localNode{}}
 }
 
@@ -195,7 +199,7 @@ func (l *LocalNodes) startNode(poolID, nodeID string) {
 	ctx, cancel := context.WithCancel(l.ctx)
 	ln := &localNode{cancel: cancel, done: make(chan struct{})}
 	l.nodes[poolID][nodeID] = ln
-	w := &agent.Worker{Coord: l.sched, Runner: l.runner, Log: l.log,
+	w := &agent.Worker{Coord: l.coord, Runner: l.runner, Log: l.log,
 		Registration: nodeproto.Registration{PoolID: poolID, NodeID: nodeID, Root: filepath.Join(l.dir, nodeID),
 			IPAddress: "127.0.0.1", Dedicated: true}}
 	l.wg.Add(1)

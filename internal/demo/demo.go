@@ -64,6 +64,18 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		o.DataDir = d
+		// Registered first, so it runs last: after the server and the
+		// storage emulator have stopped writing there.
+		defer func() {
+			if err := os.RemoveAll(d); err != nil {
+				fmt.Fprintf(out, "could not remove the demo's files in %s: %v\n", d, err)
+				return
+			}
+			fmt.Fprintf(out, "removed the demo's files in %s (pass --data-dir DIR to keep them)\n", d)
+		}()
+		fmt.Fprintf(out, "demo files (database, node directories, storage) in %s; removed when the demo ends\n", d)
+	} else {
+		fmt.Fprintf(out, "demo files (database, node directories, storage) in %s; kept after the demo\n", o.DataDir)
 	}
 	store, cleanup, err := openStorage(ctx, o.DataDir, out)
 	if err != nil {

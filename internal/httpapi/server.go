@@ -43,6 +43,9 @@ type Server struct {
 	// every API route and answers missing or refused ones with 401 and a
 	// WWW-Authenticate challenge.
 	Bearer BearerVerifier
+	// ObserveRequest, when set, is called once per API request with its
+	// route pattern ("" if none matched), status and duration (metrics).
+	ObserveRequest func(route string, status int, d time.Duration)
 }
 
 // Handler returns the root handler. Requests go to an Extra handler by
@@ -179,13 +182,11 @@ func (s *Server) apiMiddleware(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, req: r, srv: s}
-		defer func() {
-			s.Log.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", rw.status,
-				"duration", time.Since(start), "request_id", ri.requestID)
-		}()
+		defer func() { s.accessLog(r, next, rw.status, time.Since(start), crid, ri.requestID) }()
 
 		// Authentication comes first: an unauthenticated caller learns nothing else.
 		if err := s.authenticate(r); err != nil {
+			logSignInFailure(s.Log, r, &sharedkey.Error{Status: err.Status, Code: err.Code, Message: err.Message}, ri.requestID)
 			if err.Status == http.StatusUnauthorized {
 				h.Set("WWW-Authenticate", s.Bearer.Challenge())
 			}

@@ -147,6 +147,25 @@ type Report struct {
 	FailureInfo *api.TaskFailureInformation `json:"failureInfo,omitempty"`
 	Kind        FailureKind                 `json:"kind"`
 	Stats       *api.TaskStatistics         `json:"stats,omitempty"`
+	// Uploads summarises the run's output file upload (nil when the task
+	// has no outputFiles or nothing was attempted); the server counts it in
+	// its metrics.
+	Uploads *UploadStats `json:"uploads,omitempty"`
+}
+
+// UploadStats summarises one task run's output file upload.
+type UploadStats struct {
+	// Uploaded and Failed count files.
+	Uploaded int `json:"uploaded"`
+	Failed   int `json:"failed"`
+	// Bytes is the number of bytes uploaded.
+	Bytes int64 `json:"bytes"`
+	// Retries counts retried storage requests.
+	Retries int `json:"retries"`
+	// Duration is the upload's wall time.
+	Duration time.Duration `json:"duration"`
+	// FailureCode is the FileUpload* code when the upload failed.
+	FailureCode string `json:"failureCode,omitempty"`
 }
 
 // PrepReleaseReport records a job preparation or release task run.
