@@ -19,6 +19,10 @@ const (
 	// with Azure's TaskDependencyRangesTooLong). It bounds the work of
 	// releasing dependents.
 	MaxTaskDependencyRangeIDs = 100000
+	// MaxTasksPerJob is the most tasks one job may hold (openbatch's
+	// limit; Azure publishes none). It keeps a job's listing, counts and
+	// dependency resolution bounded; completed tasks can be deleted.
+	MaxTasksPerJob = 1_000_000
 	// MaxPoolTargetNodes is the largest target node count (dedicated plus
 	// low-priority) of one pool (openbatch's limit; Azure's comes from the
 	// account's core quota).

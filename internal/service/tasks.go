@@ -166,7 +166,7 @@ func (s *Service) AddTask(ctx context.Context, jobID string, t *api.Task) error 
 	s.newTask(t, job)
 	errs, err := s.Store.CreateTasks(ctx, jobID, []*api.Task{t})
 	if err != nil {
-		return err
+		return taskLimitErr(err, jobID)
 	}
 	if errs[0] != nil {
 		return mapStoreErr(errs[0], api.CodeTaskNotFound, "task", t.ID)
@@ -222,7 +222,7 @@ func (s *Service) AddTasks(ctx context.Context, jobID string, tasks []*api.Task,
 	if len(valid) > 0 {
 		errs, err := s.Store.CreateTasks(ctx, jobID, valid)
 		if err != nil {
-			return nil, err
+			return nil, taskLimitErr(err, jobID)
 		}
 		deps := false
 		for k, e := range errs {
@@ -476,3 +476,14 @@ func hasDeps(t *api.Task) bool {
 func equalFold(a, b string) bool { return lower(a) == lower(b) }
 
 func lower(s string) string { return strings.ToLower(s) }
+
+// taskLimitErr turns the store's refusal of a job's task count over
+// api.MaxTasksPerJob into the error a client sees. Azure publishes no such
+// limit or code; the state of the job is what refuses the operation.
+func taskLimitErr(err error, jobID string) error {
+	if errors.Is(err, store.ErrJobTaskLimit) {
+		return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
+			"Job %s would have more than %d tasks, the most openbatch keeps in one job; delete completed tasks or add them to another job.", jobID, api.MaxTasksPerJob)
+	}
+	return err
+}

@@ -26,6 +26,9 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrBadToken means a listing's continuation token is malformed.
 	ErrBadToken = errors.New("invalid continuation token")
+	// ErrJobTaskLimit means adding the tasks would give a job more than
+	// api.MaxTasksPerJob tasks; nothing was added.
+	ErrJobTaskLimit = errors.New("the job would have more tasks than the limit")
 	// ErrNoCapacity means a lease did not fit the node's free slots or the
 	// job's maxParallelTasks when its transaction checked them.
 	ErrNoCapacity = errors.New("no capacity for the lease")
@@ -125,7 +128,9 @@ type Store interface {
 
 	// CreateTasks adds tasks to a job in one transaction; the result has one
 	// error per task (nil, ErrExists, or another error). A failing task does
-	// not stop the others.
+	// not stop the others. If the job would then hold more than
+	// api.MaxTasksPerJob tasks, nothing is added and the error is
+	// ErrJobTaskLimit, checked in the same transaction.
 	CreateTasks(ctx context.Context, jobID string, tasks []*api.Task) ([]error, error)
 	GetTask(ctx context.Context, jobID, taskID string) (*TaskRow, error)
 	// TasksByID returns those of the job's tasks whose IDs are in ids, keyed

@@ -63,6 +63,22 @@ func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task
 		bodies[i] = b
 	}
 	err := s.tx(ctx, func(tx *Tx) error {
+		// Reserve room in the job's task count first: the update locks the
+		// job's row, so concurrent adds to one job follow each other and
+		// the limit holds. What turns out not to be added is given back.
+		res, err := tx.Exec(`UPDATE jobs SET task_count = task_count + ? WHERE id_lower = ? AND task_count + ? <= ?`,
+			len(tasks), lower(jobID), len(tasks), api.MaxTasksPerJob)
+		if err != nil {
+			return fmt.Errorf("count tasks of %s: %w", jobID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if err := tx.QueryRow(`SELECT 1 FROM jobs WHERE id_lower = ?`, lower(jobID)).Scan(&one); err == nil {
+				return store.ErrJobTaskLimit
+			}
+			// No such job row: tasks of a job the store does not know
+			// (tests) are added without a count.
+		}
 		// The tasks' sequence numbers come from the counter row, which
 		// stays locked until this transaction commits (see the package
 		// doc). A database whose tasks were numbered before the counter
@@ -79,6 +95,12 @@ func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task
 			return err
 		}
 		defer stmt.Close()
+		added := 0
+		defer func() {
+			if missed := len(tasks) - added; missed > 0 {
+				_, _ = tx.Exec(`UPDATE jobs SET task_count = task_count - ? WHERE id_lower = ?`, missed, lower(jobID))
+			}
+		}()
 		for i, t := range tasks {
 			seq++
 			waiting := t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
@@ -89,7 +111,9 @@ func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
 				errs[i] = store.ErrExists
+				continue
 			}
+			added++
 		}
 		return nil
 	})
@@ -254,20 +278,28 @@ func (s *Store) updateTaskLocked(ctx context.Context, jobID, taskID string, lock
 
 // DeleteTask removes a task.
 func (s *Store) DeleteTask(ctx context.Context, jobID, taskID string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM tasks WHERE job_lower=? AND id_lower=?`, lower(jobID), lower(taskID))
-	if err != nil {
-		return fmt.Errorf("delete task %s/%s: %w", jobID, taskID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(`DELETE FROM tasks WHERE job_lower=? AND id_lower=?`, lower(jobID), lower(taskID))
+		if err != nil {
+			return fmt.Errorf("delete task %s/%s: %w", jobID, taskID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(`UPDATE jobs SET task_count = task_count - 1 WHERE id_lower = ? AND task_count > 0`, lower(jobID))
+		return err
+	})
 }
 
 // DeleteJobTasks removes every task of a job.
 func (s *Store) DeleteJobTasks(ctx context.Context, jobID string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM tasks WHERE job_lower=?`, lower(jobID))
-	return err
+	return s.tx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`DELETE FROM tasks WHERE job_lower=?`, lower(jobID)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`UPDATE jobs SET task_count = 0 WHERE id_lower = ?`, lower(jobID))
+		return err
+	})
 }
 
 // TaskStateCounts counts a job's tasks and slots by state and result.

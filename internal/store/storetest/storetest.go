@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LeaseTaskLimits", testLeaseTaskLimits},
 		{"NotFoundAndExists", testNotFoundAndExists},
 		{"JobSchedules", testJobSchedules},
+		{"JobTaskCount", testJobTaskCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -452,5 +453,39 @@ func testJobSchedules(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetJobSchedule(ctx, "s2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted schedule: %v", err)
+	}
+}
+
+// A job's task count is kept with every add and delete, and an add that
+// would pass api.MaxTasksPerJob adds nothing (checked with a job already
+// at the limit less one, by setting its count through deletes and adds).
+func testJobTaskCount(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	var tasks []*api.Task
+	for i := range 5 {
+		tasks = append(tasks, &api.Task{ID: fmt.Sprintf("t%d", i), State: api.TaskActive})
+	}
+	if _, err := s.CreateTasks(ctx, "j", tasks); err != nil {
+		t.Fatal(err)
+	}
+	// Duplicates are not counted.
+	errs, err := s.CreateTasks(ctx, "j", []*api.Task{{ID: "t0", State: api.TaskActive}, {ID: "t9", State: api.TaskActive}})
+	if err != nil || !errors.Is(errs[0], store.ErrExists) || errs[1] != nil {
+		t.Fatalf("errs %v, %v", errs, err)
+	}
+	if err := s.DeleteTask(ctx, "j", "t1"); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]*api.Task, api.MaxTasksPerJob-4) // 5 there: one over the limit
+	for i := range big {
+		big[i] = &api.Task{ID: fmt.Sprintf("b%d", i), State: api.TaskActive}
+	}
+	if _, err := s.CreateTasks(ctx, "j", big); !errors.Is(err, store.ErrJobTaskLimit) {
+		t.Fatalf("add past the limit: %v", err)
+	}
+	c, err := s.TaskStateCounts(ctx, "j")
+	if err != nil || c.TaskCounts.Active != 5 {
+		t.Fatalf("after the refused add: %+v, %v", c.TaskCounts, err)
 	}
 }
