@@ -57,6 +57,8 @@ type LocalNodes struct {
 type localNode struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	// dedicated is false for a low-priority (spot) node.
+	dedicated bool
 }
 
 func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, st store.Store, cfg Config, _ *fileRouter) *LocalNodes {
@@ -112,7 +114,7 @@ func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
 			}
 			for _, n := range nodes {
 				if n.Address == "" {
-					l.startNode(p.ID, n.Node.ID)
+					l.startNode(p.ID, n.Node.ID, n.Node.IsDedicated)
 				}
 			}
 			if err := l.Resize(ctx, p, service.TargetNodes(p)); err != nil {
@@ -147,18 +149,43 @@ func (l *LocalNodes) Resize(ctx context.Context, pool *api.Pool, target int) err
 		target = room
 		l.mu.Lock()
 	}
-	have := len(l.nodes[pool.ID])
-	var remove []string
-	if have > target {
-		for id := range l.nodes[pool.ID] {
-			remove = append(remove, id)
+	// The pool's dedicated and low-priority targets, low-priority nodes
+	// given up first when the total is clamped.
+	wantDed, wantLow := 0, 0
+	if pool.TargetDedicatedNodes != nil {
+		wantDed = int(*pool.TargetDedicatedNodes)
+	}
+	if pool.TargetLowPriorityNodes != nil {
+		wantLow = int(*pool.TargetLowPriorityNodes)
+	}
+	if over := wantDed + wantLow - target; over > 0 {
+		cut := min(over, wantLow)
+		wantLow -= cut
+		wantDed -= over - cut
+	}
+	var ded, low []string
+	for id, n := range l.nodes[pool.ID] {
+		if n.dedicated {
+			ded = append(ded, id)
+		} else {
+			low = append(low, id)
 		}
-		sort.Strings(remove)
-		remove = remove[:have-target]
+	}
+	sort.Strings(ded)
+	sort.Strings(low)
+	var remove []string
+	if len(ded) > wantDed {
+		remove = append(remove, ded[:len(ded)-wantDed]...)
+	}
+	if len(low) > wantLow {
+		remove = append(remove, low[:len(low)-wantLow]...)
 	}
 	l.mu.Unlock()
-	for i := have; i < target; i++ {
-		l.startNode(pool.ID, scheduler.NewNodeID())
+	for i := len(ded); i < wantDed; i++ {
+		l.startNode(pool.ID, scheduler.NewNodeID(), true)
+	}
+	for i := len(low); i < wantLow; i++ {
+		l.startNode(pool.ID, scheduler.NewNodeID(), false)
 	}
 	for _, id := range remove {
 		l.stopNode(pool.ID, id)
@@ -187,7 +214,7 @@ func (l *LocalNodes) RemovePool(ctx context.Context, poolID string) error {
 	return nil
 }
 
-func (l *LocalNodes) startNode(poolID, nodeID string) {
+func (l *LocalNodes) startNode(poolID, nodeID string, dedicated bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.nodes[poolID] == nil {
@@ -197,11 +224,11 @@ func (l *LocalNodes) startNode(poolID, nodeID string) {
 		return
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
-	ln := &localNode{cancel: cancel, done: make(chan struct{})}
+	ln := &localNode{cancel: cancel, done: make(chan struct{}), dedicated: dedicated}
 	l.nodes[poolID][nodeID] = ln
 	w := &agent.Worker{Coord: l.coord, Runner: l.runner, Log: l.log,
 		Registration: nodeproto.Registration{PoolID: poolID, NodeID: nodeID, Root: filepath.Join(l.dir, nodeID),
-			IPAddress: "127.0.0.1", Dedicated: true}}
+			IPAddress: "127.0.0.1", Dedicated: dedicated}}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

@@ -113,18 +113,33 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 	if len(body.NodeList) > 100 {
 		return AsError(api.Invalid("nodeList", fmt.Sprint(len(body.NodeList)), "At most 100 nodes can be removed in one call."))
 	}
+	// Each removed node lowers the target of its kind: dedicated or
+	// low-priority.
+	var ded, low int32
 	for _, id := range body.NodeList {
-		if _, err := s.Store.GetNode(ctx, poolID, id); err != nil {
+		n, err := s.Store.GetNode(ctx, poolID, id)
+		if err != nil {
 			if _, perr := s.Store.GetPool(ctx, poolID); perr != nil {
 				return mapStoreErr(perr, api.CodePoolNotFound, "pool", poolID)
 			}
 			return mapStoreErr(err, api.CodeNodeNotFound, "node", id)
 		}
+		if n.Node.IsDedicated {
+			ded++
+		} else {
+			low++
+		}
 	}
 	if _, err := s.updatePool(ctx, poolID, Conditions{}, func(p *api.Pool) error {
-		target := int32(TargetNodes(p)) - int32(len(body.NodeList))
-		p.TargetDedicatedNodes = api.I32(max(target, 0))
-		p.TargetLowPriorityNodes = api.I32(0)
+		lower := func(t *int32, by int32) *int32 {
+			v := int32(0)
+			if t != nil {
+				v = *t
+			}
+			return api.I32(max(v-by, 0))
+		}
+		p.TargetDedicatedNodes = lower(p.TargetDedicatedNodes, ded)
+		p.TargetLowPriorityNodes = lower(p.TargetLowPriorityNodes, low)
 		return nil
 	}); err != nil {
 		return err
