@@ -114,6 +114,8 @@ const (
 	NodeUnknown             NodeState = "unknown"
 	NodeLeavingPool         NodeState = "leavingpool"
 	NodeOffline             NodeState = "offline"
+	NodeDeallocating        NodeState = "deallocating"
+	NodeDeallocated         NodeState = "deallocated"
 )
 
 // UnmarshalJSON accepts any letter case.

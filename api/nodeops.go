@@ -16,6 +16,14 @@ type NodeReimage struct {
 	NodeReimageOption string `json:"nodeReimageOption,omitempty"`
 }
 
+// NodeDeallocate is the body of node deallocate (POST
+// /pools/{poolId}/nodes/{nodeId}/deallocate); it may be absent.
+type NodeDeallocate struct {
+	// NodeDeallocateOption says what happens to the node's running tasks:
+	// requeue (default), terminate, taskcompletion or retaineddata.
+	NodeDeallocateOption string `json:"nodeDeallocateOption,omitempty"`
+}
+
 // Node operation error codes (409).
 const (
 	CodeNodeBeingCreated  = "NodeBeingCreated"

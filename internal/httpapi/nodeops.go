@@ -34,3 +34,26 @@ func (s *Server) restartNode(w http.ResponseWriter, r *http.Request, kind servic
 	err := s.Svc.RestartNode(r.Context(), poolID, nodeID, kind, opt)
 	reply(w, r, err, http.StatusAccepted, nodeURL(r, poolID, nodeID))
 }
+
+// deallocateNode is POST /pools/{poolId}/nodes/{nodeId}/deallocate with an
+// optional {"nodeDeallocateOption": …} body; 202 Accepted as in Azure.
+func (s *Server) deallocateNode(w http.ResponseWriter, r *http.Request) {
+	var body api.NodeDeallocate
+	if err := optionalBody(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	poolID, nodeID := r.PathValue("poolId"), r.PathValue("nodeId")
+	err := s.Svc.DeallocateNode(r.Context(), poolID, nodeID, body.NodeDeallocateOption)
+	reply(w, r, err, http.StatusAccepted, nodeURL(r, poolID, nodeID))
+}
+
+// startNode is POST /pools/{poolId}/nodes/{nodeId}/start; 202 Accepted.
+func (s *Server) startNode(w http.ResponseWriter, r *http.Request) {
+	if err := optionalBody(r, &struct{}{}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	poolID, nodeID := r.PathValue("poolId"), r.PathValue("nodeId")
+	reply(w, r, s.Svc.StartNode(r.Context(), poolID, nodeID), http.StatusAccepted, nodeURL(r, poolID, nodeID))
+}

@@ -29,6 +29,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /pools/{poolId}/removenodes", s.removeNodes)
 	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/reboot", s.rebootNode)
 	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/reimage", s.reimageNode)
+	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/deallocate", s.deallocateNode)
+	mux.HandleFunc("POST /pools/{poolId}/nodes/{nodeId}/start", s.startNode)
 	mux.HandleFunc("GET /nodecounts", s.nodeCounts)
 	mux.HandleFunc("GET /supportedimages", s.supportedImages)
 

@@ -83,6 +83,7 @@ func (s *Scheduler) heartbeat(ctx context.Context, st nodeproto.NodeStatus) (*st
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat of node %s: %w", st.NodeID, err)
 	}
+	state = heldState(n.Node.State, state, len(st.Running))
 	changed := n.Node.State != state ||
 		st.StartTaskInfo != nil && !sameStartTaskInfo(n.Node.StartTaskInfo, st.StartTaskInfo) ||
 		now.Sub(n.LastHeartbeat) > s.cfg.HeartbeatTimeout/3
@@ -91,6 +92,9 @@ func (s *Scheduler) heartbeat(ctx context.Context, st nodeproto.NodeStatus) (*st
 	}
 	n, err = s.store.UpdateNode(ctx, st.PoolID, st.NodeID, func(n *store.Node) error {
 		n.LastHeartbeat = now
+		// Again on the row as locked: a deallocate may have come since the
+		// node was read.
+		state := heldState(n.Node.State, state, len(st.Running))
 		if n.Node.State != state {
 			n.Node.State = state
 			n.Node.StateTransitionTime = api.T(now)
@@ -108,6 +112,24 @@ func (s *Scheduler) heartbeat(ctx context.Context, st nodeproto.NodeStatus) (*st
 	}
 	s.cacheNode(n)
 	return n, nil
+}
+
+// heldState is the state a heartbeat stores for a node whose stored state
+// is stored and whose agent reports reported while running runs: states
+// the server holds stay — a deallocated node stays deallocated whatever
+// its agent says, and a deallocating one becomes deallocated once it runs
+// nothing (start makes it idle again).
+func heldState(stored, reported api.NodeState, running int) api.NodeState {
+	switch stored {
+	case api.NodeDeallocated:
+		return api.NodeDeallocated
+	case api.NodeDeallocating:
+		if running == 0 {
+			return api.NodeDeallocated
+		}
+		return api.NodeDeallocating
+	}
+	return reported
 }
 
 // nodeCacheTTL bounds how stale a polling node's view of itself may be:

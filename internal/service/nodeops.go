@@ -71,3 +71,82 @@ func (s *Service) RestartNode(ctx context.Context, poolID, nodeID string, kind R
 	s.Hooks.Kick()
 	return nil
 }
+
+// nodeTaskOption checks a node operation's option for the node's running
+// tasks (requeue, the default, terminate, taskcompletion, retaineddata).
+func nodeTaskOption(prop, opt string) (string, error) {
+	opt = strings.ToLower(opt)
+	switch opt {
+	case "":
+		return "requeue", nil
+	case "requeue", "terminate", "taskcompletion", "retaineddata":
+		return opt, nil
+	}
+	return "", AsError(api.Invalid(prop, opt, prop+" must be requeue, terminate, taskcompletion or retaineddata."))
+}
+
+// DeallocateNode deallocates a node the way openbatch can: the agent keeps
+// running, but the node takes no tasks until it is started again. Its
+// running tasks are requeued or terminated as opt says; with
+// taskcompletion or retaineddata they finish first, the node being
+// deallocating until then (the scheduler moves it on when it reports no
+// run). Only idle and running nodes may be deallocated.
+func (s *Service) DeallocateNode(ctx context.Context, poolID, nodeID, opt string) error {
+	opt, err := nodeTaskOption("nodeDeallocateOption", opt)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Store.GetPool(ctx, poolID); err != nil {
+		return mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
+	}
+	now := s.Now()
+	_, err = s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
+		if code := lifecycle.NodeRestartRefusal(n.Node.State); code != "" {
+			return errorf(http.StatusConflict, code, "The node %s is %s; only idle or running nodes can be deallocated.", nodeID, n.Node.State)
+		}
+		to := api.NodeDeallocated
+		if opt == "taskcompletion" || opt == "retaineddata" {
+			to = api.NodeDeallocating
+		}
+		n.Node.State, n.Node.StateTransitionTime = to, api.T(now)
+		return nil
+	})
+	if err != nil {
+		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
+	}
+	s.Hooks.NodeChanged(nodeID)
+	switch opt {
+	case "requeue":
+		err = s.endNodeTasks(ctx, nodeID, true, "")
+	case "terminate":
+		err = s.endNodeTasks(ctx, nodeID, false, "Task was ended because its node was deallocated")
+	}
+	if err != nil {
+		return err
+	}
+	s.Hooks.Kick()
+	return nil
+}
+
+// StartNode starts a deallocated node: it takes tasks again, with a new
+// lastBootTime.
+func (s *Service) StartNode(ctx context.Context, poolID, nodeID string) error {
+	if _, err := s.Store.GetPool(ctx, poolID); err != nil {
+		return mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
+	}
+	now := s.Now()
+	_, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
+		if n.Node.State != api.NodeDeallocated {
+			return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
+				"The node %s is %s; only a deallocated node can be started.", nodeID, n.Node.State)
+		}
+		n.Node.State, n.Node.StateTransitionTime, n.Node.LastBootTime = api.NodeIdle, api.T(now), api.T(now)
+		return nil
+	})
+	if err != nil {
+		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
+	}
+	s.Hooks.NodeChanged(nodeID)
+	s.Hooks.Kick()
+	return nil
+}
