@@ -117,6 +117,18 @@ func TestPythonSDKSampleFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("low-priority pool", func(t *testing.T) {
+		var got struct {
+			CurrentDedicated, CurrentLowPriority, CountsLowPriority, CountsDedicated int
+			IsDedicated                                                              []bool
+		}
+		flow("lowpri", &got)
+		if got.CurrentDedicated != 0 || got.CurrentLowPriority != 2 || got.CountsLowPriority != 2 || got.CountsDedicated != 0 ||
+			len(got.IsDedicated) != 2 || got.IsDedicated[0] || got.IsDedicated[1] {
+			t.Fatalf("low-priority pool through the SDK: %+v", got)
+		}
+	})
+
 	t.Run("job scheduler", func(t *testing.T) {
 		var created struct{ State, RecentJob string }
 		flow("schedule-create", &created)

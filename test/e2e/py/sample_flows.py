@@ -3,7 +3,7 @@ preparation and release, job scheduler), written against the azure-batch
 SDK as the samples use it, run against openbatch by test/e2e.
 
 Usage: sample_flows.py FLOW  (hello | preprelease | schedule-create |
-schedule-check). Reads OPENBATCH_ENDPOINT, OPENBATCH_ACCOUNT,
+schedule-check | lowpri). Reads OPENBATCH_ENDPOINT, OPENBATCH_ACCOUNT,
 OPENBATCH_KEY and, for preprelease, MARKER_DIR. Prints one JSON object.
 """
 
@@ -109,7 +109,29 @@ def schedule_check():
     return {"jobs": ids, "pools": pools}
 
 
-FLOWS = {"hello": hello, "preprelease": preprelease, "schedule-create": schedule_create, "schedule-check": schedule_check}
+def lowpri():
+    c = client()
+    vm = m.VirtualMachineConfiguration(
+        image_reference=m.ImageReference(publisher="canonical", offer="0001-com-ubuntu-server-focal", sku="20_04-lts"),
+        node_agent_sku_id="batch.node.ubuntu 20.04")
+    c.pool.add(m.PoolAddParameter(id="spot-pool", vm_size="standard_d2s_v3", virtual_machine_configuration=vm,
+                                  target_dedicated_nodes=0, target_low_priority_nodes=2))
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        p = c.pool.get("spot-pool")
+        nodes = list(c.compute_node.list("spot-pool"))
+        if p.current_low_priority_nodes == 2 and len(nodes) == 2:
+            break
+        time.sleep(0.2)
+    counts = [pc for pc in c.account.list_pool_node_counts() if pc.pool_id == "spot-pool"]
+    c.pool.delete("spot-pool")
+    return {"currentDedicated": p.current_dedicated_nodes, "currentLowPriority": p.current_low_priority_nodes,
+            "isDedicated": [n.is_dedicated for n in nodes],
+            "countsLowPriority": counts[0].low_priority.total if counts else -1,
+            "countsDedicated": counts[0].dedicated.total if counts else -1}
+
+
+FLOWS = {"lowpri": lowpri, "hello": hello, "preprelease": preprelease, "schedule-create": schedule_create, "schedule-check": schedule_check}
 
 if __name__ == "__main__":
     print(json.dumps(FLOWS[sys.argv[1]]()))
