@@ -128,8 +128,9 @@ func Start(ctx context.Context, dir string) (*Azurite, error) {
 			Endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, Account),
 			Account:  Account, Key: Key, dir: dir, log: &bytes.Buffer{},
 		}
-		// Started stock, as users start it: no --skipApiVersionCheck, no
-		// --loose. --silent only turns off the access log (which would grow
+		// Started stock, as users start it: no flag that skips the API
+		// version check or loosens validation. --silent only turns off the
+		// access log (which would grow
 		// a.log without bound) and --disableTelemetry only stops Azurite
 		// phoning home; neither changes how a request is judged.
 		a.cmd = exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -25,7 +24,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 )
 
 // Azurite is a running Azurite with test helpers.
@@ -156,37 +154,15 @@ func containerName(testName string) string {
 }
 
 // ContainerSAS returns the URL of container with a service SAS granting
-// perms (e.g. "w", "racwdl") until expiry.
+// perms (e.g. "w", "racwdl") until expiry, signed as openbatch signs them
+// (azure.Account.ContainerSASURL).
 func (a *Azurite) ContainerSAS(t testing.TB, containerName, perms string, expiry time.Time) string {
 	t.Helper()
-	var p sas.ContainerPermissions
-	for _, c := range perms {
-		switch c {
-		case 'r':
-			p.Read = true
-		case 'a':
-			p.Add = true
-		case 'c':
-			p.Create = true
-		case 'w':
-			p.Write = true
-		case 'd':
-			p.Delete = true
-		case 'l':
-			p.List = true
-		}
-	}
-	q, err := sas.BlobSignatureValues{
-		Protocol:      sas.ProtocolHTTPSandHTTP,
-		StartTime:     time.Now().Add(-time.Hour).UTC(),
-		ExpiryTime:    expiry.UTC(),
-		Permissions:   p.String(),
-		ContainerName: containerName,
-	}.SignWithSharedKey(a.Credential())
+	u, err := azure.Account{BlobEndpoint: a.Endpoint, Name: a.Account, Key: a.Key}.ContainerSASURL(containerName, perms, expiry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a.Endpoint + "/" + url.PathEscape(containerName) + "?" + q.Encode()
+	return u
 }
 
 // Blobs lists the blob names in a container.
