@@ -129,3 +129,30 @@ type redactedError struct{ err error }
 
 func (e *redactedError) Error() string { return Text(e.err.Error()) }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// secretNameParts are the fragments of an environment variable's name
+// that mark its value as a secret, upper case: the whole value is then
+// hidden, whatever it looks like.
+var secretNameParts = []string{"KEY", "SECRET", "PASSWORD", "PASSWD", "TOKEN", "CREDENTIAL", "SAS",
+	"SIGNATURE", "CONNECTION_STRING", "CONNECTIONSTRING", "PRIVATE", "AUTH", "COOKIE", "SESSION"}
+
+// Env returns the value of the environment variable name as it may be
+// shown to a person (the web console): REDACTED when the name says the
+// value is a secret (…KEY, …SECRET, …PASSWORD, …TOKEN, …SAS, …), and
+// otherwise the value with secrets inside it removed as URL and Text
+// remove them (a SAS URL keeps everything but its signature).
+func Env(name, value string) string {
+	upper := strings.ToUpper(name)
+	for _, p := range secretNameParts {
+		if strings.Contains(upper, p) {
+			if value == "" {
+				return ""
+			}
+			return Redacted
+		}
+	}
+	if strings.Contains(value, "://") && !strings.ContainsAny(value, " \t\n") {
+		return URL(value)
+	}
+	return Text(value)
+}

@@ -81,3 +81,27 @@ func TestError(t *testing.T) {
 		t.Fatal("wrapping twice should return the same error")
 	}
 }
+
+func TestEnv(t *testing.T) {
+	cases := []struct {
+		name, env, value, want string
+	}{
+		{"plain", "MODE", "fast", "fast"},
+		{"empty secret", "API_KEY", "", ""},
+		{"key name", "STORAGE_ACCOUNT_KEY", "Zm9vYmFy", Redacted},
+		{"secret name lower", "client_secret", "abc", Redacted},
+		{"password", "DB_PASSWORD", "hunter2", Redacted},
+		{"token", "GITHUB_TOKEN", "ghp_x", Redacted},
+		{"sas name", "OUTPUT_SAS", "sv=1&sig=abc", Redacted},
+		{"sas url in plain name", "OUTPUT_URL", "https://a.blob.core.windows.net/c?sp=w&sig=abc", "https://a.blob.core.windows.net/c?sp=w&sig=REDACTED"},
+		{"connection string in plain name", "STORAGE", "AccountName=a;AccountKey=Zm9v;", "AccountName=a;AccountKey=REDACTED;"},
+		{"url without secret", "ENDPOINT", "https://example.com/x", "https://example.com/x"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Env(tc.env, tc.value); got != tc.want {
+				t.Fatalf("Env(%q, %q) = %q, want %q", tc.env, tc.value, got, tc.want)
+			}
+		})
+	}
+}

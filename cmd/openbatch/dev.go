@@ -100,7 +100,7 @@ then never printed.`,
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key, DataDir: f.dataDir,
 				LocalNodes: true, MaxLocalNodes: maxLocalNodes, HeartbeatTimeout: f.heartbeatTimeout, Log: log, DevIssuer: true,
-				MetricsListen: f.metricsListen}
+				MetricsListen: f.metricsListen, ConsoleOpen: true}
 			caFile, err := f.auth.apply(&cfg, true)
 			if err != nil {
 				return err
@@ -221,6 +221,11 @@ func printBanner(w io.Writer, srv *app.Server, b banner) {
 		key = c.AccountKey + "  (the public dev key)"
 	}
 	fmt.Fprintf(w, "openbatch %s listening on %s\n", version, srv.Endpoint)
+	signIn := "(sign in with the account name and key, or an Entra ID token)"
+	if srv.ConsoleOpen {
+		signIn = "(open: no sign-in on this loopback address)"
+	}
+	fmt.Fprintf(w, "  web console:  %s  %s\n", srv.ConsoleURL, signIn)
 	fmt.Fprintf(w, "  metrics:      %s/metrics  (health: /healthz, /readyz)\n", srv.MetricsEndpoint)
 	fmt.Fprintf(w, "  account name: %s\n  account key:  %s\n  data dir:     %s\n", c.AccountName, key, c.DataDir)
 	if !b.dev {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/internal/console"
 	"github.com/openbatch/openbatch/internal/devissuer"
 	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/metrics"
@@ -94,6 +95,11 @@ type Config struct {
 	// Prometheus can scrape a private interface while the API faces
 	// clients. Empty: /metrics is on the API listener, unauthenticated.
 	MetricsListen string
+	// ConsoleOpen serves the web console (at /console/ on the API
+	// listener) without sign-in when the listener is a loopback address,
+	// as openbatch dev does; otherwise the console asks for the account
+	// key or an Entra ID token.
+	ConsoleOpen bool
 }
 
 // Server is a running openbatch server.
@@ -110,6 +116,10 @@ type Server struct {
 	// MetricsEndpoint is the base URL /metrics is served on (the API
 	// endpoint unless Config.MetricsListen is set).
 	MetricsEndpoint string
+	// ConsoleURL is the web console's address; ConsoleOpen is true when it
+	// needs no sign-in (Config.ConsoleOpen on a loopback listener).
+	ConsoleURL  string
+	ConsoleOpen bool
 
 	http     *http.Server
 	listener net.Listener
@@ -239,6 +249,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	files := &fileRouter{store: obs, accountKey: keyBytes}
 	api.Files = files
 	svc.TaskDirs = files
+	con, err := newConsole(cfg, s, files, keyBytes, bearer, ln)
+	if err != nil {
+		cancel()
+		closeListeners()
+		st.Close()
+		return nil, err
+	}
+	s.ConsoleURL = endpoint + console.Prefix
 	if cfg.LocalNodes && len(cfg.Agent.Runner.AfterProcess) == 0 {
 		if err := ConfigureAgent(&cfg, azure.Options{}, nil); err != nil {
 			cancel()
@@ -259,7 +277,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
-	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: apiReadHeaderTimeout, ReadTimeout: apiReadTimeout,
+	s.http = &http.Server{Handler: con.Mount(api.Handler()), ReadHeaderTimeout: apiReadHeaderTimeout, ReadTimeout: apiReadTimeout,
 		IdleTimeout: apiIdleTimeout, MaxHeaderBytes: apiMaxHeaderBytes}
 	if mln != nil {
 		s.MetricsEndpoint = "http://" + mln.Addr().String()
