@@ -3,7 +3,10 @@
 #   - the Azure CLI (Debian package azure-cli) and the Python Batch SDK it
 #     depends on (python3-azure), for the end-to-end tests;
 #   - PostgreSQL 15 (Debian package postgresql-15), started by the tests;
-#   - the pinned npm packages in tools/node (Azurite, @azure/batch).
+#   - Chromium (Debian package chromium), driven headless by the web
+#     console's browser test (no browser is ever downloaded);
+#   - the pinned npm packages in tools/node (Azurite, @azure/batch,
+#     playwright-core).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +29,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "setup: installing PostgreSQL (Debian package postgresql-15), for the store and several-server tests..."
   $(need_sudo) apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq postgresql-15 >/dev/null
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Chromium (Debian package chromium), for the web console's browser test..."
+  $(need_sudo) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq chromium >/dev/null
 fi
 
 stamp=tools/node/node_modules/.openbatch-lock
