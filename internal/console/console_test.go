@@ -38,7 +38,7 @@ const (
 	secretEnv   = "hunter2-very-secret"
 )
 
-func testKey(t *testing.T) []byte {
+func testKey(t testing.TB) []byte {
 	t.Helper()
 	k, err := base64.StdEncoding.DecodeString(testKeyB64)
 	if err != nil {
@@ -81,7 +81,7 @@ func (f dirFiles) TaskDir(_ context.Context, jobID, taskID string) (console.Dir,
 // env is a console over a real service and SQLite store holding pool p1
 // (two nodes) and job j1.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	svc     *service.Service
 	st      store.Store
 	files   string
@@ -90,7 +90,7 @@ type env struct {
 	now     time.Time
 }
 
-func newEnv(t *testing.T, mut func(*console.Config)) *env {
+func newEnv(t testing.TB, mut func(*console.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -188,7 +188,7 @@ func (e *env) client() *http.Client {
 		Jar: jar(e.t)}
 }
 
-func jar(t *testing.T) http.CookieJar {
+func jar(t testing.TB) http.CookieJar {
 	t.Helper()
 	j, err := cookiejar.New(nil)
 	if err != nil {
@@ -708,7 +708,7 @@ func TestTaskFiles(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(r.body, "line two") || !strings.Contains(r.body, `data-offset="18"`) {
 		t.Fatalf("file page = %d\n%s", r.status, r.body)
 	}
-	r = e.get("/console/jobs/j1/tasks/t3/files/" + "wd/"+url.PathEscape("<script>.html"))
+	r = e.get("/console/jobs/j1/tasks/t3/files/" + "wd/" + url.PathEscape("<script>.html"))
 	if strings.Contains(r.body, "<script>alert") {
 		t.Fatal("file content rendered as HTML")
 	}
@@ -722,7 +722,7 @@ func TestTaskFiles(t *testing.T) {
 		{"tail past the end", "stdout.txt?offset=1000", http.StatusOK, "", "text/plain; charset=utf-8"},
 		{"bad offset", "stdout.txt?offset=-1", http.StatusBadRequest, "", ""},
 		{"download", "stdout.txt?download=1", http.StatusOK, "line one\nline two\n", "application/octet-stream"},
-		{"html served as text", "wd/"+url.PathEscape("<script>.html"), http.StatusOK, "<script>alert(1)</script>", "text/plain; charset=utf-8"},
+		{"html served as text", "wd/" + url.PathEscape("<script>.html"), http.StatusOK, "<script>alert(1)</script>", "text/plain; charset=utf-8"},
 		{"missing", "nope.txt", http.StatusNotFound, "", ""},
 	}
 	for _, tc := range cases {
