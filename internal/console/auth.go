@@ -96,7 +96,7 @@ func (c *Console) authed(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Header.Get(partialHeader) != "" || strings.Contains(r.URL.Path, "/raw/") {
+		if r.Header.Get(fetchHeader) != "" {
 			http.Error(w, "sign in again", http.StatusUnauthorized)
 			return
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
 	"github.com/openbatch/openbatch/internal/store/sqlite"
+	"github.com/openbatch/openbatch/outputfiles"
 )
 
 // Test account. The key is 64 random-looking bytes, as an account key is.
@@ -308,11 +309,12 @@ func TestSignInRequiredInServerMode(t *testing.T) {
 		}
 	})
 	t.Run("script requests get 401", func(t *testing.T) {
-		r := e.do(e.client(), "GET", "/console/jobs/j1", nil, map[string]string{"X-Console-Partial": "1"})
+		r := e.do(e.client(), "GET", "/console/jobs/j1", nil, map[string]string{"X-Console-Fetch": "1"})
 		if r.status != http.StatusUnauthorized {
 			t.Fatalf("partial without session = %d", r.status)
 		}
-		if r := e.get("/console/jobs/j1/tasks/t/raw/stdout.txt"); r.status != http.StatusUnauthorized {
+		r = e.do(e.client(), "GET", "/console/jobs/j1/tasks/t/raw/stdout.txt?offset=0", nil, map[string]string{"X-Console-Fetch": "1"})
+		if r.status != http.StatusUnauthorized {
 			t.Fatalf("raw without session = %d", r.status)
 		}
 	})
@@ -564,7 +566,7 @@ func TestJobPage(t *testing.T) {
 		}
 	})
 	t.Run("polling renders only the live part", func(t *testing.T) {
-		r := e.do(e.client(), "GET", "/console/jobs/j1", nil, map[string]string{"X-Console-Partial": "1"})
+		r := e.do(e.client(), "GET", "/console/jobs/j1", nil, map[string]string{"X-Console-Fetch": "1"})
 		if r.status != http.StatusOK || strings.Contains(r.body, "<html") || !strings.Contains(r.body, `data-count="failed"`) {
 			t.Fatalf("partial = %d\n%s", r.status, r.body)
 		}
@@ -598,10 +600,18 @@ func TestTaskPageHidesSecrets(t *testing.T) {
 			UploadOptions: api.OutputFileUploadOptions{UploadCondition: api.UploadOnCompletion}}}}
 	fi := &api.TaskFailureInformation{Category: api.UserError, Code: "FileUploadAccessDenied", Message: "denied",
 		Details: []api.NameValuePair{{Name: "Destination", Value: "https://acct.blob.core.windows.net/out/t1/a.txt?sp=rwl&sig=REDACTED"}}}
+	manifest, err := json.Marshal(outputfiles.Manifest{Uploaded: 1, Failed: 1, Bytes: 5, Files: []outputfiles.ManifestEntry{
+		{File: "wd/a.txt", Blob: "t1/a.txt", Destination: sasURL, Size: 5, ContentMD5: "q1w2e3==", Code: "FileUploadAccessDenied", Error: "denied at " + sasURL},
+		{File: "wd/b.txt", Blob: "t1/b.txt", Destination: sasURL, Size: 5, ContentMD5: "z9y8x7=="},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.task(task, api.TaskCompleted, exitInfo(0, fi), map[string]string{
-		"stdout.txt":        "hello\n",
-		"fileuploadout.txt": "2026-01-01T00:00:00.000Z ERROR Upload failed - blob: t1/a.txt, destination: " + sasURL + "\n",
-		"fileuploaderr.txt": `{"error":"denied ` + sasURL + `"}` + "\n",
+		"fileuploadmanifest.json": string(manifest),
+		"stdout.txt":              "hello\n",
+		"fileuploadout.txt":       "2026-01-01T00:00:00.000Z ERROR Upload failed - blob: t1/a.txt, destination: " + sasURL + "\n",
+		"fileuploaderr.txt":       `{"error":"denied ` + sasURL + `"}` + "\n",
 	})
 	for _, p := range []string{"/console/jobs/j1/tasks/t1", "/console/jobs/j1/tasks/t1/outputs"} {
 		r := e.get(p)
@@ -622,7 +632,8 @@ func TestTaskPageHidesSecrets(t *testing.T) {
 		}
 	}
 	r = e.get("/console/jobs/j1/tasks/t1/outputs")
-	for _, want := range []string{`id="upload-failure"`, `class="l-error"`, "Listing was refused", "fileuploaderr.txt"} {
+	for _, want := range []string{`id="upload-failure"`, `class="l-error"`, "Listing was refused", "fileuploaderr.txt",
+		"Upload manifest", "<code>t1/b.txt</code>", "z9y8x7==", `<tr class="bad"><td><code>wd/a.txt</code>`} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("outputs page lacks %q", want)
 		}

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -30,6 +31,8 @@ const (
 	maxLogBytes = 64 << 10
 	// listTimeout bounds the storage calls of one page.
 	listTimeout = 20 * time.Second
+	// maxManifestBytes is the largest upload manifest read.
+	maxManifestBytes = 4 << 20
 )
 
 // destView is one outputFiles entry of the task and what its listing found.
@@ -76,12 +79,18 @@ type outputsView struct {
 	Failure *api.TaskFailureInformation
 	Dests   []destView
 	Groups  []blobGroup
-	// Listing is false when the server has no blob opener.
-	Listing   bool
-	OutLog    []logLine
-	ErrLog    []string
-	LogsNote  string
-	Truncated bool
+	// Listing is false when the server has no blob opener; Listed is true
+	// when at least one destination could be listed.
+	Listing  bool
+	Listed   bool
+	OutLog   []logLine
+	ErrLog   []string
+	LogsNote string
+	// Manifest is the task's upload manifest (fileuploadmanifest.json,
+	// written when the task asks for one), nil when there is none.
+	Manifest     *outputfiles.Manifest
+	ManifestNote string
+	Truncated    bool
 }
 
 func (c *Console) outputsPage(w http.ResponseWriter, r *http.Request) {
@@ -95,40 +104,48 @@ func (c *Console) outputsPage(w http.ResponseWriter, r *http.Request) {
 	if ei := t.ExecutionInfo; ei != nil && ei.FailureInfo != nil && strings.HasPrefix(ei.FailureInfo.Code, "FileUpload") {
 		v.Failure = ei.FailureInfo
 	}
-	v.OutLog, v.ErrLog, v.LogsNote = c.uploadLogs(r, jobID, t)
+	v.OutLog, v.ErrLog, v.LogsNote, v.Manifest, v.ManifestNote = c.uploadLogs(r, jobID, t)
 	ctx, cancel := context.WithTimeout(r.Context(), listTimeout)
 	defer cancel()
 	v.Dests, v.Groups, v.Truncated = c.listOutputs(ctx, t)
+	for _, d := range v.Dests {
+		v.Listed = v.Listed || d.Err == ""
+	}
 	c.render(w, r, http.StatusOK, "outputs", "Output files of "+t.ID, v)
 }
 
+// readEnd reads at most limit bytes from the end of a file of the task's
+// directory, and its whole size; ok is false when there is no such file.
+func readEnd(ctx context.Context, d Dir, name string, limit int64) (data []byte, size int64, ok bool) {
+	st, err := d.Stat(ctx, name)
+	if err != nil || st.Properties == nil {
+		return nil, 0, false
+	}
+	size = st.Properties.ContentLength
+	start := max(size-limit, 0)
+	rc, err := d.Open(ctx, name, start, size-start)
+	if err != nil {
+		return nil, size, false
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, limit))
+	return b, size, err == nil
+}
+
 // uploadLogs reads the ends of fileuploadout.txt and fileuploaderr.txt
-// from the task's directory; ERROR and WARN lines are marked.
-func (c *Console) uploadLogs(r *http.Request, jobID string, t *api.Task) ([]logLine, []string, string) {
+// from the task's directory, ERROR and WARN lines marked, and the upload
+// manifest when the task wrote one.
+func (c *Console) uploadLogs(r *http.Request, jobID string, t *api.Task) ([]logLine, []string, string, *outputfiles.Manifest, string) {
 	if c.cfg.Files == nil || t.NodeInfo == nil || t.NodeInfo.NodeID == "" {
-		return nil, nil, "The task has not run on a node yet."
+		return nil, nil, "The task has not run on a node yet.", nil, ""
 	}
 	d, err := c.cfg.Files.TaskDir(r.Context(), jobID, t.ID)
 	if err != nil {
-		return nil, nil, "The task's directory cannot be read now: " + redact.Text(err.Error())
+		return nil, nil, "The task's directory cannot be read now: " + redact.Text(err.Error()), nil, ""
 	}
 	read := func(name string) (string, bool) {
-		st, err := d.Stat(r.Context(), name)
-		if err != nil || st.Properties == nil {
-			return "", false
-		}
-		size := st.Properties.ContentLength
-		start := max(size-maxLogBytes, 0)
-		rc, err := d.Open(r.Context(), name, start, size-start)
-		if err != nil {
-			return "", false
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, maxLogBytes))
-		if err != nil {
-			return "", false
-		}
-		return strings.ToValidUTF8(string(b), "\uFFFD"), true
+		b, _, ok := readEnd(r.Context(), d, name, maxLogBytes)
+		return strings.ToValidUTF8(string(b), "\uFFFD"), ok
 	}
 	var out []logLine
 	outText, ok := read(outputfiles.OutLogName)
@@ -161,7 +178,24 @@ func (c *Console) uploadLogs(r *http.Request, jobID string, t *api.Task) ([]logL
 	if !ok {
 		note = "The task has no " + outputfiles.OutLogName + " (it uploads no output files, or has not reached the upload yet)."
 	}
-	return out, errs, note
+	var man *outputfiles.Manifest
+	manNote := ""
+	if b, size, ok := readEnd(r.Context(), d, outputfiles.ManifestName, maxManifestBytes); ok {
+		m := new(outputfiles.Manifest)
+		switch {
+		case size > maxManifestBytes:
+			manNote = "The upload manifest is too large to show; download " + outputfiles.ManifestName + " from the task's files."
+		case json.Unmarshal(b, m) != nil:
+			manNote = "The upload manifest is not valid JSON."
+		default:
+			for i := range m.Files {
+				m.Files[i].Destination = redact.URL(m.Files[i].Destination)
+				m.Files[i].Error = redact.Text(m.Files[i].Error)
+			}
+			man = m
+		}
+	}
+	return out, errs, note, man, manNote
 }
 
 // listOutputs lists, for each outputFiles entry, the blobs under the name

@@ -19,10 +19,11 @@ import (
 //go:embed assets
 var assets embed.FS
 
-// partialHeader marks the page script's polling requests: the server then
-// renders only the page's live part (the "main" template), which the script
-// puts in place of the old one.
-const partialHeader = "X-Console-Partial"
+// fetchHeader marks the requests the page script makes (fetch): for a
+// page the server then renders only its live part (the "main" template),
+// which the script puts in place of the old one; and a request without a
+// session gets 401, not a redirect to the sign-in form.
+const fetchHeader = "X-Console-Fetch"
 
 // pageNames are the templates under assets/templates, each rendered inside
 // layout.html.
@@ -73,7 +74,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	t := c.pages.t[page]
 	var buf bytes.Buffer
 	var err error
-	if r.Header.Get(partialHeader) != "" {
+	if r.Header.Get(fetchHeader) != "" {
 		err = t.ExecuteTemplate(&buf, "main", data)
 	} else {
 		_, signed := c.session(r)

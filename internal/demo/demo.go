@@ -83,12 +83,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer cleanup()
 
-	srv, err := app.Start(ctx, app.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(o.DataDir, "server"), LocalNodes: true, Log: o.Log})
+	srv, err := app.Start(ctx, app.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(o.DataDir, "server"), LocalNodes: true, Log: o.Log,
+		ConsoleOpen: true})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	fmt.Fprintf(out, "openbatch dev running at %s (account %s)\n", srv.Endpoint, app.DevAccountName)
+	fmt.Fprintf(out, "openbatch dev running at %s (account %s); web console at %s\n", srv.Endpoint, app.DevAccountName, srv.ConsoleURL)
 	c, err := client.New(srv.Endpoint, app.DevAccountName, app.DevAccountKey)
 	if err != nil {
 		return err
@@ -136,7 +137,7 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(out, "  %s\n", n)
 	}
 	if o.Keep {
-		fmt.Fprintf(out, "\nserver still running at %s; press Ctrl-C to stop\n", srv.Endpoint)
+		fmt.Fprintf(out, "\nserver still running at %s (web console: %s); press Ctrl-C to stop\n", srv.Endpoint, srv.ConsoleURL)
 		<-ctx.Done()
 	}
 	return nil
@@ -157,13 +158,13 @@ func outputFile(pattern, containerURL, path string, cond api.OutputFileUploadCon
 }
 
 type storage struct {
-	url     string // container URL given to tasks (with a write-only SAS)
+	url     string // container URL given to tasks (with a write-and-list SAS)
 	display string
 	list    func(context.Context) ([]string, error)
 }
 
 // openStorage starts Azurite (if installed) and makes the job's container
-// with a write-only SAS, or falls back to a local directory.
+// with a write-and-list SAS, or falls back to a local directory.
 func openStorage(ctx context.Context, dataDir string, out io.Writer) (*storage, func(), error) {
 	if _, err := azurite.NodeBin("azurite-blob"); err != nil {
 		st, cleanup, err := openLocal(dataDir)
@@ -199,8 +200,9 @@ func openLocal(dataDir string) (*storage, func(), error) {
 	}}, func() {}, nil
 }
 
-// openAzurite starts Azurite and makes the job's container with a
-// write-only SAS.
+// openAzurite starts Azurite and makes the job's container with a SAS
+// that may write (what uploads need) and list, so that the web console can
+// show the blobs that landed with their sizes and Content-MD5.
 func openAzurite(ctx context.Context, dataDir string, out io.Writer) (*storage, func(), error) {
 	az, err := azurite.Start(ctx, filepath.Join(dataDir, "azurite"))
 	if err != nil {
@@ -227,7 +229,7 @@ func openAzurite(ctx context.Context, dataDir string, out io.Writer) (*storage, 
 		return nil, nil, fmt.Errorf("create container: %w", err)
 	}
 	q, err := sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPSandHTTP, ExpiryTime: time.Now().Add(24 * time.Hour).UTC(),
-		Permissions: (&sas.ContainerPermissions{Write: true}).String(), ContainerName: container}.SignWithSharedKey(cred)
+		Permissions: (&sas.ContainerPermissions{Write: true, List: true}).String(), ContainerName: container}.SignWithSharedKey(cred)
 	if err != nil {
 		az.Close()
 		return nil, nil, err

@@ -1,6 +1,6 @@
 // openbatch web console: live updates without reloading.
 // - <main data-poll=ms>: every ms, fetch this page's live part (the server
-//   renders only <main> when it sees X-Console-Partial) and put it in place.
+//   renders only <main> when it sees X-Console-Fetch) and put it in place.
 // - <pre data-tail=url data-offset=n>: append what the file grew by, while
 //   the task runs. Bytes are decoded as a UTF-8 stream, so a character split
 //   across two reads is kept whole.
@@ -17,7 +17,7 @@
     setInterval(function () {
       if (busy || document.hidden) return;
       busy = true;
-      fetch(location.href, { headers: { 'X-Console-Partial': '1' }, credentials: 'same-origin', cache: 'no-store' })
+      fetch(location.href, { headers: { 'X-Console-Fetch': '1' }, credentials: 'same-origin', cache: 'no-store' })
         .then(function (r) {
           if (r.status === 401) { location.reload(); return null; }
           if (!r.ok) { say('update failed (' + r.status + ')'); return null; }
@@ -42,7 +42,7 @@
     var timer = null;
     function poll() {
       if (document.hidden) { timer = setTimeout(poll, 1000); return; }
-      fetch(url + '?offset=' + offset, { credentials: 'same-origin', cache: 'no-store' })
+      fetch(url + '?offset=' + offset, { headers: { 'X-Console-Fetch': '1' }, credentials: 'same-origin', cache: 'no-store' })
         .then(function (r) {
           if (r.status === 401) { location.reload(); return null; }
           if (!r.ok) throw new Error('HTTP ' + r.status);
