@@ -196,7 +196,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: c.newSession(c.cfg.Now().Add(lifetime), method), Path: Prefix,
-		MaxAge: int(lifetime / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		MaxAge: int(lifetime / time.Second), HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, view.Next, http.StatusSeeOther)
 }
 
@@ -207,6 +207,14 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, MaxAge: -1, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
+}
+
+// overTLS reports whether the browser reached the server over HTTPS: TLS
+// here, or a TLS-terminating proxy in front that says so in
+// X-Forwarded-Proto (as the README's production notes set it up). A client
+// that sends the header itself only makes its own cookie Secure.
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }

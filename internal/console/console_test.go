@@ -430,6 +430,13 @@ func TestSignInRequiredInServerMode(t *testing.T) {
 			}
 		}
 	})
+	t.Run("Secure behind a TLS proxy", func(t *testing.T) {
+		r := e.do(e.client(), http.MethodPost, "/console/signin", url.Values{"account": {testAccount}, "key": {testKeyB64}},
+			map[string]string{"Origin": e.srv.URL, "X-Forwarded-Proto": "https"})
+		if ck := r.header.Get("Set-Cookie"); !strings.Contains(ck, "Secure") {
+			t.Fatalf("cookie %q not Secure behind a TLS proxy", ck)
+		}
+	})
 	t.Run("GET never signs in", func(t *testing.T) {
 		r := e.get("/console/signin?account=" + testAccount + "&key=" + url.QueryEscape(testKeyB64))
 		if r.header.Get("Set-Cookie") != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/openbatch/openbatch/internal/service"
+	"github.com/openbatch/openbatch/redact"
 )
 
 //go:embed assets
@@ -104,7 +105,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if se := (*service.Error)(nil); errors.As(err, &se) {
 		status, msg = se.Status, se.Message
 	} else {
-		c.cfg.Log.Error("console", "path", r.URL.Path, "err", err)
+		c.cfg.Log.Error("console", "path", r.URL.Path, "err", redact.Error(err))
 	}
 	c.render(w, r, status, "error", "Error", errorView{Message: msg})
 }
