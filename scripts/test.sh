@@ -7,5 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export OPENBATCH_REQUIRE_E2E=1
+# Test artifacts (the web console's browser screenshots) go here.
+export OPENBATCH_ARTIFACTS="${OPENBATCH_ARTIFACTS:-$PWD/test-artifacts}"
 go vet ./...
 go test -timeout 20m "$@" ./...
