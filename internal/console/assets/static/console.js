@@ -39,6 +39,7 @@
     var offset = parseInt(tail.dataset.offset, 10) || 0;
     var decoder = new TextDecoder('utf-8');
     var note = document.getElementById('tail-note');
+    var sizeEl = document.getElementById('file-size');
     var timer = null;
     function poll() {
       if (document.hidden) { timer = setTimeout(poll, 1000); return; }
@@ -47,6 +48,8 @@
           if (r.status === 401) { location.reload(); return null; }
           if (!r.ok) throw new Error('HTTP ' + r.status);
           var state = r.headers.get('X-Task-State');
+          var size = r.headers.get('X-File-Size');
+          if (sizeEl && size !== null) sizeEl.textContent = size + ' bytes';
           return r.arrayBuffer().then(function (buf) { return { buf: buf, state: state }; });
         })
         .then(function (res) {
