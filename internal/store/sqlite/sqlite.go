@@ -64,7 +64,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := legacy(ctx, db); err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations))
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations), goose.WithGoMigrations(dialect.GoMigrations()...))
 	if err != nil {
 		return err
 	}
