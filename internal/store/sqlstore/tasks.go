@@ -208,7 +208,9 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 	}
 	return s.updateTaskLocked(ctx, jobID, taskID, lock, func(tx *Tx, row *store.TaskRow) error {
 		var used int32
-		if err := tx.QueryRow(`SELECT COALESCE(SUM(slots), 0) FROM tasks WHERE node_id = ?`, nodeID).Scan(&used); err != nil {
+		// "node_id != ''" lets both databases use the partial index
+		// tasks_node; without it they scan every task.
+		if err := tx.QueryRow(`SELECT COALESCE(SUM(slots), 0) FROM tasks WHERE node_id != '' AND node_id = ?`, nodeID).Scan(&used); err != nil {
 			return err
 		}
 		if used+taskSlots(row.Task) > nodeSlots {
@@ -216,7 +218,9 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 		}
 		if maxParallel > 0 {
 			var running int32
-			if err := tx.QueryRow(`SELECT COUNT(*) FROM tasks WHERE job_lower = ? AND node_id != ''`, lower(jobID)).Scan(&running); err != nil {
+			// Served by the partial index tasks_leased_job: the job's
+			// leased tasks, not all of its tasks.
+			if err := tx.QueryRow(`SELECT COUNT(*) FROM tasks WHERE node_id != '' AND job_lower = ?`, lower(jobID)).Scan(&running); err != nil {
 				return err
 			}
 			if running >= maxParallel {

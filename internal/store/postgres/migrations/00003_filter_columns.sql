@@ -38,3 +38,5 @@ ALTER TABLE pools ADD COLUMN f_target_dedicated BIGINT;
 -- A job's tasks in one state, in list order: the first page of a list
 -- filtered by state reads only matching rows.
 CREATE INDEX tasks_job_state_seq ON tasks(job_lower, state, seq);
+-- A job's leased tasks, which a lease counts against maxParallelTasks.
+CREATE INDEX tasks_leased_job ON tasks(job_lower, node_id) WHERE node_id != '';

@@ -38,3 +38,8 @@ ALTER TABLE pools ADD COLUMN f_target_dedicated INTEGER;
 -- A job's tasks in one state, in list order: the first page of a list
 -- filtered by state reads only matching rows.
 CREATE INDEX IF NOT EXISTS tasks_job_state_seq ON tasks(job_lower, state, seq);
+-- A job's leased tasks, which a lease counts against maxParallelTasks.
+CREATE INDEX IF NOT EXISTS tasks_leased_job ON tasks(job_lower, node_id) WHERE node_id != '';
+-- A job's tasks in list order (PostgreSQL's schema has had it from the
+-- start): a page reads its rows in order instead of sorting the job's tasks.
+CREATE INDEX IF NOT EXISTS tasks_job_seq ON tasks(job_lower, seq);
