@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -26,6 +27,33 @@ func open(t *testing.T) *Store {
 // TestConformance runs the store conformance suite on SQLite.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// FuzzTaskFilter checks fuzzed task filters against the Go evaluator:
+// go test -fuzz FuzzTaskFilter ./internal/store/sqlite/
+func FuzzTaskFilter(f *testing.F) {
+	storetest.FuzzTaskFilter(f, func(t *testing.T) store.Store { return open(t) })
+}
+
+// A path with the characters that are special in SQLite URIs opens that
+// file, not another: "#" would otherwise end the path.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a#b?c%41d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateJob(context.Background(), &api.Job{ID: "j", State: api.JobActive}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at %s: %v", path, err)
+	}
 }
 
 func TestOpenMigratesOldSchema(t *testing.T) {
