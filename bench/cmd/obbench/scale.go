@@ -422,7 +422,8 @@ func benchBigJob(ctx context.Context, cfg *config, res *Results) error {
 		{"first page, $filter=state eq 'active' (all match)", "state eq 'active'"},
 		{"first page, $filter=state eq 'completed' (none match)", "state eq 'completed'"},
 		{"first page, $filter=executionInfo/exitCode eq 0 (none match, no index)", "executionInfo/exitCode eq 0"},
-		{"first page, $filter=startswith(id,'t00001') (1%, in SQL)", "startswith(id,'t00001')"},
+		{"first page, $filter=startswith(id,'t001') (IDs 10,000–19,999)", "startswith(id,'t001')"},
+		{"first page, $filter=commandLine eq 'x' (none match, evaluated in Go)", "commandLine eq 'x'"},
 	}
 	for range cfg.runs {
 		for _, l := range lists {
