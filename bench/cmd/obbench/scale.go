@@ -417,13 +417,16 @@ func benchBigJob(ctx context.Context, cfg *config, res *Results) error {
 	res.add(Measure{Group: "latency", Set: "postgres: add " + label + " tasks (addtaskcollection of 100, 8 at once)", Client: "openbatch", Unit: "s"}, fill.Seconds())
 	res.add(Measure{Group: "latency", Set: "postgres: fill rate to " + label, Client: "openbatch", Unit: "tasks/s"}, float64(n)/fill.Seconds())
 	logf("bigjob: %d tasks in %.1fs (%.0f/s)", n, fill.Seconds(), float64(n)/fill.Seconds())
-	lists := []struct{ name, query string }{
-		{"first page (1,000), no $filter", ""},
-		{"first page, $filter=state eq 'active' (all match)", "state eq 'active'"},
-		{"first page, $filter=state eq 'completed' (none match)", "state eq 'completed'"},
-		{"first page, $filter=executionInfo/exitCode eq 0 (none match, no index)", "executionInfo/exitCode eq 0"},
-		{"first page, $filter=startswith(id,'t001') (IDs 10,000–19,999)", "startswith(id,'t001')"},
-		{"first page, $filter=commandLine eq 'x' (none match, evaluated in Go)", "commandLine eq 'x'"},
+	lists := []struct {
+		name, query string
+		mayFail     bool
+	}{
+		{"first page (1,000), no $filter", "", false},
+		{"first page, $filter=state eq 'active' (all match)", "state eq 'active'", false},
+		{"first page, $filter=state eq 'completed' (none match)", "state eq 'completed'", false},
+		{"first page, $filter=executionInfo/exitCode eq 0 (none match, no index)", "executionInfo/exitCode eq 0", false},
+		{"first page, $filter=startswith(id,'t001') (IDs 10,000–19,999)", "startswith(id,'t001')", false},
+		{"first page, $filter=commandLine eq 'x' (none match, evaluated in Go)", "commandLine eq 'x'", true},
 	}
 	for range cfg.runs {
 		for _, l := range lists {
@@ -436,6 +439,14 @@ func benchBigJob(ctx context.Context, cfg *config, res *Results) error {
 			}
 			t := time.Now()
 			if _, err := c.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+				if l.mayFail {
+					// Recorded, not fatal: at 1M tasks a filter evaluated
+					// in Go reads every row and can outlast the server's
+					// operation timeout (500 OperationTimedOut).
+					logf("bigjob: %s at %s: %v after %.1fs", l.name, label, err, time.Since(t).Seconds())
+					res.add(Measure{Group: "latency", Set: fmt.Sprintf("postgres: list %s at %s: failed", l.name, label), Client: "openbatch", Unit: "ms", Notes: err.Error()}, ms(time.Since(t)))
+					continue
+				}
 				return fmt.Errorf("%s: %w", l.name, err)
 			}
 			res.add(Measure{Group: "latency", Set: fmt.Sprintf("postgres: list %s at %s", l.name, label), Client: "openbatch", Unit: "ms"}, ms(time.Since(t)))
