@@ -4,6 +4,7 @@
 #   bash bench/run.sh            # the full run (≈30 min on 2 cores); writes bench/out/results.json
 #   bash bench/run.sh -quick     # a smoke run with small sizes (≈2 min)
 #   bash bench/run.sh -only uploads -endpoints sink -runs 3   # any obbench flag passes through
+#   bash bench/run.sh -only scale,bigjob -bigjob 1000000      # servers on SQLite/PostgreSQL (make bench-scale)
 #
 # It installs its own peers when missing: azcopy (npm @azure-tools/azcopy-linux,
 # pinned in bench/node/package-lock.json, installed with `npm ci`), the Azure CLI

@@ -50,11 +50,11 @@ func listQuery(r *http.Request, kind entityKind) (store.Page, map[string]bool, e
 	}
 	pg.Token, _ = queryGet(r, "$skiptoken")
 	if f, ok := queryGet(r, "$filter"); ok && strings.TrimSpace(f) != "" {
-		match, state, err := compileFilter(kind, f)
+		filter, err := compileFilter(kind, f)
 		if err != nil {
 			return pg, nil, badQuery("$filter", f, err.Error())
 		}
-		pg.Match, pg.State = match, state
+		pg.Filter = filter
 	}
 	sel, err := selectSet(r, kind)
 	return pg, sel, err

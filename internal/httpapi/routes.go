@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/filterprops"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
 )
@@ -255,7 +256,7 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		v := nodeView(r, n)
-		if pg.Match != nil && !pg.Match(v) {
+		if !pg.Filter.Eval(filterprops.Accessor(v)) {
 			continue
 		}
 		if len(views) == pg.Max {

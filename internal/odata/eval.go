@@ -246,3 +246,23 @@ func deref(v any) (reflect.Value, bool) {
 	}
 	return rv, rv.IsValid()
 }
+
+// Normalize converts a value read by an Accessor for a property of type t
+// to the Go type a literal of t has (string for String and Enum, int64,
+// time.Time, bool), with the conversions Eval applies; ok is false when
+// Eval would treat the value as missing (null). A store that keeps
+// properties in columns uses it so that its columns hold what Eval
+// compares.
+func Normalize(t Type, v any) (any, bool) {
+	switch t {
+	case String, Enum:
+		return asString(v)
+	case Int:
+		return asInt(v)
+	case DateTime:
+		return asTime(v)
+	case Bool:
+		return asBool(v)
+	}
+	return nil, false
+}

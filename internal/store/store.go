@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/odata"
 )
 
 // Errors returned by every Store implementation. Callers test with errors.Is.
@@ -45,10 +46,16 @@ type Page struct {
 	Token string
 	// Max is the largest number of entities to return (1..1000).
 	Max int
-	// State, when set, keeps only entities in that state (pushed down from
-	// a $filter; the full filter is still applied by Match).
+	// State, when set, keeps only entities in that state (lower case, as
+	// the api constants spell it): the server's own narrowing.
 	State string
-	// Match, when set, keeps only entities for which it returns true.
+	// Filter, when set, keeps only entities it matches, exactly as
+	// odata.Filter.Eval over filterprops.Accessor would. A store runs what
+	// it can of it in its query (SQL stores: comparisons on the properties
+	// they keep in columns) and evaluates the rest on the rows it reads.
+	Filter *odata.Filter
+	// Match, when set, also keeps only entities for which it returns true
+	// (a predicate of the caller's beside the client's $filter).
 	Match func(v any) bool
 }
 

@@ -36,6 +36,8 @@ type config struct {
 	az                  string
 	only                string
 	tasks               int
+	scaleTasks          int
+	bigJob              int
 	latencyAt           []int
 	keep                bool
 	sinkSets, aziteSets []fileSet
@@ -52,9 +54,11 @@ func main() {
 	flag.StringVar(&cfg.openbatch, "openbatch", "", "the openbatch binary (built by run.sh)")
 	flag.StringVar(&cfg.azcopy, "azcopy", "", "the azcopy binary")
 	flag.StringVar(&cfg.az, "az", "az", "the Azure CLI")
-	flag.StringVar(&cfg.only, "only", "uploads,tasks,latency", "comma-separated parts to run: uploads, tasks, latency")
+	flag.StringVar(&cfg.only, "only", "uploads,tasks,latency,scale,bigjob", "comma-separated parts to run: uploads, tasks, latency, scale, bigjob")
 	flag.StringVar(&cfg.uploadEndpoints, "endpoints", "sink,azurite", "upload endpoints: sink, azurite")
 	flag.IntVar(&cfg.tasks, "tasks", 2000, "trivial tasks per round of the task-throughput benchmark")
+	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 2000, "trivial tasks per round of the scale benchmark (servers and agents as processes)")
+	flag.IntVar(&cfg.bigJob, "bigjob", 100000, "tasks in the PostgreSQL job of the bigjob benchmark (the issue's figure: -bigjob 1000000)")
 	lat := flag.String("latency-at", "10000,100000", "job sizes at which task add/list latency is measured")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory")
 	markdown := flag.String("markdown", "", "print the tables of this results file as Markdown and exit")
@@ -98,6 +102,12 @@ func main() {
 		}
 		if !flagSet("latency-at") {
 			cfg.latencyAt = []int{1000, 3000}
+		}
+		if !flagSet("scale-tasks") {
+			cfg.scaleTasks = 200
+		}
+		if !flagSet("bigjob") {
+			cfg.bigJob = 5000
 		}
 	}
 	if cfg.openbatch == "" {
@@ -158,6 +168,16 @@ func run(ctx context.Context, cfg *config) error {
 	if parts["latency"] {
 		if err := benchLatency(ctx, cfg, res); err != nil {
 			return fmt.Errorf("latency: %w", err)
+		}
+	}
+	if parts["scale"] {
+		if err := benchScale(ctx, cfg, res); err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+	}
+	if parts["bigjob"] {
+		if err := benchBigJob(ctx, cfg, res); err != nil {
+			return fmt.Errorf("bigjob: %w", err)
 		}
 	}
 	res.LoadAfter = loadavg()

@@ -162,7 +162,7 @@ func printTable(w io.Writer, r *Results) {
 		fmt.Fprintln(tw, "figure\tclient\tmedian\tmin–max\tunit\tratio\t")
 		for _, m := range rest {
 			rat := ""
-			if m.Group == "tasks" && m.Client == "openbatch" {
+			if m.Group == "tasks" && m.Client != "bare-exec" {
 				if b := r.get("tasks", m.Set, "", "bare-exec"); b != nil {
 					rat = fmt.Sprintf("%.0f%% of bare exec", 100*m.Median()/b.Median())
 				}
@@ -201,11 +201,15 @@ func printMarkdown(w io.Writer, r *Results) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Endpoint, m.Set, m.Client, num(med), spread(m),
 			num(float64(m.Bytes)/1e6/med), num(float64(m.Files)/med), cell("azcopy", false), cell("az", false), cell("raw-put", true), rss)
 	}
-	fmt.Fprintln(w, "\n| figure | client | median | min–max | unit |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---|")
+	fmt.Fprintln(w, "\n| figure | client | median | min–max | unit | vs bare exec |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---|---:|")
 	for _, m := range r.Measures {
 		if m.Group == "tasks" || m.Group == "latency" || (m.Group == "memory" && m.Endpoint == "") {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", m.Set, m.Client, num(m.Median()), spread(m), m.Unit)
+			rat := ""
+			if b := r.get("tasks", m.Set, "", "bare-exec"); m.Group == "tasks" && b != nil && m.Client != "bare-exec" {
+				rat = fmt.Sprintf("%.0f%%", 100*m.Median()/b.Median())
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m.Set, m.Client, num(m.Median()), spread(m), m.Unit, rat)
 		}
 	}
 }

@@ -39,6 +39,12 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
 
+// FuzzTaskFilter checks fuzzed task filters against the Go evaluator on
+// PostgreSQL: go test -fuzz FuzzTaskFilter ./internal/store/postgres/
+func FuzzTaskFilter(f *testing.F) {
+	storetest.FuzzTaskFilter(f, func(t *testing.T) store.Store { return open(t) })
+}
+
 // A Notify on one server's store reaches another's Wakeups.
 func TestWakeupsCrossStores(t *testing.T) {
 	pg, err := testenv.SharedPostgres()

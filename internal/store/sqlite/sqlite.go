@@ -36,7 +36,7 @@ var migrations embed.FS
 
 // Open opens (creating if needed) the database at path.
 func Open(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	dsn := "file:" + uriPath(path) + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -64,7 +64,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := legacy(ctx, db); err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations))
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations), goose.WithGoMigrations(dialect.GoMigrations()...))
 	if err != nil {
 		return err
 	}
@@ -87,6 +87,14 @@ func legacy(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	return nil
+}
+
+// uriPath escapes the characters that end or escape a path in an SQLite
+// URI filename, so that a data directory named with '?' or '#' opens the
+// file it names (unescaped, "#" would cut the path short and open another
+// file).
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 func mustSub(f embed.FS) fs.FS {

@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/filterprops"
+	"github.com/openbatch/openbatch/internal/odata"
 	"github.com/openbatch/openbatch/internal/store"
 	"github.com/openbatch/openbatch/internal/store/storetest"
 )
@@ -24,6 +27,33 @@ func open(t *testing.T) *Store {
 // TestConformance runs the store conformance suite on SQLite.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// FuzzTaskFilter checks fuzzed task filters against the Go evaluator:
+// go test -fuzz FuzzTaskFilter ./internal/store/sqlite/
+func FuzzTaskFilter(f *testing.F) {
+	storetest.FuzzTaskFilter(f, func(t *testing.T) store.Store { return open(t) })
+}
+
+// A path with the characters that are special in SQLite URIs opens that
+// file, not another: "#" would otherwise end the path.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a#b?c%41d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateJob(context.Background(), &api.Job{ID: "j", State: api.JobActive}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at %s: %v", path, err)
+	}
 }
 
 func TestOpenMigratesOldSchema(t *testing.T) {
@@ -67,5 +97,67 @@ func TestOpenMigratesOldSchema(t *testing.T) {
 	h, err := s.NodeHistory(ctx, "n1", 10)
 	if err != nil || h.Completed != 1 || len(h.Recent) != 1 {
 		t.Fatalf("history = %+v, %v", h, err)
+	}
+}
+
+// A database whose rows were written before the filter columns existed
+// gets them filled by migration 4, so filters that run in SQL see them.
+func TestOpenBackfillsFilterColumns(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateJob(ctx, &api.Job{ID: "j", State: api.JobActive, PoolInfo: &api.PoolInformation{PoolID: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateTasks(ctx, "j", []*api.Task{
+		{ID: "a", State: api.TaskCompleted, ExecutionInfo: &api.TaskExecutionInformation{ExitCode: api.I32(3)}},
+		{ID: "b", State: api.TaskCompleted, ExecutionInfo: &api.TaskExecutionInformation{ExitCode: api.I32(0)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreatePool(ctx, &api.Pool{ID: "p", VMSize: "small"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Make it look like a database of schema version 3 written by an
+	// older openbatch: filter columns empty, migration 4 not applied.
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`UPDATE tasks SET f_id = NULL, f_exit_code = NULL`, `UPDATE jobs SET f_id = NULL, f_pool_id = NULL`,
+		`UPDATE pools SET f_id = NULL, f_vm_size = NULL`, `DELETE FROM goose_db_version WHERE version_id = 4`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	filter := func(kind filterprops.Kind, expr string) *odata.Filter {
+		f, err := odata.ParseFilter(expr, filterprops.Schemas[kind])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	rows, _, err := s.ListTasks(ctx, "j", store.Page{Filter: filter(filterprops.Task, "executionInfo/exitCode gt 0 and startswith(id,'a')")})
+	if err != nil || len(rows) != 1 || rows[0].Task.ID != "a" {
+		t.Fatalf("tasks after backfill: %d rows, %v", len(rows), err)
+	}
+	jobs, _, err := s.ListJobs(ctx, store.Page{Filter: filter(filterprops.Job, "poolInfo/poolId eq 'p' and id eq 'j'")})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("jobs after backfill: %d, %v", len(jobs), err)
+	}
+	pools, _, err := s.ListPools(ctx, store.Page{Filter: filter(filterprops.Pool, "vmSize eq 'small'")})
+	if err != nil || len(pools) != 1 {
+		t.Fatalf("pools after backfill: %d, %v", len(pools), err)
 	}
 }

@@ -31,8 +31,9 @@ func (s *Store) CreateJob(ctx context.Context, j *api.Job) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(`INSERT INTO jobs(id_lower, seq, state, pool_lower, priority, body) VALUES(?,?,?,?,?,?)`,
-			lower(j.ID), seq, state, pool, prio, body)
+		_, err = tx.Exec(`INSERT INTO jobs(id_lower, seq, state, pool_lower, priority, body`+jobFilter.written(false)+
+			`) VALUES(?,?,?,?,?,?`+jobFilter.placeholders()+`)`,
+			append([]any{lower(j.ID), seq, state, pool, prio, body}, jobFilter.values(j)...)...)
 		if s.isUnique(err) {
 			return store.ErrExists
 		}
@@ -57,13 +58,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (*api.Job, error) {
 // ListJobs lists jobs in creation order.
 func (s *Store) ListJobs(ctx context.Context, pg store.Page) ([]*api.Job, string, error) {
 	var out []*api.Job
-	q := `SELECT seq, body FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?`
-	var args []any
-	if pg.State != "" {
-		q = `SELECT seq, body FROM jobs WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`
-		args = []any{pg.State}
-	}
-	next, err := s.list(ctx, q, args, pg, func(body []byte) (any, error) {
+	next, err := s.list(ctx, listQuery{table: "jobs", filter: jobFilter}, pg, func(body []byte) (any, error) {
 		var j api.Job
 		return &j, json.Unmarshal(body, &j)
 	}, func(v any) { out = append(out, v.(*api.Job)) })
@@ -75,8 +70,9 @@ func (s *Store) UpdateJob(ctx context.Context, id string, fn func(*api.Job) erro
 	return updateJSON(s, ctx, `SELECT body FROM jobs WHERE id_lower=?`, []any{lower(id)}, fn,
 		func(tx *Tx, j *api.Job, body []byte) error {
 			state, pool, prio := jobColumns(j)
-			_, err := tx.Exec(`UPDATE jobs SET body=?, state=?, pool_lower=?, priority=? WHERE id_lower=?`,
-				body, state, pool, prio, lower(id))
+			args := append([]any{body, state, pool, prio}, jobFilter.values(j)...)
+			_, err := tx.Exec(`UPDATE jobs SET body=?, state=?, pool_lower=?, priority=?`+jobFilter.written(true)+` WHERE id_lower=?`,
+				append(args, lower(id))...)
 			return err
 		})
 }

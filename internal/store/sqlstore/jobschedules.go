@@ -48,13 +48,7 @@ func (s *Store) GetJobSchedule(ctx context.Context, id string) (*api.JobSchedule
 // ListJobSchedules lists job schedules in creation order.
 func (s *Store) ListJobSchedules(ctx context.Context, pg store.Page) ([]*api.JobSchedule, string, error) {
 	var out []*api.JobSchedule
-	q := `SELECT seq, body FROM job_schedules WHERE seq > ? ORDER BY seq LIMIT ?`
-	var args []any
-	if pg.State != "" {
-		q = `SELECT seq, body FROM job_schedules WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`
-		args = []any{pg.State}
-	}
-	next, err := s.list(ctx, q, args, pg, func(body []byte) (any, error) {
+	next, err := s.list(ctx, listQuery{table: "job_schedules"}, pg, func(body []byte) (any, error) {
 		var js api.JobSchedule
 		return &js, json.Unmarshal(body, &js)
 	}, func(v any) { out = append(out, v.(*api.JobSchedule)) })

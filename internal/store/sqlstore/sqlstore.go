@@ -213,7 +213,8 @@ func (s *Store) CreatePool(ctx context.Context, p *api.Pool) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(`INSERT INTO pools(id_lower, seq, body) VALUES(?,?,?)`, lower(p.ID), seq, body)
+		_, err = tx.Exec(`INSERT INTO pools(id_lower, seq, body`+poolFilter.written(false)+`) VALUES(?,?,?`+poolFilter.placeholders()+`)`,
+			append([]any{lower(p.ID), seq, body}, poolFilter.values(p)...)...)
 		if s.isUnique(err) {
 			return store.ErrExists
 		}
@@ -238,7 +239,7 @@ func (s *Store) GetPool(ctx context.Context, id string) (*api.Pool, error) {
 // ListPools lists pools in creation order.
 func (s *Store) ListPools(ctx context.Context, pg store.Page) ([]*api.Pool, string, error) {
 	var out []*api.Pool
-	next, err := s.list(ctx, `SELECT seq, body FROM pools WHERE seq > ? ORDER BY seq LIMIT ?`, nil, pg,
+	next, err := s.list(ctx, listQuery{table: "pools", filter: poolFilter}, pg,
 		func(body []byte) (any, error) {
 			var p api.Pool
 			return &p, json.Unmarshal(body, &p)
@@ -249,8 +250,9 @@ func (s *Store) ListPools(ctx context.Context, pg store.Page) ([]*api.Pool, stri
 // UpdatePool runs fn on a pool in a transaction.
 func (s *Store) UpdatePool(ctx context.Context, id string, fn func(*api.Pool) error) (*api.Pool, error) {
 	return updateJSON(s, ctx, `SELECT body FROM pools WHERE id_lower=?`, []any{lower(id)}, fn,
-		func(tx *Tx, _ *api.Pool, body []byte) error {
-			_, err := tx.Exec(`UPDATE pools SET body=? WHERE id_lower=?`, body, lower(id))
+		func(tx *Tx, p *api.Pool, body []byte) error {
+			args := append([]any{body}, poolFilter.values(p)...)
+			_, err := tx.Exec(`UPDATE pools SET body=?`+poolFilter.written(true)+` WHERE id_lower=?`, append(args, lower(id))...)
 			return err
 		})
 }
@@ -270,26 +272,56 @@ func (s *Store) DeletePool(ctx context.Context, id string) error {
 	})
 }
 
-// list runs a paged query whose first two placeholders are (after-seq, limit)
-// preceded by args, decoding and filtering rows in Go. It keeps reading until
-// the page is full or the table is exhausted, so a selective filter still
-// returns full pages.
-func (s *Store) list(ctx context.Context, q string, args []any, pg store.Page,
+// listQuery describes a paged listing: the rows of table that meet the
+// conditions conds (with args), in seq order.
+type listQuery struct {
+	table string
+	conds []string
+	args  []any
+	// filter is the table's filter columns (nil: none); entity turns a
+	// decoded row into the entity the filter reads (nil: the row is it).
+	filter *filterTable
+	entity func(any) any
+}
+
+// list reads one page of q: the page's $filter runs in SQL as far as the
+// table's filter columns allow, the rest of it and the caller's Match in
+// Go on the rows read. It keeps reading until the page is full or the
+// rows are exhausted, so a filter decided in Go still returns full pages.
+func (s *Store) list(ctx context.Context, q listQuery, pg store.Page,
 	decode func([]byte) (any, error), emit func(any)) (string, error) {
 	after, err := decodeToken(pg.Token)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", store.ErrBadToken, err)
 	}
+	conds, args := q.conds, q.args
+	if pg.State != "" {
+		conds = append(conds[:len(conds):len(conds)], "state = ?")
+		args = append(args[:len(args):len(args)], pg.State)
+	}
+	sf := q.filter.translate(pg.Filter)
+	if sf.where != "" {
+		conds = append(conds[:len(conds):len(conds)], sf.where)
+		args = append(args[:len(args):len(args)], sf.args...)
+	}
+	entity := q.entity
+	if entity == nil {
+		entity = func(v any) any { return v }
+	}
+	match := residual(sf.rest, pg.Match, entity)
+	conds = append(conds[:len(conds):len(conds)], "seq > ?")
+	query := `SELECT seq, body FROM ` + q.table + ` WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY seq LIMIT ?`
+
 	want := pageSize(pg)
 	got := 0
 	for {
 		batch := want - got + 1
-		if pg.Match != nil && batch < 200 {
+		if match != nil && batch < 200 {
 			batch = 200
 		}
-		rows, err := s.r.QueryContext(ctx, q, append(append([]any{}, args...), after, batch)...)
+		rows, err := s.r.QueryContext(ctx, query, append(append([]any{}, args...), after, batch)...)
 		if err != nil {
-			return "", fmt.Errorf("list: %w", err)
+			return "", fmt.Errorf("list %s: %w", q.table, err)
 		}
 		n := 0
 		var lastSeq int64
@@ -302,32 +334,23 @@ func (s *Store) list(ctx context.Context, q string, args []any, pg store.Page,
 				return "", err
 			}
 			n++
-			if got == want {
-				// One more matching row exists beyond the page: there is a next page.
-				v, err := decode(body)
-				if err != nil {
-					rows.Close()
-					return "", err
-				}
-				if pg.Match == nil || pg.Match(v) {
-					full = true
-					break
-				}
-				lastSeq = seq
-				after = seq
-				continue
-			}
 			v, err := decode(body)
 			if err != nil {
 				rows.Close()
 				return "", err
 			}
-			lastSeq = seq
-			after = seq
-			if pg.Match == nil || pg.Match(v) {
-				emit(v)
-				got++
+			if match != nil && !match(v) {
+				lastSeq, after = seq, seq
+				continue
 			}
+			if got == want {
+				// One more matching row exists beyond the page: there is a next page.
+				full = true
+				break
+			}
+			lastSeq, after = seq, seq
+			emit(v)
+			got++
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -337,9 +360,8 @@ func (s *Store) list(ctx context.Context, q string, args []any, pg store.Page,
 			return encodeToken(lastSeq), nil
 		}
 		if n < batch {
-			return "", nil // table exhausted
+			return "", nil // rows exhausted
 		}
-		_ = lastSeq
 	}
 }
 

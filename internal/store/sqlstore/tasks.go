@@ -89,8 +89,8 @@ func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task
 			return fmt.Errorf("next tasks sequence: %w", err)
 		}
 		seq := last - int64(len(tasks))
-		stmt, err := tx.Prepare(`INSERT INTO tasks(seq, job_lower, id_lower, state, result, waiting, slots, body) VALUES(?,?,?,?,?,?,?,?)
-			ON CONFLICT(job_lower, id_lower) DO NOTHING`)
+		stmt, err := tx.Prepare(`INSERT INTO tasks(seq, job_lower, id_lower, state, result, waiting, slots, body` + taskFilter.written(false) +
+			`) VALUES(?,?,?,?,?,?,?,?` + taskFilter.placeholders() + `) ON CONFLICT(job_lower, id_lower) DO NOTHING`)
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,9 @@ func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task
 		for i, t := range tasks {
 			seq++
 			waiting := t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
-			res, err := stmt.Exec(seq, lower(jobID), lower(t.ID), string(t.State), taskResult(t), b2i(waiting), taskSlots(t), bodies[i])
+			args := append([]any{seq, lower(jobID), lower(t.ID), string(t.State), taskResult(t), b2i(waiting), taskSlots(t), bodies[i]},
+				taskFilter.values(t)...)
+			res, err := stmt.Exec(args...)
 			if err != nil {
 				errs[i] = fmt.Errorf("insert task %s: %w", t.ID, err)
 				continue
@@ -166,18 +168,9 @@ func (s *Store) TasksByID(ctx context.Context, jobID string, ids []string) (map[
 // ListTasks lists a job's tasks in insertion order.
 func (s *Store) ListTasks(ctx context.Context, jobID string, pg store.Page) ([]*store.TaskRow, string, error) {
 	var out []*store.TaskRow
-	q := `SELECT seq, body FROM tasks WHERE job_lower = ? AND seq > ? ORDER BY seq LIMIT ?`
-	args := []any{lower(jobID)}
-	if pg.State != "" {
-		q = `SELECT seq, body FROM tasks WHERE job_lower = ? AND state = ? AND seq > ? ORDER BY seq LIMIT ?`
-		args = append(args, pg.State)
-	}
-	match := pg.Match
-	pg.Match = nil
-	if match != nil {
-		pg.Match = func(v any) bool { return match(v.(*store.TaskRow).Task) }
-	}
-	next, err := s.list(ctx, q, args, pg, func(body []byte) (any, error) {
+	q := listQuery{table: "tasks", conds: []string{"job_lower = ?"}, args: []any{lower(jobID)}, filter: taskFilter,
+		entity: func(v any) any { return v.(*store.TaskRow).Task }}
+	next, err := s.list(ctx, q, pg, func(body []byte) (any, error) {
 		t := new(api.Task)
 		if err := json.Unmarshal(body, t); err != nil {
 			return nil, err
@@ -215,7 +208,9 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 	}
 	return s.updateTaskLocked(ctx, jobID, taskID, lock, func(tx *Tx, row *store.TaskRow) error {
 		var used int32
-		if err := tx.QueryRow(`SELECT COALESCE(SUM(slots), 0) FROM tasks WHERE node_id = ?`, nodeID).Scan(&used); err != nil {
+		// "node_id != ''" lets both databases use the partial index
+		// tasks_node; without it they scan every task.
+		if err := tx.QueryRow(`SELECT COALESCE(SUM(slots), 0) FROM tasks WHERE node_id != '' AND node_id = ?`, nodeID).Scan(&used); err != nil {
 			return err
 		}
 		if used+taskSlots(row.Task) > nodeSlots {
@@ -223,7 +218,9 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 		}
 		if maxParallel > 0 {
 			var running int32
-			if err := tx.QueryRow(`SELECT COUNT(*) FROM tasks WHERE job_lower = ? AND node_id != ''`, lower(jobID)).Scan(&running); err != nil {
+			// Served by the partial index tasks_leased_job: the job's
+			// leased tasks, not all of its tasks.
+			if err := tx.QueryRow(`SELECT COUNT(*) FROM tasks WHERE node_id != '' AND job_lower = ?`, lower(jobID)).Scan(&running); err != nil {
 				return err
 			}
 			if running >= maxParallel {
@@ -264,10 +261,11 @@ func (s *Store) updateTaskLocked(ctx context.Context, jobID, taskID string, lock
 		if err != nil {
 			return err
 		}
+		args := append([]any{body, string(row.Task.State), taskResult(row.Task), b2i(row.Waiting), row.NodeID, row.Epoch, taskSlots(row.Task),
+			row.NodeID, row.NodeID}, taskFilter.values(row.Task)...)
 		_, err = tx.Exec(`UPDATE tasks SET body=?, state=?, result=?, waiting=?, node_id=?, epoch=?, slots=?,
-			last_node = CASE WHEN ? != '' THEN ? ELSE last_node END WHERE seq=?`,
-			body, string(row.Task.State), taskResult(row.Task), b2i(row.Waiting), row.NodeID, row.Epoch, taskSlots(row.Task),
-			row.NodeID, row.NodeID, row.Seq)
+			last_node = CASE WHEN ? != '' THEN ? ELSE last_node END`+taskFilter.written(true)+` WHERE seq=?`,
+			append(args, row.Seq)...)
 		return err
 	})
 	if err != nil {

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NotFoundAndExists", testNotFoundAndExists},
 		{"JobSchedules", testJobSchedules},
 		{"JobTaskCount", testJobTaskCount},
+		{"FiltersMatchEvaluator", testFiltersMatchEvaluator},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
