@@ -21,6 +21,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /pools/{poolId}", s.deletePool)
 	mux.HandleFunc("POST /pools/{poolId}/resize", s.resizePool)
 	mux.HandleFunc("POST /pools/{poolId}/stopresize", s.stopResizePool)
+	mux.HandleFunc("POST /pools/{poolId}/enableautoscale", s.enableAutoScale)
+	mux.HandleFunc("POST /pools/{poolId}/disableautoscale", s.disableAutoScale)
+	mux.HandleFunc("POST /pools/{poolId}/evaluateautoscale", s.evaluateAutoScale)
 	mux.HandleFunc("POST /pools/{poolId}/updateproperties", s.updatePoolProperties)
 	mux.HandleFunc("GET /pools/{poolId}/nodes", s.listNodes)
 	mux.HandleFunc("GET /pools/{poolId}/nodes/{nodeId}", s.getNode)
@@ -217,6 +220,37 @@ func (s *Server) stopResizePool(w http.ResponseWriter, r *http.Request) {
 		err := s.Svc.StopResizePool(r.Context(), r.PathValue("poolId"), cond)
 		reply(w, r, err, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
 	}
+}
+
+func (s *Server) enableAutoScale(w http.ResponseWriter, r *http.Request) {
+	var body api.PoolEnableAutoScale
+	if cond, ok := input(w, r, &body); ok {
+		err := s.Svc.EnableAutoScale(r.Context(), r.PathValue("poolId"), &body, cond)
+		reply(w, r, err, http.StatusOK, poolURL(r, r.PathValue("poolId")))
+	}
+}
+
+func (s *Server) disableAutoScale(w http.ResponseWriter, r *http.Request) {
+	if cond, ok := input(w, r, nil); ok {
+		err := s.Svc.DisableAutoScale(r.Context(), r.PathValue("poolId"), cond)
+		reply(w, r, err, http.StatusOK, poolURL(r, r.PathValue("poolId")))
+	}
+}
+
+// evaluateAutoScale answers 200 with the AutoScaleRun; a formula that does
+// not evaluate is reported in the run's error, not as a failed request.
+func (s *Server) evaluateAutoScale(w http.ResponseWriter, r *http.Request) {
+	var body api.PoolEvaluateAutoScale
+	if _, ok := input(w, r, &body); !ok {
+		return
+	}
+	run, err := s.Svc.EvaluateAutoScale(r.Context(), r.PathValue("poolId"), body.AutoScaleFormula)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("DataServiceId", poolURL(r, r.PathValue("poolId")))
+	writeEntity(w, r, run, "", nil, "Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun", nil)
 }
 
 func (s *Server) updatePoolProperties(w http.ResponseWriter, r *http.Request) {
