@@ -141,6 +141,9 @@ func (s *Service) EnableAutoScale(ctx context.Context, id string, body *api.Pool
 				Message: "The specified auto-scaling settings are not valid: give autoScaleFormula, autoScaleEvaluationInterval or both."}
 		}
 		p.EnableAutoScale = api.B(true)
+		// The new schedule starts now: with no last run, the reconcile
+		// loop evaluates at once if the evaluation below does not finish.
+		p.AutoScaleRun = nil
 		if body.AutoScaleFormula != "" {
 			p.AutoScaleFormula = body.AutoScaleFormula
 		}
