@@ -337,7 +337,9 @@ func (s *Service) AutoScalePools(ctx context.Context) error {
 func (s *Service) autoScaleTick(ctx context.Context, p *api.Pool) error {
 	now := s.Now()
 	period := s.AutoScale.samplePeriod()
-	recent, err := s.Store.AutoScaleSamples(ctx, p.ID, now.Add(-period))
+	// A sample is due once the newest is a whole period old (the store
+	// keeps milliseconds and its "since" is inclusive).
+	recent, err := s.Store.AutoScaleSamples(ctx, p.ID, now.Add(-period+time.Millisecond))
 	if err != nil {
 		return err
 	}
@@ -360,10 +362,9 @@ func (s *Service) autoScaleTick(ctx context.Context, p *api.Pool) error {
 // pool. Node resource metrics ($CPUPercent, $MemoryBytes, …) are 0: agents
 // do not report them.
 func (s *Service) recordSample(ctx context.Context, p *api.Pool, now time.Time) error {
-	v := make(map[string]float64, len(autoscale.SampledVariables))
-	for _, name := range autoscale.SampledVariables {
-		v[name] = 0
-	}
+	// Zero values are left out (a missing variable reads as 0), which keeps
+	// a day of samples per pool small.
+	v := map[string]float64{}
 	tok := ""
 	for {
 		jobs, next, err := s.Store.ListJobs(ctx, store.Page{Token: tok, Match: func(x any) bool {
@@ -401,6 +402,11 @@ func (s *Service) recordSample(ctx context.Context, p *api.Pool, now time.Time) 
 			v[autoscale.UsableNodeCount]++
 		case "preempted": // no provider preempts nodes yet; counted if one does
 			v[autoscale.PreemptedNodeCount]++
+		}
+	}
+	for name, x := range v {
+		if x == 0 {
+			delete(v, name)
 		}
 	}
 	return s.Store.AddAutoScaleSample(ctx, p.ID, store.AutoScaleSample{Time: now, Values: v}, now.Add(-s.AutoScale.history()))
