@@ -225,15 +225,21 @@ func (s *Server) stopResizePool(w http.ResponseWriter, r *http.Request) {
 func (s *Server) enableAutoScale(w http.ResponseWriter, r *http.Request) {
 	var body api.PoolEnableAutoScale
 	if cond, ok := input(w, r, &body); ok {
-		err := s.Svc.EnableAutoScale(r.Context(), r.PathValue("poolId"), &body, cond)
-		reply(w, r, err, http.StatusOK, poolURL(r, r.PathValue("poolId")))
+		pool, err := s.Svc.EnableAutoScale(r.Context(), r.PathValue("poolId"), &body, cond)
+		if err == nil {
+			setEntityHeaders(w, pool.ETag, pool.LastModified, poolURL(r, pool.ID))
+		}
+		reply(w, r, err, http.StatusOK, "")
 	}
 }
 
 func (s *Server) disableAutoScale(w http.ResponseWriter, r *http.Request) {
 	if cond, ok := input(w, r, nil); ok {
-		err := s.Svc.DisableAutoScale(r.Context(), r.PathValue("poolId"), cond)
-		reply(w, r, err, http.StatusOK, poolURL(r, r.PathValue("poolId")))
+		pool, err := s.Svc.DisableAutoScale(r.Context(), r.PathValue("poolId"), cond)
+		if err == nil {
+			setEntityHeaders(w, pool.ETag, pool.LastModified, poolURL(r, pool.ID))
+		}
+		reply(w, r, err, http.StatusOK, "")
 	}
 }
 
@@ -244,13 +250,13 @@ func (s *Server) evaluateAutoScale(w http.ResponseWriter, r *http.Request) {
 	if _, ok := input(w, r, &body); !ok {
 		return
 	}
-	run, err := s.Svc.EvaluateAutoScale(r.Context(), r.PathValue("poolId"), body.AutoScaleFormula)
+	run, pool, err := s.Svc.EvaluateAutoScale(r.Context(), r.PathValue("poolId"), body.AutoScaleFormula)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	w.Header().Set("DataServiceId", poolURL(r, r.PathValue("poolId")))
-	writeEntity(w, r, run, "", nil, "Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun", nil)
+	w.Header().Set("DataServiceId", poolURL(r, pool.ID))
+	writeEntity(w, r, run, pool.ETag, pool.LastModified, "Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun", nil)
 }
 
 func (s *Server) updatePoolProperties(w http.ResponseWriter, r *http.Request) {

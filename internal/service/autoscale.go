@@ -121,15 +121,18 @@ func (s *Service) validatePoolAutoScale(p *api.Pool) error {
 
 // EnableAutoScale turns autoscale on for a pool, or changes its formula or
 // interval, and evaluates the formula at once: the new evaluation schedule
-// starts now, as in Azure.
-func (s *Service) EnableAutoScale(ctx context.Context, id string, body *api.PoolEnableAutoScale, cond Conditions) error {
+// starts now, as in Azure. The last run is kept until that evaluation
+// replaces it, so the reconcile loop does not evaluate the pool a second
+// time meanwhile; if the request stops short, the client's retry (or the
+// loop, one interval after the last run) evaluates it.
+func (s *Service) EnableAutoScale(ctx context.Context, id string, body *api.PoolEnableAutoScale, cond Conditions) (*api.Pool, error) {
 	if body.AutoScaleFormula != "" {
 		if _, err := parseFormula(body.AutoScaleFormula); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := s.validateInterval(body.AutoScaleEvaluationInterval); err != nil {
-		return err
+		return nil, err
 	}
 	p, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
 		on := p.EnableAutoScale != nil && *p.EnableAutoScale
@@ -141,9 +144,6 @@ func (s *Service) EnableAutoScale(ctx context.Context, id string, body *api.Pool
 				Message: "The specified auto-scaling settings are not valid: give autoScaleFormula, autoScaleEvaluationInterval or both."}
 		}
 		p.EnableAutoScale = api.B(true)
-		// The new schedule starts now: with no last run, the reconcile
-		// loop evaluates at once if the evaluation below does not finish.
-		p.AutoScaleRun = nil
 		if body.AutoScaleFormula != "" {
 			p.AutoScaleFormula = body.AutoScaleFormula
 		}
@@ -155,45 +155,47 @@ func (s *Service) EnableAutoScale(ctx context.Context, id string, body *api.Pool
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.autoScale(ctx, p)
+	if err := s.autoScale(ctx, p); err != nil {
+		return nil, err
+	}
+	return s.Store.GetPool(ctx, id)
 }
 
 // DisableAutoScale turns autoscale off; the pool keeps its current targets
 // and loses its formula, interval and last run, which Azure sets only on
 // pools that scale automatically.
-func (s *Service) DisableAutoScale(ctx context.Context, id string, cond Conditions) error {
-	_, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
+func (s *Service) DisableAutoScale(ctx context.Context, id string, cond Conditions) (*api.Pool, error) {
+	return s.updatePool(ctx, id, cond, func(p *api.Pool) error {
 		p.EnableAutoScale = api.B(false)
 		p.AutoScaleFormula, p.AutoScaleEvaluationInterval, p.AutoScaleRun = "", nil, nil
 		return nil
 	})
-	return err
 }
 
 // EvaluateAutoScale evaluates a formula against a pool without changing
 // the pool. The pool must scale automatically (as in Azure). A formula
 // that does not parse or fails to evaluate is a successful call whose run
-// carries the error.
-func (s *Service) EvaluateAutoScale(ctx context.Context, id, formula string) (*api.AutoScaleRun, error) {
+// carries the error. The pool is returned for its ETag.
+func (s *Service) EvaluateAutoScale(ctx context.Context, id, formula string) (*api.AutoScaleRun, *api.Pool, error) {
 	if formula == "" {
-		return nil, AsError(api.Missing("autoScaleFormula"))
+		return nil, nil, AsError(api.Missing("autoScaleFormula"))
 	}
 	if len(formula) > autoscale.MaxFormulaLength {
 		_, err := parseFormula(formula)
-		return nil, err
+		return nil, nil, err
 	}
 	p, err := s.GetPool(ctx, id, Conditions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.EnableAutoScale == nil || !*p.EnableAutoScale {
-		return nil, errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
+		return nil, nil, errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
 			"The pool does not scale automatically; enable autoscale on it before evaluating a formula: %s.", id)
 	}
 	run, _, err := s.evaluate(ctx, p, formula)
-	return run, err
+	return run, p, err
 }
 
 // evaluate runs a formula against a pool's current state and samples. It

@@ -113,7 +113,7 @@ $NodeDeallocationOption = taskcompletion;`
 	}
 
 	// Disabled: no more samples or runs.
-	if err := svc.DisableAutoScale(ctx, "p", service.Conditions{}); err != nil {
+	if _, err := svc.DisableAutoScale(ctx, "p", service.Conditions{}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := svc.Store.AutoScaleSamples(ctx, "p", time.Time{})
