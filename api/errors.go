@@ -85,6 +85,9 @@ const (
 	CodeTaskFilesUnavailable            = "TaskFilesUnavailable"
 	CodeInternalError                   = "InternalError"
 	CodeServerBusy                      = "ServerBusy"
+	CodeInvalidAutoScalingSettings      = "InvalidAutoScalingSettings"
+	CodeAutoScalingFormulaSyntaxError   = "AutoScalingFormulaSyntaxError"
+	CodeAutoScalingFormulaTooLong       = "AutoScalingFormulaTooLong"
 )
 
 // Task failure codes (failureInfo.code).

@@ -31,6 +31,7 @@ type Pool struct {
 	EnableAutoScale               *bool                         `json:"enableAutoScale,omitempty"`
 	AutoScaleFormula              string                        `json:"autoScaleFormula,omitempty"`
 	AutoScaleEvaluationInterval   *Duration                     `json:"autoScaleEvaluationInterval,omitempty"`
+	AutoScaleRun                  *AutoScaleRun                 `json:"autoScaleRun,omitempty"`
 	EnableInterNodeCommunication  *bool                         `json:"enableInterNodeCommunication,omitempty"`
 	NetworkConfiguration          json.RawMessage               `json:"networkConfiguration,omitempty"`
 	StartTask                     *StartTask                    `json:"startTask,omitempty"`
@@ -46,6 +47,35 @@ type Pool struct {
 	TargetNodeCommunicationMode   string                        `json:"targetNodeCommunicationMode,omitempty"`
 	CurrentNodeCommunicationMode  string                        `json:"currentNodeCommunicationMode,omitempty"`
 	Stats                         json.RawMessage               `json:"stats,omitempty"`
+}
+
+// AutoScaleRun is the outcome of one evaluation of a pool's autoscale
+// formula: the pool's autoScaleRun after a periodic evaluation, and the
+// response of evaluateautoscale.
+type AutoScaleRun struct {
+	Timestamp time.Time `json:"timestamp"`
+	// Results is "$variable=value" for every variable, separated by ";".
+	Results string             `json:"results,omitempty"`
+	Error   *AutoScaleRunError `json:"error,omitempty"`
+}
+
+// AutoScaleRunError is why an autoscale evaluation failed.
+type AutoScaleRunError struct {
+	Code    string          `json:"code,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Values  []NameValuePair `json:"values,omitempty"`
+}
+
+// PoolEnableAutoScale is the body of pool enableautoscale. With autoscale
+// already on, either property may be left out to keep its value.
+type PoolEnableAutoScale struct {
+	AutoScaleFormula            string    `json:"autoScaleFormula,omitempty"`
+	AutoScaleEvaluationInterval *Duration `json:"autoScaleEvaluationInterval,omitempty"`
+}
+
+// PoolEvaluateAutoScale is the body of pool evaluateautoscale.
+type PoolEvaluateAutoScale struct {
+	AutoScaleFormula string `json:"autoScaleFormula"`
 }
 
 // ResizeError is an error met while resizing a pool.

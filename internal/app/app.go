@@ -90,6 +90,10 @@ type Config struct {
 	// Now is the service's clock (default api.Now): tests move it to drive
 	// time-based rules such as job schedules without waiting.
 	Now func() time.Time
+	// AutoScale tunes autoscale sampling and evaluation intervals; the zero
+	// value is Azure's (samples every 30 s, intervals of 5 min to 168 h).
+	// Tests shorten it.
+	AutoScale service.AutoScaleConfig
 	// MetricsListen, when set, serves /metrics (and /healthz, /readyz) on
 	// this separate address instead of on the API listener, so that
 	// Prometheus can scrape a private interface while the API faces
@@ -223,6 +227,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Now != nil {
 		svc.Now = cfg.Now
 	}
+	svc.AutoScale = cfg.AutoScale
 	svc.ValidateOutputFiles = validateOutputFiles
 	svc.ValidateResourceFiles = validateResourceFiles
 	sched := scheduler.New(svc, scheduler.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, HeartbeatInterval: cfg.HeartbeatInterval, AccountName: cfg.AccountName, AccountURL: endpoint,

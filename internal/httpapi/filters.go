@@ -38,7 +38,7 @@ var selectable = map[entityKind][]string{
 		"allocationState", "allocationStateTransitionTime", "vmSize", "cloudServiceConfiguration",
 		"virtualMachineConfiguration", "resizeTimeout", "resizeErrors", "currentDedicatedNodes",
 		"currentLowPriorityNodes", "targetDedicatedNodes", "targetLowPriorityNodes", "enableAutoScale",
-		"autoScaleFormula", "autoScaleEvaluationInterval", "enableInterNodeCommunication", "networkConfiguration",
+		"autoScaleFormula", "autoScaleEvaluationInterval", "autoScaleRun", "enableInterNodeCommunication", "networkConfiguration",
 		"startTask", "certificateReferences", "applicationPackageReferences", "applicationLicenses",
 		"taskSlotsPerNode", "taskSchedulingPolicy", "userAccounts", "metadata", "stats", "mountConfiguration",
 		"identity", "targetNodeCommunicationMode", "currentNodeCommunicationMode"},

@@ -22,6 +22,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /pools/{poolId}", s.deletePool)
 	mux.HandleFunc("POST /pools/{poolId}/resize", s.resizePool)
 	mux.HandleFunc("POST /pools/{poolId}/stopresize", s.stopResizePool)
+	mux.HandleFunc("POST /pools/{poolId}/enableautoscale", s.enableAutoScale)
+	mux.HandleFunc("POST /pools/{poolId}/disableautoscale", s.disableAutoScale)
+	mux.HandleFunc("POST /pools/{poolId}/evaluateautoscale", s.evaluateAutoScale)
 	mux.HandleFunc("POST /pools/{poolId}/updateproperties", s.updatePoolProperties)
 	mux.HandleFunc("GET /pools/{poolId}/nodes", s.listNodes)
 	mux.HandleFunc("GET /pools/{poolId}/nodes/{nodeId}", s.getNode)
@@ -218,6 +221,43 @@ func (s *Server) stopResizePool(w http.ResponseWriter, r *http.Request) {
 		err := s.Svc.StopResizePool(r.Context(), r.PathValue("poolId"), cond)
 		reply(w, r, err, http.StatusAccepted, poolURL(r, r.PathValue("poolId")))
 	}
+}
+
+func (s *Server) enableAutoScale(w http.ResponseWriter, r *http.Request) {
+	var body api.PoolEnableAutoScale
+	if cond, ok := input(w, r, &body); ok {
+		pool, err := s.Svc.EnableAutoScale(r.Context(), r.PathValue("poolId"), &body, cond)
+		if err == nil {
+			setEntityHeaders(w, pool.ETag, pool.LastModified, poolURL(r, pool.ID))
+		}
+		reply(w, r, err, http.StatusOK, "")
+	}
+}
+
+func (s *Server) disableAutoScale(w http.ResponseWriter, r *http.Request) {
+	if cond, ok := input(w, r, nil); ok {
+		pool, err := s.Svc.DisableAutoScale(r.Context(), r.PathValue("poolId"), cond)
+		if err == nil {
+			setEntityHeaders(w, pool.ETag, pool.LastModified, poolURL(r, pool.ID))
+		}
+		reply(w, r, err, http.StatusOK, "")
+	}
+}
+
+// evaluateAutoScale answers 200 with the AutoScaleRun; a formula that does
+// not evaluate is reported in the run's error, not as a failed request.
+func (s *Server) evaluateAutoScale(w http.ResponseWriter, r *http.Request) {
+	var body api.PoolEvaluateAutoScale
+	if _, ok := input(w, r, &body); !ok {
+		return
+	}
+	run, pool, err := s.Svc.EvaluateAutoScale(r.Context(), r.PathValue("poolId"), body.AutoScaleFormula)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("DataServiceId", poolURL(r, pool.ID))
+	writeEntity(w, r, run, pool.ETag, pool.LastModified, "Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun", nil)
 }
 
 func (s *Server) updatePoolProperties(w http.ResponseWriter, r *http.Request) {

@@ -150,6 +150,22 @@ func (s *instrumented) DeletePool(ctx context.Context, id string) error {
 	return err
 }
 
+// AddAutoScaleSample implements store.Store.
+func (s *instrumented) AddAutoScaleSample(ctx context.Context, poolID string, sm store.AutoScaleSample, keepAfter time.Time) error {
+	start := time.Now()
+	err := s.st.AddAutoScaleSample(ctx, poolID, sm, keepAfter)
+	s.observe("AddAutoScaleSample", start, err)
+	return err
+}
+
+// AutoScaleSamples implements store.Store.
+func (s *instrumented) AutoScaleSamples(ctx context.Context, poolID string, since time.Time) ([]store.AutoScaleSample, error) {
+	start := time.Now()
+	r0, err := s.st.AutoScaleSamples(ctx, poolID, since)
+	s.observe("AutoScaleSamples", start, err)
+	return r0, err
+}
+
 // CreateJob implements store.Store.
 func (s *instrumented) CreateJob(ctx context.Context, j *api.Job) error {
 	start := time.Now()

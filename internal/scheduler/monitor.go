@@ -22,7 +22,8 @@ const sweepEvery = 15 * time.Second
 const leaderTTL = 5 * time.Second
 
 // Run is the reconcile loop: until ctx ends it watches node heartbeats and
-// job wall-clock limits, finishes the work of jobs and pools in
+// job wall-clock limits, samples and evaluates autoscale formulas when
+// due, finishes the work of jobs and pools in
 // transitional states (terminating, disabling, deleting), and sweeps for
 // completion follow-ups that were recorded but not carried out. Every step
 // is idempotent and re-checked in its own transaction; among the servers
@@ -87,7 +88,8 @@ func (s *Scheduler) tick(ctx context.Context, ls *loopState) bool {
 		ls.lastSweep = time.Now()
 	}
 	s.checkJobs(ctx, sweep)
-	err = errors.Join(s.svc.ReconcileJobs(ctx), s.svc.ReconcilePools(ctx), s.svc.ReconcileJobSchedules(ctx))
+	err = errors.Join(s.svc.ReconcileJobs(ctx), s.svc.ReconcilePools(ctx), s.svc.ReconcileJobSchedules(ctx),
+		s.svc.AutoScalePools(ctx))
 	if sweep {
 		err = errors.Join(err, s.svc.EnsureAutoPools(ctx))
 	}

@@ -50,6 +50,9 @@ func (s *Service) validatePool(p *api.Pool) error {
 	if !autoscale && p.TargetDedicatedNodes == nil && p.TargetLowPriorityNodes == nil {
 		return api.Missing("targetDedicatedNodes")
 	}
+	if err := s.validatePoolAutoScale(p); err != nil {
+		return err
+	}
 	if err := s.validateTargetNodes(p.ID, p.TargetDedicatedNodes, p.TargetLowPriorityNodes); err != nil {
 		return err
 	}
@@ -116,6 +119,10 @@ func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
 	if p.EnableAutoScale == nil {
 		p.EnableAutoScale = api.B(false)
 	}
+	p.AutoScaleRun = nil
+	if *p.EnableAutoScale && p.AutoScaleEvaluationInterval == nil {
+		p.AutoScaleEvaluationInterval = api.D(DefaultAutoScaleInterval)
+	}
 	if p.EnableInterNodeCommunication == nil {
 		p.EnableInterNodeCommunication = api.B(false)
 	}
@@ -125,12 +132,28 @@ func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
 	if err := s.Store.CreatePool(ctx, p); err != nil {
 		return mapStoreErr(err, api.CodePoolNotFound, "pool", p.ID)
 	}
-	if s.Provisioner != nil {
-		if err := s.Provisioner.Resize(ctx, p, TargetNodes(p)); err != nil {
-			s.Log.Error("provision pool nodes", "pool", p.ID, "err", err)
+	if *p.EnableAutoScale {
+		// Azure evaluates the formula as the pool is made; the reconcile
+		// loop retries if this fails.
+		if err := s.autoScale(ctx, p); err != nil {
+			s.Log.Error("first autoscale evaluation", "pool", p.ID, "err", err)
 		}
+		return nil
+	}
+	if err := s.provision(ctx, p); err != nil {
+		s.Log.Error("provision pool nodes", "pool", p.ID, "err", err)
 	}
 	return nil
+}
+
+// provision asks the provisioner, if any, to give a pool its target
+// nodes. Every change of a pool's targets (add, resize, autoscale) ends
+// here.
+func (s *Service) provision(ctx context.Context, p *api.Pool) error {
+	if s.Provisioner == nil {
+		return nil
+	}
+	return s.Provisioner.Resize(ctx, p, TargetNodes(p))
 }
 
 // GetPool reads a pool.
@@ -253,10 +276,7 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 	if err != nil {
 		return err
 	}
-	if s.Provisioner != nil {
-		return s.Provisioner.Resize(ctx, p, TargetNodes(p))
-	}
-	return nil
+	return s.provision(ctx, p)
 }
 
 // StopResizePool stops a resize; local resizes complete at once, so this

@@ -109,6 +109,8 @@ type Service struct {
 	ValidateResourceFiles func([]api.ResourceFile) error
 	// Now returns the current time (api.Now by default).
 	Now func() time.Time
+	// AutoScale tunes autoscale sampling and evaluation (zero: Azure's).
+	AutoScale AutoScaleConfig
 }
 
 // New returns a Service over st.

@@ -109,6 +109,14 @@ type Node struct {
 	CredentialGen int64 `json:",omitempty"`
 }
 
+// AutoScaleSample is the value of each of a pool's sampled autoscale
+// variables ("$PendingTasks", "$CPUPercent", …) at one time, stored at
+// millisecond precision.
+type AutoScaleSample struct {
+	Time   time.Time
+	Values map[string]float64
+}
+
 // Store is openbatch's persistence. Update functions run inside a
 // transaction: if fn returns an error nothing is written and the error is
 // returned unchanged.
@@ -194,6 +202,14 @@ type Store interface {
 	ListNodes(ctx context.Context, poolID string) ([]*Node, error)
 	UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*Node) error) (*Node, error)
 	DeleteNode(ctx context.Context, poolID, nodeID string) error
+
+	// AddAutoScaleSample records a sample of a pool's sampled autoscale
+	// variables and, in the same transaction, drops the pool's samples
+	// taken before keepAfter, so the history stays bounded.
+	AddAutoScaleSample(ctx context.Context, poolID string, s AutoScaleSample, keepAfter time.Time) error
+	// AutoScaleSamples returns a pool's samples taken at or after since,
+	// oldest first. DeletePool deletes a pool's samples.
+	AutoScaleSamples(ctx context.Context, poolID string, since time.Time) ([]AutoScaleSample, error)
 
 	Coordination
 

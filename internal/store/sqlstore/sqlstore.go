@@ -257,7 +257,7 @@ func (s *Store) UpdatePool(ctx context.Context, id string, fn func(*api.Pool) er
 		})
 }
 
-// DeletePool removes a pool and its nodes.
+// DeletePool removes a pool, its nodes and its autoscale samples.
 func (s *Store) DeletePool(ctx context.Context, id string) error {
 	return s.tx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(`DELETE FROM pools WHERE id_lower=?`, lower(id))
@@ -267,7 +267,10 @@ func (s *Store) DeletePool(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.Exec(`DELETE FROM nodes WHERE pool_lower=?`, lower(id))
+		if _, err = tx.Exec(`DELETE FROM nodes WHERE pool_lower=?`, lower(id)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`DELETE FROM autoscale_samples WHERE pool_lower=?`, lower(id))
 		return err
 	})
 }

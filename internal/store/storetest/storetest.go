@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"JobSchedules", testJobSchedules},
 		{"JobTaskCount", testJobTaskCount},
 		{"FiltersMatchEvaluator", testFiltersMatchEvaluator},
+		{"AutoScaleSamples", testAutoScaleSamples},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -488,5 +489,50 @@ func testJobTaskCount(t *testing.T, s store.Store) {
 	c, err := s.TaskStateCounts(ctx, "j")
 	if err != nil || c.TaskCounts.Active != 5 {
 		t.Fatalf("after the refused add: %+v, %v", c.TaskCounts, err)
+	}
+}
+
+// testAutoScaleSamples pins the sample history: oldest first, bounded by
+// keepAfter, duplicates at one time ignored, per pool, and gone with the
+// pool.
+func testAutoScaleSamples(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.CreatePool(ctx, &api.Pool{ID: "P"}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		at := t0.Add(time.Duration(i) * 30 * time.Second)
+		sm := store.AutoScaleSample{Time: at, Values: map[string]float64{"$PendingTasks": float64(i)}}
+		if err := s.AddAutoScaleSample(ctx, "p", sm, at.Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same time again is ignored; another pool's samples are apart.
+	if err := s.AddAutoScaleSample(ctx, "P", store.AutoScaleSample{Time: t0.Add(2 * time.Minute), Values: map[string]float64{"$PendingTasks": 99}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddAutoScaleSample(ctx, "other", store.AutoScaleSample{Time: t0, Values: map[string]float64{}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AutoScaleSamples(ctx, "P", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals []float64
+	for _, sm := range got {
+		vals = append(vals, sm.Values["$PendingTasks"])
+	}
+	if fmt.Sprint(vals) != "[2 3 4]" || !got[0].Time.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("samples = %v (first at %v), want [2 3 4] from %v", vals, got[0].Time, t0.Add(time.Minute))
+	}
+	if got, _ := s.AutoScaleSamples(ctx, "p", t0.Add(90*time.Second)); len(got) != 2 {
+		t.Fatalf("samples since 90s = %d, want 2", len(got))
+	}
+	if err := s.DeletePool(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.AutoScaleSamples(ctx, "p", time.Time{}); len(got) != 0 {
+		t.Fatalf("a deleted pool keeps %d samples", len(got))
 	}
 }
