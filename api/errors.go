@@ -85,6 +85,10 @@ const (
 	CodeTaskFilesUnavailable            = "TaskFilesUnavailable"
 	CodeInternalError                   = "InternalError"
 	CodeServerBusy                      = "ServerBusy"
+	CodeOperationTimedOut               = "OperationTimedOut"
+	CodeAutoScalingEnabled              = "AutoScalingEnabled"
+	CodeNodeAlreadyInTargetState        = "NodeAlreadyInTargetSchedulingState"
+	CodeDirectoryNotEmpty               = "DirectoryNotEmpty"
 )
 
 // Task failure codes (failureInfo.code).

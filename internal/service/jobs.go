@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
@@ -243,11 +242,11 @@ func (s *Service) updateJob(ctx context.Context, id string, cond Conditions, fn 
 func jobWritable(j *api.Job) error {
 	switch j.State {
 	case api.JobCompleted:
-		return errorf(http.StatusConflict, api.CodeJobCompleted, "The specified job is already in a completed state: %s.", j.ID)
+		return errorf(api.CodeJobCompleted, "The specified job is already in a completed state: %s.", j.ID)
 	case api.JobTerminating:
-		return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", j.ID)
+		return errorf(api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", j.ID)
 	case api.JobDeleting:
-		return errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", j.ID)
+		return errorf(api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", j.ID)
 	}
 	return nil
 }
@@ -451,13 +450,13 @@ func (s *Service) TerminateJob(ctx context.Context, id, reason string, cond Cond
 	}
 	if _, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
 		if j.State == api.JobDeleting {
-			return errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", id)
+			return errorf(api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", id)
 		}
 		if j.State == api.JobCompleted {
-			return errorf(http.StatusConflict, api.CodeJobCompleted, "The specified job is already in a completed state: %s.", id)
+			return errorf(api.CodeJobCompleted, "The specified job is already in a completed state: %s.", id)
 		}
 		if j.State == api.JobTerminating {
-			return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is already being terminated: %s.", id)
+			return errorf(api.CodeJobBeingTerminated, "The specified job is already being terminated: %s.", id)
 		}
 		return beginTerminate(j, reason, s.Now())
 	}); err != nil {
@@ -682,7 +681,7 @@ func (s *Service) DisableJob(ctx context.Context, id string, opt api.DisableJobO
 	}
 	if _, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
 		if j.State != api.JobActive {
-			return errorf(http.StatusConflict, api.CodeJobNotActive, "The job must be active to be disabled; job %s is %s.", id, j.State)
+			return errorf(api.CodeJobNotActive, "The job must be active to be disabled; job %s is %s.", id, j.State)
 		}
 		return beginDisable(j, opt, s.Now())
 	}); err != nil {
@@ -763,7 +762,7 @@ func (s *Service) TerminateJobInternal(ctx context.Context, id, reason string) e
 func (s *Service) EnableJob(ctx context.Context, id string, cond Conditions) error {
 	_, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
 		if j.State != api.JobDisabled {
-			return errorf(http.StatusConflict, api.CodeJobNotActive, "Only a disabled job can be enabled; job %s is %s.", id, j.State)
+			return errorf(api.CodeJobNotActive, "Only a disabled job can be enabled; job %s is %s.", id, j.State)
 		}
 		now := s.Now()
 		if err := lifecycle.ApplyJob(j, lifecycle.Enable, now); err != nil {

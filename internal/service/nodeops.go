@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
@@ -50,7 +49,7 @@ func (s *Service) RestartNode(ctx context.Context, poolID, nodeID string, kind R
 	now := s.Now()
 	_, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if code := lifecycle.NodeRestartRefusal(n.Node.State); code != "" {
-			return errorf(http.StatusConflict, code, "The node %s is %s; only idle or running nodes can be %s.", nodeID, n.Node.State, done)
+			return errorf(code, "The node %s is %s; only idle or running nodes can be %s.", nodeID, n.Node.State, done)
 		}
 		n.Node.LastBootTime = api.T(now)
 		return nil
@@ -102,7 +101,7 @@ func (s *Service) DeallocateNode(ctx context.Context, poolID, nodeID, opt string
 	now := s.Now()
 	_, err = s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if code := lifecycle.NodeRestartRefusal(n.Node.State); code != "" {
-			return errorf(http.StatusConflict, code, "The node %s is %s; only idle or running nodes can be deallocated.", nodeID, n.Node.State)
+			return errorf(code, "The node %s is %s; only idle or running nodes can be deallocated.", nodeID, n.Node.State)
 		}
 		to := api.NodeDeallocated
 		if opt == "taskcompletion" || opt == "retaineddata" {
@@ -137,7 +136,7 @@ func (s *Service) StartNode(ctx context.Context, poolID, nodeID string) error {
 	now := s.Now()
 	_, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if n.Node.State != api.NodeDeallocated {
-			return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
+			return errorf(api.CodeOperationInvalidForCurrentState,
 				"The node %s is %s; only a deallocated node can be started.", nodeID, n.Node.State)
 		}
 		n.Node.State, n.Node.StateTransitionTime, n.Node.LastBootTime = api.NodeIdle, api.T(now), api.T(now)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
@@ -92,7 +91,7 @@ func (s *Service) setScheduling(ctx context.Context, poolID, nodeID string, st a
 	}
 	_, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if n.Node.SchedulingState == st {
-			return errorf(http.StatusConflict, "NodeAlreadyInTargetSchedulingState", "The node's scheduling is already %s: %s.", st, nodeID)
+			return errorf(api.CodeNodeAlreadyInTargetState, "The node's scheduling is already %s: %s.", st, nodeID)
 		}
 		n.Node.SchedulingState = st
 		return nil
@@ -145,7 +144,7 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 		return err
 	}
 	if s.NodeRemover == nil {
-		return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
+		return errorf(api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
 	}
 	return s.NodeRemover.RemoveNodes(ctx, poolID, body.NodeList)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/lifecycle"
@@ -156,7 +155,7 @@ func (s *Service) updatePool(ctx context.Context, id string, cond Conditions, fn
 			return err
 		}
 		if p.State == api.PoolDeleting {
-			return errorf(http.StatusConflict, api.CodePoolBeingDeleted, "The specified pool has been marked for deletion and is being reclaimed: %s.", id)
+			return errorf(api.CodePoolBeingDeleted, "The specified pool has been marked for deletion and is being reclaimed: %s.", id)
 		}
 		if err := fn(p); err != nil {
 			return err
@@ -233,7 +232,7 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 	}
 	p, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
 		if p.EnableAutoScale != nil && *p.EnableAutoScale {
-			return errorf(http.StatusConflict, "AutoScalingEnabled", "The pool has autoscaling enabled and cannot be resized manually: %s.", id)
+			return errorf(api.CodeAutoScalingEnabled, "The pool has autoscaling enabled and cannot be resized manually: %s.", id)
 		}
 		if r.TargetDedicatedNodes != nil {
 			p.TargetDedicatedNodes = r.TargetDedicatedNodes
@@ -404,7 +403,7 @@ func (s *Service) PrepReleaseStatus(ctx context.Context, jobID string) ([]api.Jo
 		return nil, mapStoreErr(err, api.CodeJobNotFound, "job", jobID)
 	}
 	if j.JobPreparationTask == nil {
-		return nil, errorf(http.StatusConflict, api.CodeJobPreparationTaskNotSpecified, "The job has no job preparation task: %s.", jobID)
+		return nil, errorf(api.CodeJobPreparationTaskNotSpecified, "The job has no job preparation task: %s.", jobID)
 	}
 	return s.Store.PrepReleaseStatus(ctx, jobID)
 }

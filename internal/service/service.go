@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -17,10 +16,11 @@ import (
 	"github.com/openbatch/openbatch/internal/store"
 )
 
-// Error is an API error: an HTTP status, a Batch error code, a message that
-// says what to change, and optional key-value details.
+// Error is an API error: a Batch error code, a message that says what to
+// change, and optional key-value details. It carries no HTTP status: the
+// HTTP layer alone maps codes to statuses (internal/httpapi/status.go), so
+// every code the service returns must be in that table.
 type Error struct {
-	Status  int
 	Code    string
 	Message string
 	Values  []api.BatchErrorDetail
@@ -28,12 +28,17 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-func errorf(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// ErrNotModified is returned by Conditions.Check for a read whose
+// If-None-Match or If-Modified-Since condition says the client's copy is
+// current: the HTTP layer answers 304 with no body.
+var ErrNotModified = errors.New("not modified")
+
 func propertyError(pe *api.PropertyError) *Error {
-	e := &Error{Status: http.StatusBadRequest, Code: pe.Code, Message: pe.Reason}
+	e := &Error{Code: pe.Code, Message: pe.Reason}
 	e.Values = append(e.Values, api.BatchErrorDetail{Key: "PropertyName", Value: pe.Property})
 	if pe.Value != "" {
 		e.Values = append(e.Values, api.BatchErrorDetail{Key: "PropertyValue", Value: pe.Value})
@@ -136,40 +141,42 @@ func etagEqual(a, b string) bool {
 }
 
 // Check reports whether an entity with etag and lastModified satisfies the
-// conditions: it returns nil, or a ConditionNotMet error with status 304
-// for reads and 412 for writes.
+// conditions: it returns nil, ErrNotModified (a read whose copy is
+// current), or a ConditionNotMet error.
 func (c Conditions) Check(etag string, lastModified *time.Time, write bool) error {
-	// If-Match and If-Unmodified-Since guard writes: failing them is 412
-	// whatever the method. If-None-Match and If-Modified-Since on a read
-	// mean "not modified": 304.
-	failed := func(status int, why string) error {
-		return errorf(status, api.CodeConditionNotMet, "The condition specified using HTTP conditional header(s) is not met: %s.", why)
+	// If-Match and If-Unmodified-Since guard writes: failing them is
+	// ConditionNotMet whatever the method. If-None-Match and
+	// If-Modified-Since on a read mean "not modified".
+	failed := func(why string) error {
+		return errorf(api.CodeConditionNotMet, "The condition specified using HTTP conditional header(s) is not met: %s.", why)
 	}
-	notModified := http.StatusNotModified
-	if write {
-		notModified = http.StatusPreconditionFailed
+	notModified := func(why string) error {
+		if write {
+			return failed(why)
+		}
+		return ErrNotModified
 	}
 	if c.IfMatch != "" && !etagEqual(c.IfMatch, etag) {
-		return failed(http.StatusPreconditionFailed, "If-Match does not match the current ETag")
+		return failed("If-Match does not match the current ETag")
 	}
 	if c.IfNoneMatch != "" && etagEqual(c.IfNoneMatch, etag) {
-		return failed(notModified, "If-None-Match matches the current ETag")
+		return notModified("If-None-Match matches the current ETag")
 	}
 	if lastModified == nil {
 		return nil
 	}
 	lm := lastModified.Truncate(time.Second)
 	if c.IfModifiedSince != nil && !lm.After(*c.IfModifiedSince) {
-		return failed(notModified, "the entity was not modified since If-Modified-Since")
+		return notModified("the entity was not modified since If-Modified-Since")
 	}
 	if c.IfUnmodifiedSince != nil && lm.After(*c.IfUnmodifiedSince) {
-		return failed(http.StatusPreconditionFailed, "the entity was modified since If-Unmodified-Since")
+		return failed("the entity was modified since If-Unmodified-Since")
 	}
 	return nil
 }
 
 func notFound(code, what, id string) *Error {
-	return errorf(http.StatusNotFound, code, "The specified %s does not exist: %s.", what, id)
+	return errorf(code, "The specified %s does not exist: %s.", what, id)
 }
 
 func mapStoreErr(err error, code, what, id string) error {
@@ -186,7 +193,7 @@ func mapStoreErr(err error, code, what, id string) error {
 		default:
 			c = api.CodeTaskExists
 		}
-		return errorf(http.StatusConflict, c, "The specified %s already exists: %s.", what, id)
+		return errorf(c, "The specified %s already exists: %s.", what, id)
 	}
 	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -27,11 +26,11 @@ func (s *Service) jobForTasks(ctx context.Context, jobID string) (*api.Job, erro
 	}
 	switch job.State {
 	case api.JobCompleted:
-		return nil, errorf(http.StatusConflict, api.CodeJobCompleted, "The specified job is already in a completed state: %s.", jobID)
+		return nil, errorf(api.CodeJobCompleted, "The specified job is already in a completed state: %s.", jobID)
 	case api.JobTerminating:
-		return nil, errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", jobID)
+		return nil, errorf(api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", jobID)
 	case api.JobDeleting:
-		return nil, errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", jobID)
+		return nil, errorf(api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", jobID)
 	}
 	return job, nil
 }
@@ -129,10 +128,10 @@ func (s *Service) newTask(t *api.Task, job *api.Job) {
 
 func (s *Service) checkReservedTaskID(t *api.Task, job *api.Job) error {
 	if p := job.JobPreparationTask; p != nil && equalFold(t.ID, prepID(p)) {
-		return errorf(http.StatusConflict, api.CodeTaskIDSameAsJobPreparationTask, "The task ID %s is the same as the job preparation task's ID.", t.ID)
+		return errorf(api.CodeTaskIDSameAsJobPreparationTask, "The task ID %s is the same as the job preparation task's ID.", t.ID)
 	}
 	if r := job.JobReleaseTask; r != nil && equalFold(t.ID, releaseID(r)) {
-		return errorf(http.StatusConflict, api.CodeTaskIDSameAsJobReleaseTask, "The task ID %s is the same as the job release task's ID.", t.ID)
+		return errorf(api.CodeTaskIDSameAsJobReleaseTask, "The task ID %s is the same as the job release task's ID.", t.ID)
 	}
 	return nil
 }
@@ -211,7 +210,7 @@ func (s *Service) AddTasks(ctx context.Context, jobID string, tasks []*api.Task,
 			continue
 		}
 		if seen[lower(t.ID)] {
-			out[i].Err = errorf(http.StatusConflict, api.CodeTaskExists, "The specified task already exists: %s.", t.ID)
+			out[i].Err = errorf(api.CodeTaskExists, "The specified task already exists: %s.", t.ID)
 			continue
 		}
 		seen[lower(t.ID)] = true
@@ -310,7 +309,7 @@ func (s *Service) UpdateTask(ctx context.Context, jobID, taskID string, upd *api
 	}
 	return s.updateTask(ctx, jobID, taskID, cond, func(r *store.TaskRow) error {
 		if r.Task.State == api.TaskCompleted {
-			return errorf(http.StatusConflict, api.CodeTaskCompleted, "The specified task is already completed: %s.", taskID)
+			return errorf(api.CodeTaskCompleted, "The specified task is already completed: %s.", taskID)
 		}
 		c := upd.Constraints
 		if c == nil {
@@ -424,19 +423,19 @@ func (s *Service) ReactivateTask(ctx context.Context, jobID, taskID string, cond
 	}
 	switch job.State {
 	case api.JobCompleted:
-		return errorf(http.StatusConflict, api.CodeJobCompleted, "The job is completed; its tasks cannot be reactivated: %s.", jobID)
+		return errorf(api.CodeJobCompleted, "The job is completed; its tasks cannot be reactivated: %s.", jobID)
 	case api.JobTerminating:
-		return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The job is being terminated: %s.", jobID)
+		return errorf(api.CodeJobBeingTerminated, "The job is being terminated: %s.", jobID)
 	case api.JobDeleting:
-		return errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The job is being deleted: %s.", jobID)
+		return errorf(api.CodeJobBeingDeleted, "The job is being deleted: %s.", jobID)
 	}
 	_, err = s.updateTask(ctx, jobID, taskID, cond, func(r *store.TaskRow) error {
 		t := r.Task
 		if t.State != api.TaskCompleted {
-			return errorf(http.StatusConflict, api.CodeTaskNotCompleted, "Only a completed task can be reactivated; task %s is %s.", taskID, t.State)
+			return errorf(api.CodeTaskNotCompleted, "Only a completed task can be reactivated; task %s is %s.", taskID, t.State)
 		}
 		if t.ExecutionInfo != nil && t.ExecutionInfo.Result == api.ResultSuccess {
-			return errorf(http.StatusConflict, api.CodeTaskSucceeded, "The task completed successfully and cannot be reactivated: %s.", taskID)
+			return errorf(api.CodeTaskSucceeded, "The task completed successfully and cannot be reactivated: %s.", taskID)
 		}
 		if err := lifecycle.ApplyTask(t, lifecycle.Reactivate, s.Now()); err != nil {
 			return err
@@ -482,7 +481,7 @@ func lower(s string) string { return strings.ToLower(s) }
 // limit or code; the state of the job is what refuses the operation.
 func taskLimitErr(err error, jobID string) error {
 	if errors.Is(err, store.ErrJobTaskLimit) {
-		return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
+		return errorf(api.CodeOperationInvalidForCurrentState,
 			"Job %s would have more than %d tasks, the most openbatch keeps in one job; delete completed tasks or add them to another job.", jobID, api.MaxTasksPerJob)
 	}
 	return err
