@@ -28,45 +28,16 @@ func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
 		if r.Epoch != rep.Lease.Epoch || r.NodeID != rep.NodeID || r.Task.State != api.TaskRunning {
 			return nodeproto.ErrStaleLease
 		}
-		t := r.Task
-		decision = lifecycle.Decide(t, job, lifecycle.Outcome{ExitCode: rep.ExitCode, FailureInfo: rep.FailureInfo, Kind: lifecycle.FailureKind(rep.Kind)})
-		ei := t.ExecutionInfo
-		if ei == nil {
-			ei = &api.TaskExecutionInformation{}
-			t.ExecutionInfo = ei
-		}
-		if !rep.StartTime.IsZero() {
-			ei.StartTime = api.T(rep.StartTime.UTC())
-		}
+		decision = lifecycle.Decide(r.Task, job, lifecycle.Outcome{ExitCode: rep.ExitCode, FailureInfo: rep.FailureInfo, Kind: lifecycle.FailureKind(rep.Kind)})
 		if rep.Stats != nil {
-			t.Stats = rep.Stats
+			r.Task.Stats = rep.Stats
 		}
+		c := lifecycle.Change{Now: now, ExitCode: rep.ExitCode, StartTime: rep.StartTime, EndTime: rep.EndTime}
 		if decision.Retry {
-			if err := lifecycle.ApplyTask(t, lifecycle.Retry, now); err != nil {
-				return err
-			}
-			ei.RetryCount++
-			ei.LastRetryTime = api.T(now)
-			ei.ExitCode = rep.ExitCode
-			r.NodeID = ""
-		} else {
-			if err := lifecycle.ApplyTask(t, lifecycle.Finish, now); err != nil {
-				return err
-			}
-			end := now
-			if !rep.EndTime.IsZero() {
-				end = rep.EndTime.UTC()
-			}
-			ei.EndTime = api.T(end)
-			ei.ExitCode = rep.ExitCode
-			ei.Result = decision.Result
-			ei.FailureInfo = decision.FailureInfo
-			r.NodeID = ""
+			return lifecycle.ApplyTask(r, lifecycle.Retry, c)
 		}
-		r.Epoch++
-		t.ETag = lifecycle.NextETag(t.ETag, s.now())
-		t.LastModified = api.T(now)
-		return nil
+		c.Result, c.FailureInfo = decision.Result, decision.FailureInfo
+		return lifecycle.ApplyTask(r, lifecycle.Finish, c)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -159,9 +160,7 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 			return
 		}
 		_, _ = s.store.UpdateNode(ctx, p.ID, n.Node.ID, func(n *store.Node) error {
-			n.Node.State = api.NodeUnknown
-			n.Node.StateTransitionTime = api.T(s.now())
-			n.Node.RunningTasksCount = 0
+			lifecycle.SetNodeState(n.Node, api.NodeUnknown, s.now())
 			return nil
 		})
 		s.NodeChanged(n.Node.ID)

@@ -288,12 +288,7 @@ func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string) {
 			if row.NodeID != nodeID || (row.Task.State != api.TaskRunning && row.Task.State != api.TaskPreparing) {
 				return errNoChange
 			}
-			if err := service.RequeueRow(row, s.now()); err != nil {
-				return err
-			}
-			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.now())
-			row.Task.LastModified = api.T(s.now())
-			return nil
+			return lifecycle.ApplyTask(row, lifecycle.Requeue, lifecycle.Change{Now: s.now()})
 		})
 		if err != nil && !errors.Is(err, errNoChange) {
 			s.log.Error("requeue task", "job", r.JobID, "task", r.Task.ID, "err", err)

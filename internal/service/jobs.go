@@ -122,11 +122,8 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 // it, if any.
 func (s *Service) addJob(ctx context.Context, j *api.Job, schedule *api.JobSchedule) error {
 	now := s.Now()
-	j.URL, j.Stats, j.Pending = "", nil, nil
-	j.ETag = lifecycle.NextETag("", now)
-	j.CreationTime, j.LastModified, j.StateTransitionTime = api.T(now), api.T(now), api.T(now)
-	j.State, j.PreviousState, j.PreviousStateTransitionTime = api.JobActive, "", nil
-	j.ExecutionInfo = &api.JobExecutionInformation{StartTime: now, PoolID: j.PoolInfo.PoolID}
+	j.URL, j.Stats = "", nil
+	lifecycle.NewJob(j, now)
 	if err := prepareAutoPool(j, schedule); err != nil {
 		return AsError(err)
 	}
@@ -405,8 +402,8 @@ func (s *Service) forEachTask(ctx context.Context, jobID string, state api.TaskS
 }
 
 // updateRunning applies fn to each of a job's running and preparing tasks
-// (the state is checked again inside each transaction) and bumps the ETag
-// of each task fn changed; fn returns false to leave a task as it is.
+// (the state is checked again inside each transaction); fn moves a task on
+// with lifecycle.ApplyTask, or returns false to leave it as it is.
 func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*store.TaskRow) (bool, error)) error {
 	for _, st := range []api.TaskState{api.TaskRunning, api.TaskPreparing} {
 		err := s.forEachTask(ctx, jobID, st, func(r *store.TaskRow) error {
@@ -414,13 +411,8 @@ func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*stor
 				if r.Task.State != st {
 					return nil
 				}
-				changed, err := fn(r)
-				if err != nil || !changed {
-					return err
-				}
-				r.Task.ETag = lifecycle.NextETag(r.Task.ETag, s.Now())
-				r.Task.LastModified = api.T(s.Now())
-				return nil
+				_, err := fn(r)
+				return err
 			})
 			return err
 		})
@@ -435,7 +427,7 @@ func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*stor
 // terminate and delete); active tasks stay as they are.
 func (s *Service) endRunningTasks(ctx context.Context, jobID, reason string) error {
 	return s.updateRunning(ctx, jobID, func(r *store.TaskRow) (bool, error) {
-		return true, TerminateRow(r, s.Now(), reason)
+		return true, lifecycle.ApplyTask(r, lifecycle.Terminate, lifecycle.Change{Now: s.Now(), Reason: reason})
 	})
 }
 
@@ -564,19 +556,7 @@ func (s *Service) finishTermination(ctx context.Context, j *api.Job) error {
 		if j.State != api.JobTerminating {
 			return nil
 		}
-		reason := "UserTerminate"
-		if j.Pending != nil && j.Pending.TerminateReason != "" {
-			reason = j.Pending.TerminateReason
-		}
-		if err := lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now()); err != nil {
-			return err
-		}
-		if j.ExecutionInfo == nil {
-			j.ExecutionInfo = &api.JobExecutionInformation{}
-		}
-		j.ExecutionInfo.EndTime = api.T(s.Now())
-		j.ExecutionInfo.TerminateReason = reason
-		return nil
+		return lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now())
 	})
 	return err
 }
@@ -707,9 +687,9 @@ func (s *Service) finishDisable(ctx context.Context, j *api.Job) error {
 	err := s.updateRunning(ctx, j.ID, func(r *store.TaskRow) (bool, error) {
 		switch opt {
 		case api.DisableRequeue:
-			return true, RequeueRow(r, s.Now())
+			return true, lifecycle.ApplyTask(r, lifecycle.Requeue, lifecycle.Change{Now: s.Now()})
 		case api.DisableTerminate:
-			return true, TerminateRow(r, s.Now(), "Task was ended because its job was disabled")
+			return true, lifecycle.ApplyTask(r, lifecycle.Terminate, lifecycle.Change{Now: s.Now(), Reason: "Task was ended because its job was disabled"})
 		}
 		return false, nil
 	})
@@ -783,22 +763,4 @@ func (s *Service) TaskCounts(ctx context.Context, id string) (api.TaskCountsResu
 		return api.TaskCountsResult{}, mapStoreErr(err, api.CodeJobNotFound, "job", id)
 	}
 	return s.Store.TaskStateCounts(ctx, id)
-}
-
-// RequeueRow returns a task that was taken from its node through no fault
-// of its own to the queue, revoking its lease.
-func RequeueRow(r *store.TaskRow, now time.Time) error {
-	t := r.Task
-	if err := lifecycle.ApplyTask(t, lifecycle.Requeue, now); err != nil {
-		return err
-	}
-	if t.ExecutionInfo == nil {
-		t.ExecutionInfo = &api.TaskExecutionInformation{}
-	}
-	t.ExecutionInfo.RequeueCount++
-	t.ExecutionInfo.LastRequeueTime = api.T(now)
-	t.ExecutionInfo.StartTime = nil
-	r.Epoch++
-	r.NodeID = ""
-	return nil
 }

@@ -107,7 +107,7 @@ func (s *Service) DeallocateNode(ctx context.Context, poolID, nodeID, opt string
 		if opt == "taskcompletion" || opt == "retaineddata" {
 			to = api.NodeDeallocating
 		}
-		n.Node.State, n.Node.StateTransitionTime = to, api.T(now)
+		lifecycle.SetNodeState(n.Node, to, now)
 		return nil
 	})
 	if err != nil {
@@ -139,7 +139,7 @@ func (s *Service) StartNode(ctx context.Context, poolID, nodeID string) error {
 			return errorf(api.CodeOperationInvalidForCurrentState,
 				"The node %s is %s; only a deallocated node can be started.", nodeID, n.Node.State)
 		}
-		n.Node.State, n.Node.StateTransitionTime, n.Node.LastBootTime = api.NodeIdle, api.T(now), api.T(now)
+		lifecycle.SetNodeState(n.Node, api.NodeIdle, now)
 		return nil
 	})
 	if err != nil {

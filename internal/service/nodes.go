@@ -53,18 +53,10 @@ func (s *Service) endNodeTasks(ctx context.Context, nodeID string, requeue bool,
 			if row.NodeID != nodeID {
 				return nil
 			}
-			var err error
 			if requeue {
-				err = RequeueRow(row, s.Now())
-			} else {
-				err = TerminateRow(row, s.Now(), reason)
+				return lifecycle.ApplyTask(row, lifecycle.Requeue, lifecycle.Change{Now: s.Now()})
 			}
-			if err != nil {
-				return err
-			}
-			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.Now())
-			row.Task.LastModified = api.T(s.Now())
-			return nil
+			return lifecycle.ApplyTask(row, lifecycle.Terminate, lifecycle.Change{Now: s.Now(), Reason: reason})
 		})
 		if err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/lifecycle"
@@ -92,11 +91,8 @@ func (s *Service) validateTask(t *api.Task, job *api.Job) error {
 // newTask fills the service-set fields and defaults of a task being added.
 func (s *Service) newTask(t *api.Task, job *api.Job) {
 	now := s.Now()
-	t.URL, t.NodeInfo, t.Stats = "", nil, nil
-	t.ETag = lifecycle.NextETag("", now)
-	t.CreationTime, t.LastModified, t.StateTransitionTime = api.T(now), api.T(now), api.T(now)
-	t.State, t.PreviousState, t.PreviousStateTransitionTime = api.TaskActive, "", nil
-	t.ExecutionInfo = &api.TaskExecutionInformation{}
+	t.URL, t.Stats = "", nil
+	lifecycle.NewTask(t, now)
 	if t.Constraints == nil {
 		t.Constraints = &api.TaskConstraints{}
 	}
@@ -170,7 +166,7 @@ func (s *Service) AddTask(ctx context.Context, jobID string, t *api.Task) error 
 	if errs[0] != nil {
 		return mapStoreErr(errs[0], api.CodeTaskNotFound, "task", t.ID)
 	}
-	if hasDeps(t) {
+	if lifecycle.HasDependencies(t) {
 		s.Hooks.JobChanged(ctx, jobID)
 	}
 	s.Hooks.Kick()
@@ -228,7 +224,7 @@ func (s *Service) AddTasks(ctx context.Context, jobID string, tasks []*api.Task,
 			if e != nil {
 				out[idx[k]].Err = mapStoreErr(e, api.CodeTaskNotFound, "task", valid[k].ID)
 			}
-			deps = deps || hasDeps(valid[k])
+			deps = deps || lifecycle.HasDependencies(valid[k])
 		}
 		if deps {
 			s.Hooks.JobChanged(ctx, jobID)
@@ -345,7 +341,7 @@ func (s *Service) TerminateTask(ctx context.Context, jobID, taskID string, cond 
 			return nil // terminating a completed task is a no-op, as in Azure
 		}
 		changed = true
-		return TerminateRow(r, s.Now(), "Task was ended by user request")
+		return lifecycle.ApplyTask(r, lifecycle.Terminate, lifecycle.Change{Now: s.Now(), Reason: "Task was ended by user request"})
 	})
 	if err != nil {
 		return err
@@ -354,31 +350,6 @@ func (s *Service) TerminateTask(ctx context.Context, jobID, taskID string, cond 
 		s.Hooks.TaskCompleted(ctx, jobID, taskID)
 		s.Hooks.Kick()
 	}
-	return nil
-}
-
-// TerminateRow completes a task that a user or its job ended, revoking any
-// lease (the epoch moves on) so that the node kills the process and its late
-// report is refused.
-func TerminateRow(r *store.TaskRow, now time.Time, reason string) error {
-	t := r.Task
-	wasRunning := t.State == api.TaskRunning || t.State == api.TaskPreparing
-	if err := lifecycle.ApplyTask(t, lifecycle.Terminate, now); err != nil {
-		return err
-	}
-	if t.ExecutionInfo == nil {
-		t.ExecutionInfo = &api.TaskExecutionInformation{}
-	}
-	ei := t.ExecutionInfo
-	ei.EndTime = api.T(now)
-	ei.Result = api.ResultFailure
-	ei.FailureInfo = &api.TaskFailureInformation{Category: api.UserError, Code: api.FailureTaskEnded, Message: reason}
-	if wasRunning {
-		ei.ExitCode = nil
-	}
-	r.Epoch++
-	r.NodeID = ""
-	r.Waiting = false
 	return nil
 }
 
@@ -437,19 +408,7 @@ func (s *Service) ReactivateTask(ctx context.Context, jobID, taskID string, cond
 		if t.ExecutionInfo != nil && t.ExecutionInfo.Result == api.ResultSuccess {
 			return errorf(api.CodeTaskSucceeded, "The task completed successfully and cannot be reactivated: %s.", taskID)
 		}
-		if err := lifecycle.ApplyTask(t, lifecycle.Reactivate, s.Now()); err != nil {
-			return err
-		}
-		rq, lrq := int32(0), (*time.Time)(nil)
-		if t.ExecutionInfo != nil {
-			rq, lrq = t.ExecutionInfo.RequeueCount, t.ExecutionInfo.LastRequeueTime
-		}
-		t.ExecutionInfo = &api.TaskExecutionInformation{RequeueCount: rq, LastRequeueTime: lrq}
-		t.NodeInfo = nil
-		r.Epoch++
-		r.NodeID = ""
-		r.Waiting = hasDeps(t)
-		return nil
+		return lifecycle.ApplyTask(r, lifecycle.Reactivate, lifecycle.Change{Now: s.Now()})
 	})
 	if err != nil {
 		return err
@@ -466,10 +425,6 @@ func (s *Service) Subtasks(ctx context.Context, jobID, taskID string) ([]api.Sub
 		return nil, err
 	}
 	return []api.SubtaskInformation{}, nil
-}
-
-func hasDeps(t *api.Task) bool {
-	return t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
 }
 
 func equalFold(a, b string) bool { return lower(a) == lower(b) }
