@@ -254,7 +254,7 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
 		if after != "" && n.Node.ID <= after {
 			continue
 		}
-		v := nodeView(r, n)
+		v := decorateNode(r, n)
 		if pg.Match != nil && !pg.Match(v) {
 			continue
 		}
@@ -278,7 +278,7 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeEntity(w, r, nodeView(r, n), "", nil, "nodes", sel)
+	writeEntity(w, r, decorateNode(r, n), "", nil, "nodes", sel)
 }
 
 // ---- jobs ----

@@ -210,12 +210,26 @@ func (s *Service) GetJob(ctx context.Context, id string, cond Conditions) (*api.
 	if err := cond.Check(j.ETag, j.LastModified, false); err != nil {
 		return nil, err
 	}
-	return j, nil
+	return jobView(j), nil
 }
 
 // ListJobs lists jobs.
 func (s *Service) ListJobs(ctx context.Context, pg store.Page) ([]*api.Job, string, error) {
-	return s.Store.ListJobs(ctx, pg)
+	return jobViews(s.Store.ListJobs(ctx, pg))
+}
+
+// jobView is a stored job as a client sees it: without the pending work
+// openbatch records for its transitional state.
+func jobView(j *api.Job) *api.Job {
+	j.Pending = nil
+	return j
+}
+
+func jobViews(jobs []*api.Job, next string, err error) ([]*api.Job, string, error) {
+	for _, j := range jobs {
+		jobView(j)
+	}
+	return jobs, next, err
 }
 
 func (s *Service) updateJob(ctx context.Context, id string, cond Conditions, fn func(*api.Job) error) (*api.Job, error) {

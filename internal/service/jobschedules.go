@@ -173,7 +173,7 @@ func (s *Service) ListScheduleJobs(ctx context.Context, id string, pg store.Page
 		j := v.(*api.Job)
 		return strings.HasPrefix(strings.ToLower(j.ID), prefix) && scheduleJobNumber(j.ID) > 0 && (match == nil || match(v))
 	}
-	return s.Store.ListJobs(ctx, pg)
+	return jobViews(s.Store.ListJobs(ctx, pg))
 }
 
 func (s *Service) updateJobSchedule(ctx context.Context, id string, cond Conditions, fn func(*api.JobSchedule) error) (*api.JobSchedule, error) {
