@@ -196,8 +196,8 @@ func (s *Service) addJob(ctx context.Context, j *api.Job, schedule *api.JobSched
 			return fmt.Errorf("add job manager task: %w", err)
 		}
 	}
-	s.Hooks.JobChanged(ctx, j.ID)
-	s.Hooks.Kick()
+	s.jobChanged(ctx, j.ID)
+	s.kick(ctx)
 	return nil
 }
 
@@ -335,8 +335,8 @@ func (s *Service) PatchJob(ctx context.Context, id string, p *api.JobPatch, cond
 	if err != nil {
 		return nil, err
 	}
-	s.Hooks.JobChanged(ctx, id)
-	s.Hooks.Kick()
+	s.jobChanged(ctx, id)
+	s.kick(ctx)
 	return j, nil
 }
 
@@ -390,8 +390,8 @@ func (s *Service) UpdateJob(ctx context.Context, id string, u *api.JobUpdate, co
 	if err != nil {
 		return nil, err
 	}
-	s.Hooks.JobChanged(ctx, id)
-	s.Hooks.Kick()
+	s.jobChanged(ctx, id)
+	s.kick(ctx)
 	return j, nil
 }
 
@@ -489,7 +489,7 @@ func (s *Service) reconcileNow(ctx context.Context, id string) error {
 	if err := s.ReconcileJob(ctx, id); err != nil && ctx.Err() == nil {
 		s.Log.Warn("job work left to the reconcile loop", "job", id, "err", err)
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -767,7 +767,7 @@ func (s *Service) EnableJob(ctx context.Context, id string, cond Conditions) err
 	if err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 

@@ -138,7 +138,7 @@ func (s *Service) reconcileScheduleNow(ctx context.Context, id string) {
 	if err := s.ReconcileJobSchedule(ctx, id); err != nil && ctx.Err() == nil {
 		s.Log.Warn("job schedule work left to the reconcile loop", "schedule", id, "err", err)
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 }
 
 func scheduleNotFound(err error, id string) error {

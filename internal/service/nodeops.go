@@ -57,7 +57,7 @@ func (s *Service) RestartNode(ctx context.Context, poolID, nodeID string, kind R
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	s.Hooks.NodeChanged(nodeID)
+	s.kick(ctx)
 	switch opt {
 	case "requeue":
 		err = s.endNodeTasks(ctx, nodeID, true, "")
@@ -67,7 +67,7 @@ func (s *Service) RestartNode(ctx context.Context, poolID, nodeID string, kind R
 	if err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -113,7 +113,7 @@ func (s *Service) DeallocateNode(ctx context.Context, poolID, nodeID, opt string
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	s.Hooks.NodeChanged(nodeID)
+	s.kick(ctx)
 	switch opt {
 	case "requeue":
 		err = s.endNodeTasks(ctx, nodeID, true, "")
@@ -123,7 +123,7 @@ func (s *Service) DeallocateNode(ctx context.Context, poolID, nodeID, opt string
 	if err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -145,7 +145,6 @@ func (s *Service) StartNode(ctx context.Context, poolID, nodeID string) error {
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	s.Hooks.NodeChanged(nodeID)
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }

@@ -37,7 +37,7 @@ func (s *Service) DisableScheduling(ctx context.Context, poolID, nodeID string, 
 	if err := s.endNodeTasks(ctx, nodeID, opt == "requeue", "Task was ended because scheduling was disabled on its node"); err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -62,7 +62,7 @@ func (s *Service) endNodeTasks(ctx context.Context, nodeID string, requeue bool,
 			return err
 		}
 		if !requeue {
-			s.Hooks.TaskCompleted(ctx, r.JobID, r.Task.ID)
+			s.taskCompleted(ctx, r.JobID, r.Task.ID)
 		}
 	}
 	return nil
@@ -73,7 +73,7 @@ func (s *Service) EnableScheduling(ctx context.Context, poolID, nodeID string) e
 	if err := s.setScheduling(ctx, poolID, nodeID, api.SchedulingEnabled); err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -91,7 +91,7 @@ func (s *Service) setScheduling(ctx context.Context, poolID, nodeID string, st a
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	s.Hooks.NodeChanged(nodeID)
+	s.kick(ctx)
 	return nil
 }
 

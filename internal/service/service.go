@@ -1,7 +1,20 @@
 // Package service implements the operations of the Batch data-plane API
 // over the store: validation of request bodies, defaults, optimistic
-// concurrency and the state rules of pools, jobs and tasks. The HTTP layer
-// parses requests and renders responses; everything between is here.
+// concurrency, the state rules of pools, jobs and tasks, and the
+// completion rules (dependents, job actions, onAllTasksComplete). The HTTP
+// layer parses requests and renders responses; everything between is here.
+//
+// Its errors carry Batch error codes only (*Error, ErrNotModified);
+// internal/httpapi alone maps codes to HTTP statuses, and this package
+// imports no net/http. It returns api types (and NodeView), never store
+// rows. State changes and their side effects go through
+// internal/lifecycle.
+//
+// Dependencies run one way: the scheduler calls the service; the service
+// never calls the scheduler. After a change that may make work runnable or
+// that the schedulers cache (a node's scheduling state, say), the service
+// calls the store's Notify, which wakes the scheduler of every server
+// sharing the database.
 package service
 
 import (
@@ -56,12 +69,6 @@ func AsError(err error) error {
 	return err
 }
 
-// Notifier is told when work may have become runnable, so the scheduler can
-// hand it out without waiting for its next poll.
-type Notifier interface {
-	Kick()
-}
-
 // Provisioner creates and removes a pool's nodes. openbatch dev provides one
 // that runs node agents in-process; a plain server has none, and nodes join
 // by running `openbatch agent`.
@@ -80,21 +87,6 @@ type Capacity interface {
 	CheckTarget(poolID string, target int) error
 }
 
-// Hooks are the parts the service calls on task and job changes.
-type Hooks interface {
-	Notifier
-	// TaskCompleted runs the completion rules (dependencies, job actions,
-	// onAllTasksComplete) after a task reached completed outside a node
-	// report, e.g. by terminate.
-	TaskCompleted(ctx context.Context, jobID, taskID string)
-	// JobChanged re-evaluates a job after a patch (e.g. onAllTasksComplete
-	// switched to terminatejob).
-	JobChanged(ctx context.Context, jobID string)
-	// NodeChanged says a node's record changed outside the scheduler (e.g.
-	// its scheduling was disabled).
-	NodeChanged(nodeID string)
-}
-
 // TaskDirs removes task directories from the nodes that ran them.
 type TaskDirs interface {
 	RemoveTaskDir(ctx context.Context, poolID, nodeID, jobID, taskID string) error
@@ -104,7 +96,6 @@ type TaskDirs interface {
 type Service struct {
 	Store       store.Store
 	Log         *slog.Logger
-	Hooks       Hooks
 	Provisioner Provisioner
 	TaskDirs    TaskDirs
 	NodeRemover NodeRemover
@@ -121,14 +112,21 @@ func New(st store.Store, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{Store: st, Log: log, Hooks: nopHooks{}, Now: api.Now}
+	return &Service{Store: st, Log: log, Now: api.Now}
 }
 
-type nopHooks struct{}
-
-func (nopHooks) Kick()                                         {}
-func (nopHooks) TaskCompleted(context.Context, string, string) {}
-func (nopHooks) JobChanged(context.Context, string)            {}
+// kick tells every server sharing the store, this one included, that
+// there may be new work or changed nodes, pools or jobs: their schedulers
+// wake the nodes waiting for work and drop what they cache. The service
+// signals through the store and never calls the scheduler, so that the
+// dependency runs one way (scheduler → service → store) and a change made
+// on one server is seen by all.
+func (s *Service) kick(ctx context.Context) {
+	if err := s.Store.Notify(ctx); err != nil && ctx.Err() == nil {
+		// A lost wake-up costs latency, not correctness: nodes poll.
+		s.Log.Debug("notify servers of a change", "err", err)
+	}
+}
 
 // Conditions are the If-* headers of a request.
 type Conditions struct {
@@ -197,5 +195,3 @@ func mapStoreErr(err error, code, what, id string) error {
 	}
 	return err
 }
-
-func (nopHooks) NodeChanged(string) {}

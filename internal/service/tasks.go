@@ -167,9 +167,9 @@ func (s *Service) AddTask(ctx context.Context, jobID string, t *api.Task) error 
 		return mapStoreErr(errs[0], api.CodeTaskNotFound, "task", t.ID)
 	}
 	if lifecycle.HasDependencies(t) {
-		s.Hooks.JobChanged(ctx, jobID)
+		s.jobChanged(ctx, jobID)
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -227,9 +227,9 @@ func (s *Service) AddTasks(ctx context.Context, jobID string, tasks []*api.Task,
 			deps = deps || lifecycle.HasDependencies(valid[k])
 		}
 		if deps {
-			s.Hooks.JobChanged(ctx, jobID)
+			s.jobChanged(ctx, jobID)
 		}
-		s.Hooks.Kick()
+		s.kick(ctx)
 	}
 	return out, nil
 }
@@ -347,8 +347,8 @@ func (s *Service) TerminateTask(ctx context.Context, jobID, taskID string, cond 
 		return err
 	}
 	if changed {
-		s.Hooks.TaskCompleted(ctx, jobID, taskID)
-		s.Hooks.Kick()
+		s.taskCompleted(ctx, jobID, taskID)
+		s.kick(ctx)
 	}
 	return nil
 }
@@ -371,8 +371,8 @@ func (s *Service) DeleteTask(ctx context.Context, jobID, taskID string, cond Con
 		return mapStoreErr(err, api.CodeTaskNotFound, "task", taskID)
 	}
 	s.removeTaskDir(ctx, job, row.Task)
-	s.Hooks.TaskCompleted(ctx, jobID, taskID)
-	s.Hooks.Kick()
+	s.taskCompleted(ctx, jobID, taskID)
+	s.kick(ctx)
 	return nil
 }
 
@@ -413,8 +413,8 @@ func (s *Service) ReactivateTask(ctx context.Context, jobID, taskID string, cond
 	if err != nil {
 		return err
 	}
-	s.Hooks.JobChanged(ctx, jobID)
-	s.Hooks.Kick()
+	s.jobChanged(ctx, jobID)
+	s.kick(ctx)
 	return nil
 }
 
