@@ -88,6 +88,10 @@ const (
 	CodeInvalidAutoScalingSettings      = "InvalidAutoScalingSettings"
 	CodeAutoScalingFormulaSyntaxError   = "AutoScalingFormulaSyntaxError"
 	CodeAutoScalingFormulaTooLong       = "AutoScalingFormulaTooLong"
+	CodeOperationTimedOut               = "OperationTimedOut"
+	CodeAutoScalingEnabled              = "AutoScalingEnabled"
+	CodeNodeAlreadyInTargetState        = "NodeAlreadyInTargetSchedulingState"
+	CodeDirectoryNotEmpty               = "DirectoryNotEmpty"
 )
 
 // Task failure codes (failureInfo.code).

@@ -40,7 +40,7 @@ func TestNodeCredentials(t *testing.T) {
 	if _, err := thief.Register(ctx, nodeproto.Registration{PoolID: "p1", NodeID: "n1", Address: "http://127.0.0.1:2"}); err == nil || !strings.Contains(err.Error(), "credential") {
 		t.Fatalf("re-registering n1 with the join token: %v", err)
 	}
-	n, err := srv.Service.GetNode(ctx, "p1", "n1")
+	n, err := srv.Service.Store.GetNode(ctx, "p1", "n1")
 	if err != nil || n.Address != "http://127.0.0.1:1" {
 		t.Fatalf("the refused takeover changed the node: %+v, %v", n, err)
 	}

@@ -41,7 +41,7 @@ type remoteDir struct {
 // errNodeUnreachable is the answer when the agent's file server cannot be
 // reached (the node is down or its address is wrong).
 func errNodeUnreachable(err error) error {
-	return &service.Error{Status: http.StatusConflict, Code: api.CodeOperationInvalidForCurrentState,
+	return &service.Error{Code: api.CodeOperationInvalidForCurrentState,
 		Message: "The compute node that holds the files cannot be reached: " + err.Error()}
 }
 

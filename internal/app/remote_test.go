@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/agent"
 	"github.com/openbatch/openbatch/internal/agent/nodefiles"
 	"github.com/openbatch/openbatch/internal/service"
@@ -119,7 +119,7 @@ func TestRemoteDir(t *testing.T) {
 	srv.Close()
 	_, err = d.Stat(ctx, "stdout.txt")
 	var se *service.Error
-	if !errors.As(err, &se) || se.Status != http.StatusConflict {
+	if !errors.As(err, &se) || se.Code != api.CodeOperationInvalidForCurrentState {
 		t.Fatalf("unreachable agent: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -59,7 +60,7 @@ func (c *Console) poolView(r *http.Request, p *api.Pool) (poolView, error) {
 	if err != nil {
 		return v, err
 	}
-	slices.SortFunc(nodes, func(a, b *store.Node) int { return cmp.Compare(a.Node.ID, b.Node.ID) })
+	slices.SortFunc(nodes, func(a, b service.NodeView) int { return cmp.Compare(a.Node.ID, b.Node.ID) })
 	if len(nodes) > maxHeatNodes {
 		nodes, v.Truncated = nodes[:maxHeatNodes], true
 	}

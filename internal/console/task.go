@@ -12,6 +12,7 @@ import (
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/agent/nodefiles"
+	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
 	"github.com/openbatch/openbatch/redact"
@@ -25,7 +26,7 @@ func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 // the person who followed (or edited) the link.
 func pageErr(err error) error {
 	if errors.Is(err, store.ErrBadToken) {
-		return &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidQueryParameterValue,
+		return &service.Error{Code: api.CodeInvalidQueryParameterValue,
 			Message: "The page link is not one this server made; go back to the first page."}
 	}
 	return err
@@ -167,12 +168,12 @@ func (c *Console) fileDir(r *http.Request) (Dir, *api.Task, error) {
 		return nil, nil, err
 	}
 	if c.cfg.Files == nil || t.NodeInfo == nil || t.NodeInfo.NodeID == "" {
-		return nil, t, &service.Error{Status: http.StatusConflict, Code: api.CodeTaskFilesUnavailable,
+		return nil, t, &service.Error{Code: api.CodeTaskFilesUnavailable,
 			Message: "The task has not started on a node yet, so it has no files."}
 	}
 	d, err := c.cfg.Files.TaskDir(r.Context(), jobID, t.ID)
 	if err != nil {
-		return nil, t, &service.Error{Status: http.StatusConflict, Code: api.CodeTaskFilesUnavailable,
+		return nil, t, &service.Error{Code: api.CodeTaskFilesUnavailable,
 			Message: "The task's files cannot be read now: " + redact.Text(err.Error())}
 	}
 	return d, t, nil
@@ -180,7 +181,7 @@ func (c *Console) fileDir(r *http.Request) (Dir, *api.Task, error) {
 
 func fileErr(err error, rel string) error {
 	if errors.Is(err, nodefiles.ErrNotFound) || errors.Is(err, nodefiles.ErrInvalidPath) || errors.Is(err, nodefiles.ErrIsDirectory) {
-		return &service.Error{Status: http.StatusNotFound, Code: api.CodeFileNotFound, Message: "The file does not exist: " + rel + "."}
+		return &service.Error{Code: api.CodeFileNotFound, Message: "The file does not exist: " + rel + "."}
 	}
 	return err
 }
@@ -276,7 +277,7 @@ func (c *Console) rawFile(w http.ResponseWriter, r *http.Request) {
 
 func rawError(w http.ResponseWriter, err error) {
 	if se := (*service.Error)(nil); errors.As(err, &se) {
-		http.Error(w, se.Message, se.Status)
+		http.Error(w, se.Message, httpapi.StatusOf(se.Code))
 		return
 	}
 	http.Error(w, "the file could not be read", http.StatusInternalServerError)

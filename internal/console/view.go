@@ -13,6 +13,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/redact"
 )
@@ -103,7 +104,7 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request, msg string) {
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusInternalServerError, "The server could not read this: see its log."
 	if se := (*service.Error)(nil); errors.As(err, &se) {
-		status, msg = se.Status, se.Message
+		status, msg = httpapi.StatusOf(se.Code), se.Message
 	} else {
 		c.cfg.Log.Error("console", "path", r.URL.Path, "err", redact.Error(err))
 	}

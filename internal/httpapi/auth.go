@@ -27,7 +27,7 @@ type BearerVerifier interface {
 // failures keep their own statuses (403 AuthenticationFailed for a wrong
 // signature, 400 for a malformed SharedKey header), and any other scheme
 // is 401. Without a verifier, behaviour is Shared Key only.
-func (s *Server) authenticate(r *http.Request) *service.Error {
+func (s *Server) authenticate(r *http.Request) *statusError {
 	authz := r.Header.Get("Authorization")
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(authz), " ")
 	if s.Bearer != nil {
@@ -55,11 +55,11 @@ func (s *Server) authenticate(r *http.Request) *service.Error {
 		if !ok {
 			se = &sharedkey.Error{Status: http.StatusForbidden, Code: api.CodeAuthenticationFailed, Message: err.Error()}
 		}
-		return &service.Error{Status: se.Status, Code: se.Code, Message: se.Message}
+		return &statusError{status: se.Status, err: &service.Error{Code: se.Code, Message: se.Message}}
 	}
 	return nil
 }
 
-func unauthorized(msg string) *service.Error {
-	return &service.Error{Status: http.StatusUnauthorized, Code: api.CodeAuthenticationFailed, Message: msg}
+func unauthorized(msg string) *statusError {
+	return &statusError{status: http.StatusUnauthorized, err: &service.Error{Code: api.CodeAuthenticationFailed, Message: msg}}
 }

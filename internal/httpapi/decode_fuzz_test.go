@@ -52,8 +52,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		if !errors.As(err, &se) {
 			t.Fatalf("decodeJSON(%q): error %T %v, want *service.Error", data, err, err)
 		}
-		if se.Status != http.StatusBadRequest || se.Code != api.CodeInvalidRequestBody || se.Message == "" {
-			t.Fatalf("decodeJSON(%q) = %d %s %q, want 400 InvalidRequestBody with a message", data, se.Status, se.Code, se.Message)
+		if statusOf(se.Code) != http.StatusBadRequest || se.Code != api.CodeInvalidRequestBody || se.Message == "" {
+			t.Fatalf("decodeJSON(%q) = %d %s %q, want 400 InvalidRequestBody with a message", data, statusOf(se.Code), se.Code, se.Message)
 		}
 	})
 }

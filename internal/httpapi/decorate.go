@@ -5,7 +5,7 @@ import (
 	"net/url"
 
 	"github.com/openbatch/openbatch/api"
-	"github.com/openbatch/openbatch/internal/store"
+	"github.com/openbatch/openbatch/internal/service"
 )
 
 func esc(s string) string { return url.PathEscape(s) }
@@ -43,7 +43,6 @@ func wantStats(r *http.Request) bool {
 
 func decorateJob(r *http.Request, j *api.Job) {
 	j.URL = jobURL(r, j.ID)
-	j.Pending = nil // openbatch's own bookkeeping, never on the wire
 	if !wantStats(r) {
 		j.Stats = nil
 	}
@@ -56,15 +55,12 @@ func decoratePool(r *http.Request, p *api.Pool) {
 	}
 }
 
-func nodeView(r *http.Request, n *store.Node) *api.ComputeNode {
-	cn := *n.Node
-	cn.URL = nodeURL(r, n.PoolID, cn.ID)
-	cn.AffinityID = "TVM:" + cn.ID
-	rt := make([]api.TaskInformation, len(cn.RecentTasks))
-	for i, ti := range cn.RecentTasks {
-		ti.TaskURL = taskURL(r, ti.JobID, ti.TaskID)
-		rt[i] = ti
+// decorateNode fills the URLs of a node and of its recent tasks.
+func decorateNode(r *http.Request, v service.NodeView) *api.ComputeNode {
+	n := v.Node
+	n.URL = nodeURL(r, v.PoolID, n.ID)
+	for i := range n.RecentTasks {
+		n.RecentTasks[i].TaskURL = taskURL(r, n.RecentTasks[i].JobID, n.RecentTasks[i].TaskID)
 	}
-	cn.RecentTasks = rt
-	return &cn
+	return n
 }

@@ -75,15 +75,15 @@ var ErrFilesUnavailable = errors.New("task files unavailable")
 func (s *Server) fileError(err error, path string) error {
 	switch {
 	case errors.Is(err, nodefiles.ErrNotFound), errors.Is(err, nodefiles.ErrInvalidPath), errors.Is(err, nodefiles.ErrIsDirectory):
-		return &service.Error{Status: http.StatusNotFound, Code: api.CodeFileNotFound,
+		return &service.Error{Code: api.CodeFileNotFound,
 			Message: fmt.Sprintf("The specified file does not exist: %s.", path)}
 	case errors.Is(err, nodefiles.ErrNotDirectory):
-		return &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidURI, Message: fmt.Sprintf("The path is not a directory: %s.", path)}
+		return &service.Error{Code: api.CodeInvalidURI, Message: fmt.Sprintf("The path is not a directory: %s.", path)}
 	case errors.Is(err, nodefiles.ErrDirectoryNotEmpty):
-		return &service.Error{Status: http.StatusConflict, Code: "DirectoryNotEmpty",
+		return &service.Error{Code: api.CodeDirectoryNotEmpty,
 			Message: fmt.Sprintf("The directory is not empty; delete it with recursive=true: %s.", path)}
 	case errors.Is(err, ErrFilesUnavailable):
-		return &service.Error{Status: http.StatusConflict, Code: api.CodeTaskFilesUnavailable,
+		return &service.Error{Code: api.CodeTaskFilesUnavailable,
 			Message: "The task has not started on a node yet, so it has no files."}
 	}
 	return err
@@ -221,7 +221,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, dir Dir, rel,
 	}
 	if ius := r.Header.Get("If-Unmodified-Since"); ius != "" {
 		if t, err := http.ParseTime(ius); err == nil && lm.Truncate(time.Second).After(t) {
-			writeError(w, r, &service.Error{Status: http.StatusPreconditionFailed, Code: api.CodeConditionNotMet,
+			writeError(w, r, &service.Error{Code: api.CodeConditionNotMet,
 				Message: "The file was modified since If-Unmodified-Since."})
 			return
 		}
@@ -230,7 +230,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, dir Dir, rel,
 	if rg := r.Header.Get("ocp-range"); rg != "" {
 		start, length, err = parseRange(rg, props.ContentLength)
 		if err != nil {
-			writeError(w, r, &service.Error{Status: http.StatusRequestedRangeNotSatisfiable, Code: api.CodeInvalidRange,
+			writeError(w, r, &service.Error{Code: api.CodeInvalidRange,
 				Message: "The range specified is invalid for the current size of the resource: " + err.Error() + "."})
 			return
 		}

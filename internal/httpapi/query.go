@@ -23,7 +23,7 @@ func conditions(r *http.Request) (service.Conditions, error) {
 		}
 		t, err := http.ParseTime(v)
 		if err != nil {
-			return c, &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidHeaderValue,
+			return c, &service.Error{Code: api.CodeInvalidHeaderValue,
 				Message: "The value for one of the HTTP headers is not in the correct format: " + h.name + " must be an RFC 1123 date.",
 				Values:  []api.BatchErrorDetail{{Key: "HeaderName", Value: h.name}, {Key: "HeaderValue", Value: v}}}
 		}
@@ -42,7 +42,7 @@ func listQuery(r *http.Request, kind entityKind) (store.Page, map[string]bool, e
 			return pg, nil, badQuery("maxresults", v, "maxresults must be a whole number from 1 to 1000.")
 		}
 		if n < 1 || n > 1000 {
-			return pg, nil, &service.Error{Status: http.StatusBadRequest, Code: api.CodeOutOfRangeQueryParameterValue,
+			return pg, nil, &service.Error{Code: api.CodeOutOfRangeQueryParameterValue,
 				Message: "maxresults must be from 1 to 1000.",
 				Values:  []api.BatchErrorDetail{{Key: "QueryParameterName", Value: "maxresults"}, {Key: "QueryParameterValue", Value: v}}}
 		}

@@ -26,7 +26,7 @@ func metadataURL(r *http.Request, set string) string {
 
 // errorBody renders a BatchError body as the service does, with the request
 // ID and time appended to the message.
-func errorBody(r *http.Request, e *service.Error) ([]byte, int) {
+func errorBody(r *http.Request, e *service.Error) []byte {
 	ri := info(r)
 	be := api.BatchError{
 		ODataMetadata: metadataURL(r, "Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element"),
@@ -36,34 +36,43 @@ func errorBody(r *http.Request, e *service.Error) ([]byte, int) {
 		Values: e.Values,
 	}
 	b, _ := json.Marshal(be)
-	return b, e.Status
+	return b
 }
 
-// writeError writes err as a Batch error. Errors that are not *service.Error
-// become 500 InternalError without leaking their text.
+// writeError writes err as a Batch error with the status of its code
+// (statusOf), or the status a *statusError names; service.ErrNotModified
+// is 304 with no body. Errors that are not *service.Error become 500
+// InternalError without leaking their text.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, service.ErrNotModified) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	var se *service.Error
-	if !errors.As(service.AsError(err), &se) {
+	status := 0
+	var ste *statusError
+	if errors.As(err, &ste) {
+		se, status = ste.err, ste.status
+	} else if !errors.As(service.AsError(err), &se) {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
 			se = tooLarge()
 		case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil:
-			se = &service.Error{Status: http.StatusInternalServerError, Code: "OperationTimedOut",
+			se = &service.Error{Code: api.CodeOperationTimedOut,
 				Message: "The operation could not be completed within the permitted time."}
 		default:
-			se = &service.Error{Status: http.StatusInternalServerError, Code: api.CodeInternalError,
+			se = &service.Error{Code: api.CodeInternalError,
 				Message: "Server encountered an internal error. Please try again after some time."}
 			if s := serverFrom(w); s != nil {
 				s.Log.Error("internal error", "method", r.Method, "path", r.URL.EscapedPath(), "err", err, "request_id", info(r).requestID)
 			}
 		}
 	}
-	if se.Status == http.StatusNotModified {
-		w.WriteHeader(http.StatusNotModified)
-		return
+	if status == 0 {
+		status = statusOf(se.Code)
 	}
-	body, status := errorBody(r, se)
+	body := errorBody(r, se)
 	w.Header().Set("Content-Type", jsonContentType)
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(status)
@@ -257,7 +266,7 @@ func describeJSONError(err error, data []byte, v any) string {
 }
 
 func invalidBody(reason string) *service.Error {
-	return &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidRequestBody,
+	return &service.Error{Code: api.CodeInvalidRequestBody,
 		Message: "The specified Request Body is not syntactically valid. " + reason,
 		Values:  []api.BatchErrorDetail{{Key: "Reason", Value: reason}}}
 }

@@ -295,7 +295,7 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
 		if after != "" && n.Node.ID <= after {
 			continue
 		}
-		v := nodeView(r, n)
+		v := decorateNode(r, n)
 		if !pg.Filter.Eval(filterprops.Accessor(v)) {
 			continue
 		}
@@ -319,7 +319,7 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeEntity(w, r, nodeView(r, n), "", nil, "nodes", sel)
+	writeEntity(w, r, decorateNode(r, n), "", nil, "nodes", sel)
 }
 
 // ---- jobs ----

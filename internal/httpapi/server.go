@@ -186,27 +186,27 @@ func (s *Server) apiMiddleware(next http.Handler) http.Handler {
 
 		// Authentication comes first: an unauthenticated caller learns nothing else.
 		if err := s.authenticate(r); err != nil {
-			logSignInFailure(s.Log, r, &sharedkey.Error{Status: err.Status, Code: err.Code, Message: err.Message}, ri.requestID)
-			if err.Status == http.StatusUnauthorized {
+			logSignInFailure(s.Log, r, &sharedkey.Error{Status: err.status, Code: err.err.Code, Message: err.err.Message}, ri.requestID)
+			if err.status == http.StatusUnauthorized {
 				h.Set("WWW-Authenticate", s.Bearer.Challenge())
 			}
 			writeError(rw, r, err)
 			return
 		}
 		if !canonicalPath(r.URL.EscapedPath()) {
-			writeError(rw, r, &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidURI,
+			writeError(rw, r, &service.Error{Code: api.CodeInvalidURI,
 				Message: fmt.Sprintf("The request URI is not canonical: %q has empty, \".\" or \"..\" segments; send the path without them.", r.URL.EscapedPath())})
 			return
 		}
 		v, ok := queryGet(r, "api-version")
 		if !ok || v == "" {
-			writeError(rw, r, &service.Error{Status: http.StatusBadRequest, Code: api.CodeMissingRequiredQueryParameter,
+			writeError(rw, r, &service.Error{Code: api.CodeMissingRequiredQueryParameter,
 				Message: "A query parameter that's mandatory for this request is not specified: api-version.",
 				Values:  []api.BatchErrorDetail{{Key: "QueryParameterName", Value: "api-version"}}})
 			return
 		}
 		if !supportedVersion(v) {
-			writeError(rw, r, &service.Error{Status: http.StatusBadRequest, Code: api.CodeUnsupportedRequestVersion,
+			writeError(rw, r, &service.Error{Code: api.CodeUnsupportedRequestVersion,
 				Message: fmt.Sprintf("The specified api-version %q is not supported; use a GA version from 2018-08-01.7.0 to 2025-06-01.", v),
 				Values:  []api.BatchErrorDetail{{Key: "QueryParameterName", Value: "api-version"}, {Key: "QueryParameterValue", Value: v}}})
 			return
@@ -239,12 +239,12 @@ func (s *Server) apiMiddleware(next http.Handler) http.Handler {
 }
 
 func tooLarge() *service.Error {
-	return &service.Error{Status: http.StatusRequestEntityTooLarge, Code: api.CodeRequestBodyTooLarge,
+	return &service.Error{Code: api.CodeRequestBodyTooLarge,
 		Message: fmt.Sprintf("The request body is too large; the limit is %d bytes. Send fewer tasks per addtaskcollection call (at most 100) or smaller tasks.", MaxBodyBytes)}
 }
 
 func badQuery(name, value, reason string) *service.Error {
-	return &service.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidQueryParameterValue,
+	return &service.Error{Code: api.CodeInvalidQueryParameterValue,
 		Message: fmt.Sprintf("The value for one of the query parameters specified in the request URI is invalid: %s. %s", name, reason),
 		Values: []api.BatchErrorDetail{{Key: "QueryParameterName", Value: name}, {Key: "QueryParameterValue", Value: value},
 			{Key: "Reason", Value: reason}}}
@@ -268,14 +268,18 @@ func (w *statusWriter) WriteHeader(code int) {
 	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
 		strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		w.replaced = true
-		e := &service.Error{Status: http.StatusNotFound, Code: api.CodeInvalidURI,
+		e := &service.Error{Code: api.CodeInvalidURI,
 			Message: fmt.Sprintf("The requested URI does not represent any resource on the server: %s.", w.req.URL.Path)}
 		if code == http.StatusMethodNotAllowed {
-			e = &service.Error{Status: http.StatusMethodNotAllowed, Code: api.CodeUnsupportedHTTPVerb,
+			e = &service.Error{Code: api.CodeUnsupportedHTTPVerb,
 				Message: fmt.Sprintf("The resource doesn't support the specified HTTP verb %s.", w.req.Method)}
 		}
 		w.Header().Del("X-Content-Type-Options")
-		body, status := errorBody(w.req, e)
+		status := statusOf(e.Code)
+		if code == http.StatusNotFound {
+			status = http.StatusNotFound // InvalidUri for a path that names no resource
+		}
+		body := errorBody(w.req, e)
 		w.Header().Set("Content-Type", jsonContentType)
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 		w.ResponseWriter.WriteHeader(status)

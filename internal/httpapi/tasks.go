@@ -43,7 +43,7 @@ func (s *Server) addTaskCollection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body.Value) > service.MaxTasksPerCollection {
-		writeError(w, r, &service.Error{Status: http.StatusRequestEntityTooLarge, Code: api.CodeRequestBodyTooLarge,
+		writeError(w, r, &service.Error{Code: api.CodeRequestBodyTooLarge,
 			Message: "The request contains more than 100 tasks; split it into calls of at most 100 tasks."})
 		return
 	}
@@ -76,10 +76,10 @@ func (s *Server) addTaskCollection(w http.ResponseWriter, r *http.Request) {
 		} else {
 			var se *service.Error
 			if !errors.As(service.AsError(o.Err), &se) {
-				se = &service.Error{Status: 500, Code: api.CodeInternalError, Message: "Server encountered an internal error."}
+				se = &service.Error{Code: api.CodeInternalError, Message: "Server encountered an internal error."}
 			}
 			tr.Status = api.TaskAddClientError
-			if se.Status >= 500 {
+			if statusOf(se.Code) >= 500 {
 				tr.Status = api.TaskAddServerError
 			}
 			tr.Error = &api.BatchError{Code: se.Code, Message: &api.ErrorMessage{Lang: "en-US", Value: se.Message}, Values: se.Values}

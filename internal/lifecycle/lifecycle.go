@@ -1,8 +1,12 @@
 // Package lifecycle holds the task and job state machines of the Batch
 // model as tables of transitions, and the pure rules that decide what a
 // task's outcome means (retry or complete, success or failure, which exit
-// options apply). Every component that changes a state goes through here;
-// nothing here does I/O.
+// options apply). Every component that changes a state goes through here,
+// and each edge's side effects are written here once: ApplyTask (lease
+// epoch and node, executionInfo, nodeInfo, waiting, times, ETag), ApplyJob
+// (pending work, end time, terminate reason), SetNodeState, NewTask and
+// NewJob. The service and scheduler decide which event happens and store
+// the result; nothing here does I/O.
 package lifecycle
 
 import (
@@ -77,22 +81,6 @@ func NextTask(from api.TaskState, ev TaskEvent) (api.TaskState, error) {
 	return to, nil
 }
 
-// ApplyTask moves t on ev, recording the previous state and the transition
-// times as the Batch service does.
-func ApplyTask(t *api.Task, ev TaskEvent, now time.Time) error {
-	to, err := NextTask(t.State, ev)
-	if err != nil {
-		return err
-	}
-	if to != t.State {
-		t.PreviousState = t.State
-		t.PreviousStateTransitionTime = t.StateTransitionTime
-		t.State = to
-		t.StateTransitionTime = api.T(now)
-	}
-	return nil
-}
-
 // JobEvent is something that happens to a job.
 type JobEvent string
 
@@ -139,13 +127,40 @@ func NextJob(from api.JobState, ev JobEvent) (api.JobState, error) {
 	return to, nil
 }
 
+// NewJob sets the service-owned fields of a job being added: active since
+// now, started now on its pool, no pending work, and its first ETag.
+func NewJob(j *api.Job, now time.Time) {
+	j.State, j.PreviousState, j.PreviousStateTransitionTime = api.JobActive, "", nil
+	j.CreationTime, j.LastModified, j.StateTransitionTime = api.T(now), api.T(now), api.T(now)
+	poolID := ""
+	if j.PoolInfo != nil {
+		poolID = j.PoolInfo.PoolID
+	}
+	j.ExecutionInfo = &api.JobExecutionInformation{StartTime: now, PoolID: poolID}
+	j.Pending = nil
+	j.ETag = NextETag("", now)
+}
+
 // ApplyJob moves j on ev, recording the previous state and times. The
 // job's pending work belongs to the transitional state it was recorded
-// for: it is dropped when the job reaches a state that needs none.
+// for: it is dropped when the job reaches a state that needs none. A job
+// that finishes terminating records its end time and the terminate reason
+// its pending work carried ("UserTerminate" when none).
 func ApplyJob(j *api.Job, ev JobEvent, now time.Time) error {
 	to, err := NextJob(j.State, ev)
 	if err != nil {
 		return err
+	}
+	if ev == Terminated {
+		reason := "UserTerminate"
+		if j.Pending != nil && j.Pending.TerminateReason != "" {
+			reason = j.Pending.TerminateReason
+		}
+		if j.ExecutionInfo == nil {
+			j.ExecutionInfo = &api.JobExecutionInformation{}
+		}
+		j.ExecutionInfo.EndTime = api.T(now)
+		j.ExecutionInfo.TerminateReason = reason
 	}
 	j.PreviousState = j.State
 	j.PreviousStateTransitionTime = j.StateTransitionTime

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/store"
 )
 
 func TestNextTask(t *testing.T) {
@@ -34,17 +35,6 @@ func TestNextTask(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("NextTask(%s, %s) = %q, %v; want %q ok=%v", tt.from, tt.ev, got, err, tt.want, tt.ok)
 		}
-	}
-}
-
-func TestApplyTaskRecordsPreviousState(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	task := &api.Task{State: api.TaskActive, StateTransitionTime: api.T(t0)}
-	if err := ApplyTask(task, Start, t0.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if task.State != api.TaskRunning || task.PreviousState != api.TaskActive || !task.PreviousStateTransitionTime.Equal(t0) {
-		t.Fatalf("got %+v", task)
 	}
 }
 
@@ -141,10 +131,11 @@ func TestDecide(t *testing.T) {
 
 func BenchmarkApplyTask(b *testing.B) {
 	now := time.Now()
-	task := &api.Task{State: api.TaskActive}
+	r := &store.TaskRow{Task: &api.Task{State: api.TaskActive}}
+	node := &api.ComputeNodeInformation{NodeID: "n1"}
 	for b.Loop() {
-		_ = ApplyTask(task, Start, now)
-		_ = ApplyTask(task, Retry, now)
+		_ = ApplyTask(r, Start, Change{Now: now, Node: node})
+		_ = ApplyTask(r, Retry, Change{Now: now})
 	}
 }
 

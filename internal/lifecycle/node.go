@@ -1,6 +1,30 @@
 package lifecycle
 
-import "github.com/openbatch/openbatch/api"
+import (
+	"time"
+
+	"github.com/openbatch/openbatch/api"
+)
+
+// SetNodeState moves a node to state to with the side effects of that
+// edge, and reports whether the state changed: the transition time; a new
+// lastBootTime for a deallocated node that starts again; no running tasks
+// counted for a node that went unknown (its tasks are requeued).
+func SetNodeState(n *api.ComputeNode, to api.NodeState, now time.Time) bool {
+	from := n.State
+	if from == to {
+		return false
+	}
+	n.State = to
+	n.StateTransitionTime = api.T(now)
+	switch {
+	case from == api.NodeDeallocated:
+		n.LastBootTime = api.T(now)
+	case to == api.NodeUnknown:
+		n.RunningTasksCount = 0
+	}
+	return true
+}
 
 // NodeRestartRefusal returns the Batch error code with which a reboot or
 // reimage of a node in state is refused, or "" when it is allowed. Azure

@@ -10,7 +10,6 @@ import (
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/nodeproto"
-	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -95,10 +94,7 @@ func (s *Scheduler) heartbeat(ctx context.Context, st nodeproto.NodeStatus) (*st
 		// Again on the row as locked: a deallocate may have come since the
 		// node was read.
 		state := heldState(n.Node.State, state, len(st.Running))
-		if n.Node.State != state {
-			n.Node.State = state
-			n.Node.StateTransitionTime = api.T(now)
-		}
+		lifecycle.SetNodeState(n.Node, state, now)
 		if st.StartTaskInfo != nil {
 			n.Node.StartTaskInfo = st.StartTaskInfo
 		}
@@ -254,12 +250,7 @@ func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus) ([]n
 			if row.NodeID != st.NodeID || row.Epoch != l.Epoch {
 				return errNoChange
 			}
-			if err := service.RequeueRow(row, s.now()); err != nil {
-				return err
-			}
-			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.now())
-			row.Task.LastModified = api.T(s.now())
-			return nil
+			return lifecycle.ApplyTask(row, lifecycle.Requeue, lifecycle.Change{Now: s.now()})
 		})
 		if errors.Is(err, errNoChange) || errors.Is(err, store.ErrNotFound) {
 			continue
@@ -434,22 +425,9 @@ func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, n
 		if r.Task.State != api.TaskActive || r.Waiting {
 			return errNoChange // taken by another node meanwhile
 		}
-		if err := lifecycle.ApplyTask(r.Task, lifecycle.Start, now); err != nil {
-			return err
-		}
-		if r.Task.ExecutionInfo == nil {
-			r.Task.ExecutionInfo = &api.TaskExecutionInformation{}
-		}
-		ei := r.Task.ExecutionInfo
-		ei.StartTime = api.T(now)
-		ei.EndTime, ei.ExitCode, ei.FailureInfo, ei.Result = nil, nil, nil, ""
-		r.Task.NodeInfo = &api.ComputeNodeInformation{AffinityID: "TVM:" + node.Node.ID, PoolID: node.PoolID, NodeID: node.Node.ID,
-			TaskRootDirectory: nodeproto.TaskRootDirectory(job.ID, r.Task.ID)}
-		r.Epoch++
-		r.NodeID = node.Node.ID
-		r.Task.ETag = lifecycle.NextETag(r.Task.ETag, s.now())
-		r.Task.LastModified = api.T(now)
-		return nil
+		return lifecycle.ApplyTask(r, lifecycle.Start, lifecycle.Change{Now: now,
+			Node: &api.ComputeNodeInformation{AffinityID: "TVM:" + node.Node.ID, PoolID: node.PoolID, NodeID: node.Node.ID,
+				TaskRootDirectory: nodeproto.TaskRootDirectory(job.ID, r.Task.ID)}})
 	})
 	if errors.Is(err, errNoChange) || errors.Is(err, store.ErrNotFound) {
 		return nodeproto.Assignment{}, false, nil

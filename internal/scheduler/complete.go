@@ -3,8 +3,6 @@ package scheduler
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/lifecycle"
@@ -28,45 +26,16 @@ func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
 		if r.Epoch != rep.Lease.Epoch || r.NodeID != rep.NodeID || r.Task.State != api.TaskRunning {
 			return nodeproto.ErrStaleLease
 		}
-		t := r.Task
-		decision = lifecycle.Decide(t, job, lifecycle.Outcome{ExitCode: rep.ExitCode, FailureInfo: rep.FailureInfo, Kind: lifecycle.FailureKind(rep.Kind)})
-		ei := t.ExecutionInfo
-		if ei == nil {
-			ei = &api.TaskExecutionInformation{}
-			t.ExecutionInfo = ei
-		}
-		if !rep.StartTime.IsZero() {
-			ei.StartTime = api.T(rep.StartTime.UTC())
-		}
+		decision = lifecycle.Decide(r.Task, job, lifecycle.Outcome{ExitCode: rep.ExitCode, FailureInfo: rep.FailureInfo, Kind: lifecycle.FailureKind(rep.Kind)})
 		if rep.Stats != nil {
-			t.Stats = rep.Stats
+			r.Task.Stats = rep.Stats
 		}
+		c := lifecycle.Change{Now: now, ExitCode: rep.ExitCode, StartTime: rep.StartTime, EndTime: rep.EndTime}
 		if decision.Retry {
-			if err := lifecycle.ApplyTask(t, lifecycle.Retry, now); err != nil {
-				return err
-			}
-			ei.RetryCount++
-			ei.LastRetryTime = api.T(now)
-			ei.ExitCode = rep.ExitCode
-			r.NodeID = ""
-		} else {
-			if err := lifecycle.ApplyTask(t, lifecycle.Finish, now); err != nil {
-				return err
-			}
-			end := now
-			if !rep.EndTime.IsZero() {
-				end = rep.EndTime.UTC()
-			}
-			ei.EndTime = api.T(end)
-			ei.ExitCode = rep.ExitCode
-			ei.Result = decision.Result
-			ei.FailureInfo = decision.FailureInfo
-			r.NodeID = ""
+			return lifecycle.ApplyTask(r, lifecycle.Retry, c)
 		}
-		r.Epoch++
-		t.ETag = lifecycle.NextETag(t.ETag, s.now())
-		t.LastModified = api.T(now)
-		return nil
+		c.Result, c.FailureInfo = decision.Result, decision.FailureInfo
+		return lifecycle.ApplyTask(r, lifecycle.Finish, c)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -78,216 +47,9 @@ func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
 		s.Kick()
 		return nil
 	}
-	s.afterCompletion(ctx, job, row.Task, decision.Options)
+	s.svc.AfterCompletion(ctx, job, row.Task, decision.Options)
 	s.Kick()
 	return nil
-}
-
-// TaskCompleted runs the completion rules for a task that completed outside
-// a node report (terminate, delete).
-func (s *Scheduler) TaskCompleted(ctx context.Context, jobID, taskID string) {
-	job, err := s.store.GetJob(ctx, jobID)
-	if err != nil {
-		return
-	}
-	row, err := s.store.GetTask(ctx, jobID, taskID)
-	if err != nil {
-		// Deleted: dependents may now be unblocked or stay blocked; re-check.
-		s.resolveDependencies(ctx, job)
-		s.checkAllComplete(ctx, job)
-		return
-	}
-	s.afterCompletion(ctx, job, row.Task, optionsOf(row.Task))
-}
-
-// JobChanged re-checks a job's dependencies and onAllTasksComplete.
-func (s *Scheduler) JobChanged(ctx context.Context, jobID string) {
-	job, err := s.store.GetJob(ctx, jobID)
-	if err != nil {
-		return
-	}
-	s.resolveDependencies(ctx, job)
-	s.checkAllComplete(ctx, job)
-}
-
-func (s *Scheduler) afterCompletion(ctx context.Context, job *api.Job, t *api.Task, opts api.ExitOptions) {
-	failed := t.ExecutionInfo != nil && t.ExecutionInfo.FailureInfo != nil
-	if m := job.JobManagerTask; m != nil && strings.EqualFold(m.ID, t.ID) && m.KillJobOnCompletion != nil && *m.KillJobOnCompletion {
-		s.terminateJob(ctx, job.ID, "JMComplete")
-		return
-	}
-	if failed && job.OnTaskFailure == api.OnTaskFailurePerformExitOptionsJobAction {
-		switch opts.JobAction {
-		case api.JobActionTerminate:
-			s.terminateJob(ctx, job.ID, "TaskFailed")
-			return
-		case api.JobActionDisable:
-			if err := s.svc.DisableJobInternal(ctx, job.ID); err != nil {
-				s.log.Error("disable job after task failure", "job", job.ID, "err", err)
-			}
-		}
-	}
-	if job.UsesTaskDependencies != nil && *job.UsesTaskDependencies {
-		s.resolveDependencies(ctx, job)
-	}
-	s.checkAllComplete(ctx, job)
-}
-
-func (s *Scheduler) terminateJob(ctx context.Context, jobID, reason string) {
-	if err := s.svc.TerminateJobInternal(ctx, jobID, reason); err != nil {
-		s.log.Error("terminate job", "job", jobID, "reason", reason, "err", err)
-	}
-}
-
-// checkAllComplete terminates a job whose onAllTasksComplete is
-// terminatejob once no task is active or running.
-func (s *Scheduler) checkAllComplete(ctx context.Context, job *api.Job) {
-	if job.OnAllTasksComplete != api.OnAllTasksCompleteTerminateJob || job.State != api.JobActive {
-		return
-	}
-	c, err := s.store.TaskStateCounts(ctx, job.ID)
-	if err != nil {
-		return
-	}
-	if c.TaskCounts.Active == 0 && c.TaskCounts.Running == 0 {
-		s.terminateJob(ctx, job.ID, "AllTasksComplete")
-	}
-}
-
-// optionsOf recomputes the exit options of a completed task from its
-// stored outcome.
-func optionsOf(t *api.Task) api.ExitOptions {
-	o := lifecycle.Outcome{}
-	if ei := t.ExecutionInfo; ei != nil {
-		o.ExitCode, o.FailureInfo = ei.ExitCode, ei.FailureInfo
-		if ei.FailureInfo != nil {
-			o.Kind = kindOf(ei.FailureInfo.Code)
-		}
-	}
-	return lifecycle.ExitOptions(t.ExitConditions, o)
-}
-
-func kindOf(code string) lifecycle.FailureKind {
-	switch {
-	case strings.HasPrefix(code, "FileUpload"):
-		return lifecycle.FileUpload
-	case code == api.FailureTaskEnded:
-		return lifecycle.Ended
-	case code == api.FailureExitCode:
-		return lifecycle.NoFailure
-	}
-	return lifecycle.PreProcessing
-}
-
-// depState says whether one dependency lets a task run.
-type depState int
-
-const (
-	depPending depState = iota
-	depSatisfied
-	depBlocked
-)
-
-// depOf says whether the task in row (nil if it does not exist) lets a
-// dependent run.
-func depOf(row *store.TaskRow) depState {
-	if row == nil || row.Task.State != api.TaskCompleted {
-		return depPending
-	}
-	if optionsOf(row.Task).DependencyAction == api.DependencyBlock {
-		return depBlocked
-	}
-	return depSatisfied
-}
-
-// resolveDependencies releases a job's waiting tasks whose dependencies
-// are all satisfied. A dependency on a task ID that does not exist keeps the
-// task waiting; IDs in a range that do not exist are ignored. The tasks
-// depended on are read with one set query for all waiting tasks, not one
-// read per ID.
-func (s *Scheduler) resolveDependencies(ctx context.Context, job *api.Job) {
-	waiting, err := s.store.WaitingTasks(ctx, job.ID)
-	if err != nil {
-		s.log.Error("list waiting tasks", "job", job.ID, "err", err)
-		return
-	}
-	seen := map[string]bool{}
-	var ids []string
-	for _, w := range waiting {
-		for _, id := range dependencyIDs(w.Task.DependsOn) {
-			if k := strings.ToLower(id); !seen[k] {
-				seen[k] = true
-				ids = append(ids, id)
-			}
-		}
-	}
-	deps, err := s.store.TasksByID(ctx, job.ID, ids)
-	if err != nil {
-		s.log.Error("read dependencies", "job", job.ID, "err", err)
-		return
-	}
-	released := false
-	for _, w := range waiting {
-		if !dependenciesSatisfied(w.Task.DependsOn, deps) {
-			continue
-		}
-		_, err := s.store.UpdateTask(ctx, job.ID, w.Task.ID, func(r *store.TaskRow) error {
-			r.Waiting = false
-			return nil
-		})
-		if err == nil {
-			released = true
-		}
-	}
-	if released {
-		s.Kick()
-	}
-}
-
-// dependencyIDs lists the task IDs d names, ranges expanded. Ranges are
-// walked with an int64 counter, so a range ending at the largest int32
-// terminates; a task whose ranges cover more than
-// api.MaxTaskDependencyRangeIDs IDs (refused at add since the limit was
-// introduced, possible only in older data) contributes none of its range IDs
-// and stays waiting.
-func dependencyIDs(d *api.TaskDependencies) []string {
-	if d == nil {
-		return nil
-	}
-	ids := append([]string(nil), d.TaskIDs...)
-	if api.TaskIDRangesSpan(d.TaskIDRanges) > api.MaxTaskDependencyRangeIDs {
-		return ids
-	}
-	for _, r := range d.TaskIDRanges {
-		for i := int64(r.Start); i <= int64(r.End); i++ {
-			ids = append(ids, strconv.FormatInt(i, 10))
-		}
-	}
-	return ids
-}
-
-// dependenciesSatisfied says whether every dependency in d is met, given
-// the tasks depended on keyed by lower-case ID.
-func dependenciesSatisfied(d *api.TaskDependencies, deps map[string]*store.TaskRow) bool {
-	if d == nil {
-		return true
-	}
-	for _, id := range d.TaskIDs {
-		if depOf(deps[strings.ToLower(id)]) != depSatisfied {
-			return false
-		}
-	}
-	if api.TaskIDRangesSpan(d.TaskIDRanges) > api.MaxTaskDependencyRangeIDs {
-		return false
-	}
-	for _, r := range d.TaskIDRanges {
-		for i := int64(r.Start); i <= int64(r.End); i++ {
-			if row, ok := deps[strconv.FormatInt(i, 10)]; ok && depOf(row) != depSatisfied {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // PrepRelease records a job preparation or release task run on a node.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -115,8 +116,10 @@ func (s *Scheduler) sendWakeups(ctx context.Context) {
 	}
 }
 
-// receiveWakeups wakes this server's waiting nodes when another server
-// kicked.
+// receiveWakeups acts on the store's wake-ups, which any server's
+// scheduler or service sends after a change (this server's included): it
+// drops the cached nodes and pools, which a node or pool change may have
+// made stale, and wakes this server's waiting nodes.
 func (s *Scheduler) receiveWakeups(ctx context.Context) {
 	ch := s.store.Wakeups()
 	for {
@@ -124,6 +127,7 @@ func (s *Scheduler) receiveWakeups(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ch:
+			s.dropCaches()
 			s.wakeLocal()
 		}
 	}
@@ -161,12 +165,10 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 			return
 		}
 		_, _ = s.store.UpdateNode(ctx, p.ID, n.Node.ID, func(n *store.Node) error {
-			n.Node.State = api.NodeUnknown
-			n.Node.StateTransitionTime = api.T(s.now())
-			n.Node.RunningTasksCount = 0
+			lifecycle.SetNodeState(n.Node, api.NodeUnknown, s.now())
 			return nil
 		})
-		s.NodeChanged(n.Node.ID)
+		s.dropNodeCache(n.Node.ID)
 		s.log.Warn("node missed its heartbeats; requeueing its tasks", "pool", p.ID, "node", n.Node.ID,
 			"silent_for", s.now().Sub(seen).Round(time.Second))
 		s.requeueNode(ctx, n.Node.ID, "node lost")
@@ -186,15 +188,17 @@ func (s *Scheduler) checkJobs(ctx context.Context, sweep bool) {
 		for _, j := range jobs {
 			if sweep {
 				if j.UsesTaskDependencies != nil && *j.UsesTaskDependencies {
-					s.resolveDependencies(ctx, j)
+					s.svc.ResolveDependencies(ctx, j)
 				}
-				s.checkAllComplete(ctx, j)
+				s.svc.CheckAllComplete(ctx, j)
 			}
 			if j.Constraints == nil || j.Constraints.MaxWallClockTime == nil || *j.Constraints.MaxWallClockTime == api.Infinite || j.CreationTime == nil {
 				continue
 			}
 			if s.now().Sub(*j.CreationTime) > j.Constraints.MaxWallClockTime.Std() {
-				s.terminateJob(ctx, j.ID, "MaxWallClockTimeExpiry")
+				if err := s.svc.TerminateJobInternal(ctx, j.ID, "MaxWallClockTimeExpiry"); err != nil {
+					s.log.Error("terminate job", "job", j.ID, "reason", "MaxWallClockTimeExpiry", "err", err)
+				}
 			}
 		}
 		if next == "" {

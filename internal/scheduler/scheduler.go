@@ -5,7 +5,13 @@
 //
 // It is the server side of nodeproto: nodes pull work with Acquire (which is
 // also their heartbeat) and report with Complete. All state lives in the
-// store; the scheduler keeps only a wake-up channel.
+// store; the scheduler keeps only a wake-up channel and short-lived caches
+// that the store's wake-ups drop.
+//
+// The scheduler depends on the service, never the other way: it calls the
+// service's completion rules (AfterCompletion, ResolveDependencies,
+// CheckAllComplete), job actions and reconcile passes, and learns of the
+// service's changes from the store's wake-ups (store.Coordination).
 package scheduler
 
 import (
@@ -71,10 +77,11 @@ type Scheduler struct {
 }
 
 var _ nodeproto.Coordinator = (*Scheduler)(nil)
-var _ service.Hooks = (*Scheduler)(nil)
 
-// New returns a scheduler over svc's store. It installs itself as svc's
-// hooks.
+// New returns a scheduler over svc's store. The scheduler calls the
+// service (completion rules, job actions, reconcile); the service never
+// calls the scheduler: it signals changes through the store's Notify,
+// which Run receives (see receiveWakeups).
 func New(svc *service.Service, cfg Config) *Scheduler {
 	if cfg.HeartbeatTimeout == 0 {
 		cfg.HeartbeatTimeout = 30 * time.Second
@@ -89,7 +96,6 @@ func New(svc *service.Service, cfg Config) *Scheduler {
 		cfg.HeartbeatInterval = limit
 	}
 	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, id: newHolderID(), wake: make(chan struct{}), notify: make(chan struct{}, 1), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}, pools: map[string]cachedPool{}, releaseCheck: map[string]time.Time{}}
-	svc.Hooks = s
 	return s
 }
 
@@ -186,7 +192,7 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 		return nil, err
 	}
 	s.markSeen(n.Node.ID, now)
-	s.NodeChanged(n.Node.ID)
+	s.dropNodeCache(n.Node.ID)
 	if err := s.syncPoolCounts(ctx, pool.ID); err != nil {
 		return nil, err
 	}
@@ -288,12 +294,7 @@ func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string) {
 			if row.NodeID != nodeID || (row.Task.State != api.TaskRunning && row.Task.State != api.TaskPreparing) {
 				return errNoChange
 			}
-			if err := service.RequeueRow(row, s.now()); err != nil {
-				return err
-			}
-			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.now())
-			row.Task.LastModified = api.T(s.now())
-			return nil
+			return lifecycle.ApplyTask(row, lifecycle.Requeue, lifecycle.Change{Now: s.now()})
 		})
 		if err != nil && !errors.Is(err, errNoChange) {
 			s.log.Error("requeue task", "job", r.JobID, "task", r.Task.ID, "err", err)
@@ -334,11 +335,18 @@ func (s *Scheduler) forget(nodeID string) {
 	s.mu.Unlock()
 }
 
-// NodeChanged drops a node's cached record, and the cached node lists
-// (service.Hooks).
-func (s *Scheduler) NodeChanged(nodeID string) {
+// dropNodeCache drops a node's cached record, and the cached node lists.
+func (s *Scheduler) dropNodeCache(nodeID string) {
 	s.mu.Lock()
 	delete(s.nodes, nodeID)
+	clear(s.pools)
+	s.mu.Unlock()
+}
+
+// dropCaches drops every cached node and pool.
+func (s *Scheduler) dropCaches() {
+	s.mu.Lock()
+	clear(s.nodes)
 	clear(s.pools)
 	s.mu.Unlock()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"strings"
 	"time"
 
@@ -65,14 +64,14 @@ func parseFormula(formula string) (*autoscale.Formula, error) {
 		return nil, AsError(api.Missing("autoScaleFormula"))
 	}
 	if len(formula) > autoscale.MaxFormulaLength {
-		return nil, &Error{Status: http.StatusBadRequest, Code: api.CodeAutoScalingFormulaTooLong,
+		return nil, &Error{Code: api.CodeAutoScalingFormulaTooLong,
 			Message: fmt.Sprintf("The specified auto-scaling formula exceeds lengths limit: it is %d bytes long; the most is %d.", len(formula), autoscale.MaxFormulaLength),
 			Values:  []api.BatchErrorDetail{{Key: "PropertyName", Value: "autoScaleFormula"}}}
 	}
 	f, err := autoscale.Parse(formula)
 	var ae *autoscale.Error
 	if errors.As(err, &ae) {
-		return nil, &Error{Status: http.StatusBadRequest, Code: api.CodeAutoScalingFormulaSyntaxError,
+		return nil, &Error{Code: api.CodeAutoScalingFormulaSyntaxError,
 			Message: ae.Message, Values: []api.BatchErrorDetail{{Key: "Message", Value: ae.Detail}}}
 	}
 	return f, err
@@ -84,7 +83,7 @@ func (s *Service) validateInterval(d *api.Duration) error {
 		return nil
 	}
 	if min := s.AutoScale.minInterval(); d.Std() < min || d.Std() > MaxAutoScaleInterval {
-		return &Error{Status: http.StatusBadRequest, Code: api.CodeInvalidAutoScalingSettings,
+		return &Error{Code: api.CodeInvalidAutoScalingSettings,
 			Message: fmt.Sprintf("The specified auto-scaling settings are not valid: autoScaleEvaluationInterval must be from %s to %s.", api.Duration(min), api.Duration(MaxAutoScaleInterval)),
 			Values: []api.BatchErrorDetail{{Key: "PropertyName", Value: "autoScaleEvaluationInterval"},
 				{Key: "PropertyValue", Value: d.String()}}}
@@ -97,7 +96,7 @@ func (s *Service) validateInterval(d *api.Duration) error {
 // interval (Azure: "must not be specified").
 func (s *Service) validatePoolAutoScale(p *api.Pool) error {
 	invalid := func(property, why string) error {
-		return &Error{Status: http.StatusBadRequest, Code: api.CodeInvalidAutoScalingSettings,
+		return &Error{Code: api.CodeInvalidAutoScalingSettings,
 			Message: "The specified auto-scaling settings are not valid: " + why,
 			Values:  []api.BatchErrorDetail{{Key: "PropertyName", Value: property}}}
 	}
@@ -140,7 +139,7 @@ func (s *Service) EnableAutoScale(ctx context.Context, id string, body *api.Pool
 			return AsError(api.Missing("autoScaleFormula"))
 		}
 		if on && body.AutoScaleFormula == "" && body.AutoScaleEvaluationInterval == nil {
-			return &Error{Status: http.StatusBadRequest, Code: api.CodeInvalidAutoScalingSettings,
+			return &Error{Code: api.CodeInvalidAutoScalingSettings,
 				Message: "The specified auto-scaling settings are not valid: give autoScaleFormula, autoScaleEvaluationInterval or both."}
 		}
 		p.EnableAutoScale = api.B(true)
@@ -191,7 +190,7 @@ func (s *Service) EvaluateAutoScale(ctx context.Context, id, formula string) (*a
 		return nil, nil, err
 	}
 	if p.EnableAutoScale == nil || !*p.EnableAutoScale {
-		return nil, nil, errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
+		return nil, nil, errorf(api.CodeOperationInvalidForCurrentState,
 			"The pool does not scale automatically; enable autoscale on it before evaluating a formula: %s.", id)
 	}
 	run, _, err := s.evaluate(ctx, p, formula)

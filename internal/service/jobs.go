@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
@@ -123,11 +122,8 @@ func (s *Service) AddJob(ctx context.Context, j *api.Job) error {
 // it, if any.
 func (s *Service) addJob(ctx context.Context, j *api.Job, schedule *api.JobSchedule) error {
 	now := s.Now()
-	j.URL, j.Stats, j.Pending = "", nil, nil
-	j.ETag = lifecycle.NextETag("", now)
-	j.CreationTime, j.LastModified, j.StateTransitionTime = api.T(now), api.T(now), api.T(now)
-	j.State, j.PreviousState, j.PreviousStateTransitionTime = api.JobActive, "", nil
-	j.ExecutionInfo = &api.JobExecutionInformation{StartTime: now, PoolID: j.PoolInfo.PoolID}
+	j.URL, j.Stats = "", nil
+	lifecycle.NewJob(j, now)
 	if err := prepareAutoPool(j, schedule); err != nil {
 		return AsError(err)
 	}
@@ -200,8 +196,8 @@ func (s *Service) addJob(ctx context.Context, j *api.Job, schedule *api.JobSched
 			return fmt.Errorf("add job manager task: %w", err)
 		}
 	}
-	s.Hooks.JobChanged(ctx, j.ID)
-	s.Hooks.Kick()
+	s.jobChanged(ctx, j.ID)
+	s.kick(ctx)
 	return nil
 }
 
@@ -214,12 +210,26 @@ func (s *Service) GetJob(ctx context.Context, id string, cond Conditions) (*api.
 	if err := cond.Check(j.ETag, j.LastModified, false); err != nil {
 		return nil, err
 	}
-	return j, nil
+	return jobView(j), nil
 }
 
 // ListJobs lists jobs.
 func (s *Service) ListJobs(ctx context.Context, pg store.Page) ([]*api.Job, string, error) {
-	return s.Store.ListJobs(ctx, pg)
+	return jobViews(s.Store.ListJobs(ctx, pg))
+}
+
+// jobView is a stored job as a client sees it: without the pending work
+// openbatch records for its transitional state.
+func jobView(j *api.Job) *api.Job {
+	j.Pending = nil
+	return j
+}
+
+func jobViews(jobs []*api.Job, next string, err error) ([]*api.Job, string, error) {
+	for _, j := range jobs {
+		jobView(j)
+	}
+	return jobs, next, err
 }
 
 func (s *Service) updateJob(ctx context.Context, id string, cond Conditions, fn func(*api.Job) error) (*api.Job, error) {
@@ -243,11 +253,11 @@ func (s *Service) updateJob(ctx context.Context, id string, cond Conditions, fn 
 func jobWritable(j *api.Job) error {
 	switch j.State {
 	case api.JobCompleted:
-		return errorf(http.StatusConflict, api.CodeJobCompleted, "The specified job is already in a completed state: %s.", j.ID)
+		return errorf(api.CodeJobCompleted, "The specified job is already in a completed state: %s.", j.ID)
 	case api.JobTerminating:
-		return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", j.ID)
+		return errorf(api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", j.ID)
 	case api.JobDeleting:
-		return errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", j.ID)
+		return errorf(api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", j.ID)
 	}
 	return nil
 }
@@ -325,8 +335,8 @@ func (s *Service) PatchJob(ctx context.Context, id string, p *api.JobPatch, cond
 	if err != nil {
 		return nil, err
 	}
-	s.Hooks.JobChanged(ctx, id)
-	s.Hooks.Kick()
+	s.jobChanged(ctx, id)
+	s.kick(ctx)
 	return j, nil
 }
 
@@ -380,8 +390,8 @@ func (s *Service) UpdateJob(ctx context.Context, id string, u *api.JobUpdate, co
 	if err != nil {
 		return nil, err
 	}
-	s.Hooks.JobChanged(ctx, id)
-	s.Hooks.Kick()
+	s.jobChanged(ctx, id)
+	s.kick(ctx)
 	return j, nil
 }
 
@@ -406,8 +416,8 @@ func (s *Service) forEachTask(ctx context.Context, jobID string, state api.TaskS
 }
 
 // updateRunning applies fn to each of a job's running and preparing tasks
-// (the state is checked again inside each transaction) and bumps the ETag
-// of each task fn changed; fn returns false to leave a task as it is.
+// (the state is checked again inside each transaction); fn moves a task on
+// with lifecycle.ApplyTask, or returns false to leave it as it is.
 func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*store.TaskRow) (bool, error)) error {
 	for _, st := range []api.TaskState{api.TaskRunning, api.TaskPreparing} {
 		err := s.forEachTask(ctx, jobID, st, func(r *store.TaskRow) error {
@@ -415,13 +425,8 @@ func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*stor
 				if r.Task.State != st {
 					return nil
 				}
-				changed, err := fn(r)
-				if err != nil || !changed {
-					return err
-				}
-				r.Task.ETag = lifecycle.NextETag(r.Task.ETag, s.Now())
-				r.Task.LastModified = api.T(s.Now())
-				return nil
+				_, err := fn(r)
+				return err
 			})
 			return err
 		})
@@ -436,7 +441,7 @@ func (s *Service) updateRunning(ctx context.Context, jobID string, fn func(*stor
 // terminate and delete); active tasks stay as they are.
 func (s *Service) endRunningTasks(ctx context.Context, jobID, reason string) error {
 	return s.updateRunning(ctx, jobID, func(r *store.TaskRow) (bool, error) {
-		return true, TerminateRow(r, s.Now(), reason)
+		return true, lifecycle.ApplyTask(r, lifecycle.Terminate, lifecycle.Change{Now: s.Now(), Reason: reason})
 	})
 }
 
@@ -451,13 +456,13 @@ func (s *Service) TerminateJob(ctx context.Context, id, reason string, cond Cond
 	}
 	if _, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
 		if j.State == api.JobDeleting {
-			return errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", id)
+			return errorf(api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", id)
 		}
 		if j.State == api.JobCompleted {
-			return errorf(http.StatusConflict, api.CodeJobCompleted, "The specified job is already in a completed state: %s.", id)
+			return errorf(api.CodeJobCompleted, "The specified job is already in a completed state: %s.", id)
 		}
 		if j.State == api.JobTerminating {
-			return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is already being terminated: %s.", id)
+			return errorf(api.CodeJobBeingTerminated, "The specified job is already being terminated: %s.", id)
 		}
 		return beginTerminate(j, reason, s.Now())
 	}); err != nil {
@@ -484,7 +489,7 @@ func (s *Service) reconcileNow(ctx context.Context, id string) error {
 	if err := s.ReconcileJob(ctx, id); err != nil && ctx.Err() == nil {
 		s.Log.Warn("job work left to the reconcile loop", "job", id, "err", err)
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -565,19 +570,7 @@ func (s *Service) finishTermination(ctx context.Context, j *api.Job) error {
 		if j.State != api.JobTerminating {
 			return nil
 		}
-		reason := "UserTerminate"
-		if j.Pending != nil && j.Pending.TerminateReason != "" {
-			reason = j.Pending.TerminateReason
-		}
-		if err := lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now()); err != nil {
-			return err
-		}
-		if j.ExecutionInfo == nil {
-			j.ExecutionInfo = &api.JobExecutionInformation{}
-		}
-		j.ExecutionInfo.EndTime = api.T(s.Now())
-		j.ExecutionInfo.TerminateReason = reason
-		return nil
+		return lifecycle.ApplyJob(j, lifecycle.Terminated, s.Now())
 	})
 	return err
 }
@@ -682,7 +675,7 @@ func (s *Service) DisableJob(ctx context.Context, id string, opt api.DisableJobO
 	}
 	if _, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
 		if j.State != api.JobActive {
-			return errorf(http.StatusConflict, api.CodeJobNotActive, "The job must be active to be disabled; job %s is %s.", id, j.State)
+			return errorf(api.CodeJobNotActive, "The job must be active to be disabled; job %s is %s.", id, j.State)
 		}
 		return beginDisable(j, opt, s.Now())
 	}); err != nil {
@@ -708,9 +701,9 @@ func (s *Service) finishDisable(ctx context.Context, j *api.Job) error {
 	err := s.updateRunning(ctx, j.ID, func(r *store.TaskRow) (bool, error) {
 		switch opt {
 		case api.DisableRequeue:
-			return true, RequeueRow(r, s.Now())
+			return true, lifecycle.ApplyTask(r, lifecycle.Requeue, lifecycle.Change{Now: s.Now()})
 		case api.DisableTerminate:
-			return true, TerminateRow(r, s.Now(), "Task was ended because its job was disabled")
+			return true, lifecycle.ApplyTask(r, lifecycle.Terminate, lifecycle.Change{Now: s.Now(), Reason: "Task was ended because its job was disabled"})
 		}
 		return false, nil
 	})
@@ -763,7 +756,7 @@ func (s *Service) TerminateJobInternal(ctx context.Context, id, reason string) e
 func (s *Service) EnableJob(ctx context.Context, id string, cond Conditions) error {
 	_, err := s.updateJob(ctx, id, cond, func(j *api.Job) error {
 		if j.State != api.JobDisabled {
-			return errorf(http.StatusConflict, api.CodeJobNotActive, "Only a disabled job can be enabled; job %s is %s.", id, j.State)
+			return errorf(api.CodeJobNotActive, "Only a disabled job can be enabled; job %s is %s.", id, j.State)
 		}
 		now := s.Now()
 		if err := lifecycle.ApplyJob(j, lifecycle.Enable, now); err != nil {
@@ -774,7 +767,7 @@ func (s *Service) EnableJob(ctx context.Context, id string, cond Conditions) err
 	if err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -784,22 +777,4 @@ func (s *Service) TaskCounts(ctx context.Context, id string) (api.TaskCountsResu
 		return api.TaskCountsResult{}, mapStoreErr(err, api.CodeJobNotFound, "job", id)
 	}
 	return s.Store.TaskStateCounts(ctx, id)
-}
-
-// RequeueRow returns a task that was taken from its node through no fault
-// of its own to the queue, revoking its lease.
-func RequeueRow(r *store.TaskRow, now time.Time) error {
-	t := r.Task
-	if err := lifecycle.ApplyTask(t, lifecycle.Requeue, now); err != nil {
-		return err
-	}
-	if t.ExecutionInfo == nil {
-		t.ExecutionInfo = &api.TaskExecutionInformation{}
-	}
-	t.ExecutionInfo.RequeueCount++
-	t.ExecutionInfo.LastRequeueTime = api.T(now)
-	t.ExecutionInfo.StartTime = nil
-	r.Epoch++
-	r.NodeID = ""
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -127,7 +126,7 @@ func (s *Service) AddJobSchedule(ctx context.Context, js *api.JobSchedule) error
 	js.ExecutionInfo = &api.JobScheduleExecutionInformation{NextRunTime: firstRun(js.Schedule, now)}
 	if err := s.Store.CreateJobSchedule(ctx, js); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return errorf(http.StatusConflict, api.CodeJobScheduleExists, "The specified job schedule already exists: %s.", js.ID)
+			return errorf(api.CodeJobScheduleExists, "The specified job schedule already exists: %s.", js.ID)
 		}
 		return err
 	}
@@ -139,7 +138,7 @@ func (s *Service) reconcileScheduleNow(ctx context.Context, id string) {
 	if err := s.ReconcileJobSchedule(ctx, id); err != nil && ctx.Err() == nil {
 		s.Log.Warn("job schedule work left to the reconcile loop", "schedule", id, "err", err)
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 }
 
 func scheduleNotFound(err error, id string) error {
@@ -174,7 +173,7 @@ func (s *Service) ListScheduleJobs(ctx context.Context, id string, pg store.Page
 		j := v.(*api.Job)
 		return strings.HasPrefix(strings.ToLower(j.ID), prefix) && scheduleJobNumber(j.ID) > 0 && (match == nil || match(v))
 	}
-	return s.Store.ListJobs(ctx, pg)
+	return jobViews(s.Store.ListJobs(ctx, pg))
 }
 
 func (s *Service) updateJobSchedule(ctx context.Context, id string, cond Conditions, fn func(*api.JobSchedule) error) (*api.JobSchedule, error) {
@@ -199,11 +198,11 @@ func (s *Service) updateJobSchedule(ctx context.Context, id string, cond Conditi
 func scheduleWritable(js *api.JobSchedule) error {
 	switch js.State {
 	case api.JobScheduleCompleted:
-		return errorf(http.StatusConflict, api.CodeJobScheduleCompleted, "The specified job schedule is already in a completed state: %s.", js.ID)
+		return errorf(api.CodeJobScheduleCompleted, "The specified job schedule is already in a completed state: %s.", js.ID)
 	case api.JobScheduleTerminating:
-		return errorf(http.StatusConflict, api.CodeJobScheduleBeingTerminated, "The specified job schedule is being terminated: %s.", js.ID)
+		return errorf(api.CodeJobScheduleBeingTerminated, "The specified job schedule is being terminated: %s.", js.ID)
 	case api.JobScheduleDeleting:
-		return errorf(http.StatusConflict, api.CodeJobScheduleBeingDeleted, "The specified job schedule has been marked for deletion and is being reclaimed: %s.", js.ID)
+		return errorf(api.CodeJobScheduleBeingDeleted, "The specified job schedule has been marked for deletion and is being reclaimed: %s.", js.ID)
 	}
 	return nil
 }
@@ -314,7 +313,7 @@ func (s *Service) EnableJobSchedule(ctx context.Context, id string, cond Conditi
 			return err
 		}
 		if js.State != api.JobScheduleDisabled {
-			return errorf(http.StatusConflict, api.CodeJobScheduleNotActive, "Only a disabled job schedule can be enabled; job schedule %s is %s.", id, js.State)
+			return errorf(api.CodeJobScheduleNotActive, "Only a disabled job schedule can be enabled; job schedule %s is %s.", id, js.State)
 		}
 		moveSchedule(js, api.JobScheduleActive, s.Now())
 		return nil
@@ -572,7 +571,9 @@ func (s *Service) finishScheduleDelete(ctx context.Context, js *api.JobSchedule)
 	return nil
 }
 
+// isNotFound reports whether err says the pool or job is gone (deleted
+// meanwhile), which the callers treat as done.
 func isNotFound(err error) bool {
 	var se *Error
-	return errors.As(err, &se) && se.Status == http.StatusNotFound
+	return errors.As(err, &se) && (se.Code == api.CodePoolNotFound || se.Code == api.CodeJobNotFound)
 }

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
@@ -50,7 +49,7 @@ func (s *Service) RestartNode(ctx context.Context, poolID, nodeID string, kind R
 	now := s.Now()
 	_, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if code := lifecycle.NodeRestartRefusal(n.Node.State); code != "" {
-			return errorf(http.StatusConflict, code, "The node %s is %s; only idle or running nodes can be %s.", nodeID, n.Node.State, done)
+			return errorf(code, "The node %s is %s; only idle or running nodes can be %s.", nodeID, n.Node.State, done)
 		}
 		n.Node.LastBootTime = api.T(now)
 		return nil
@@ -58,7 +57,7 @@ func (s *Service) RestartNode(ctx context.Context, poolID, nodeID string, kind R
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	s.Hooks.NodeChanged(nodeID)
+	s.kick(ctx)
 	switch opt {
 	case "requeue":
 		err = s.endNodeTasks(ctx, nodeID, true, "")
@@ -68,7 +67,7 @@ func (s *Service) RestartNode(ctx context.Context, poolID, nodeID string, kind R
 	if err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -102,19 +101,19 @@ func (s *Service) DeallocateNode(ctx context.Context, poolID, nodeID, opt string
 	now := s.Now()
 	_, err = s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if code := lifecycle.NodeRestartRefusal(n.Node.State); code != "" {
-			return errorf(http.StatusConflict, code, "The node %s is %s; only idle or running nodes can be deallocated.", nodeID, n.Node.State)
+			return errorf(code, "The node %s is %s; only idle or running nodes can be deallocated.", nodeID, n.Node.State)
 		}
 		to := api.NodeDeallocated
 		if opt == "taskcompletion" || opt == "retaineddata" {
 			to = api.NodeDeallocating
 		}
-		n.Node.State, n.Node.StateTransitionTime = to, api.T(now)
+		lifecycle.SetNodeState(n.Node, to, now)
 		return nil
 	})
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	s.Hooks.NodeChanged(nodeID)
+	s.kick(ctx)
 	switch opt {
 	case "requeue":
 		err = s.endNodeTasks(ctx, nodeID, true, "")
@@ -124,7 +123,7 @@ func (s *Service) DeallocateNode(ctx context.Context, poolID, nodeID, opt string
 	if err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -137,16 +136,15 @@ func (s *Service) StartNode(ctx context.Context, poolID, nodeID string) error {
 	now := s.Now()
 	_, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if n.Node.State != api.NodeDeallocated {
-			return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
+			return errorf(api.CodeOperationInvalidForCurrentState,
 				"The node %s is %s; only a deallocated node can be started.", nodeID, n.Node.State)
 		}
-		n.Node.State, n.Node.StateTransitionTime, n.Node.LastBootTime = api.NodeIdle, api.T(now), api.T(now)
+		lifecycle.SetNodeState(n.Node, api.NodeIdle, now)
 		return nil
 	})
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	s.Hooks.NodeChanged(nodeID)
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
@@ -38,7 +37,7 @@ func (s *Service) DisableScheduling(ctx context.Context, poolID, nodeID string, 
 	if err := s.endNodeTasks(ctx, nodeID, opt == "requeue", "Task was ended because scheduling was disabled on its node"); err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -54,24 +53,16 @@ func (s *Service) endNodeTasks(ctx context.Context, nodeID string, requeue bool,
 			if row.NodeID != nodeID {
 				return nil
 			}
-			var err error
 			if requeue {
-				err = RequeueRow(row, s.Now())
-			} else {
-				err = TerminateRow(row, s.Now(), reason)
+				return lifecycle.ApplyTask(row, lifecycle.Requeue, lifecycle.Change{Now: s.Now()})
 			}
-			if err != nil {
-				return err
-			}
-			row.Task.ETag = lifecycle.NextETag(row.Task.ETag, s.Now())
-			row.Task.LastModified = api.T(s.Now())
-			return nil
+			return lifecycle.ApplyTask(row, lifecycle.Terminate, lifecycle.Change{Now: s.Now(), Reason: reason})
 		})
 		if err != nil {
 			return err
 		}
 		if !requeue {
-			s.Hooks.TaskCompleted(ctx, r.JobID, r.Task.ID)
+			s.taskCompleted(ctx, r.JobID, r.Task.ID)
 		}
 	}
 	return nil
@@ -82,7 +73,7 @@ func (s *Service) EnableScheduling(ctx context.Context, poolID, nodeID string) e
 	if err := s.setScheduling(ctx, poolID, nodeID, api.SchedulingEnabled); err != nil {
 		return err
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -92,7 +83,7 @@ func (s *Service) setScheduling(ctx context.Context, poolID, nodeID string, st a
 	}
 	_, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if n.Node.SchedulingState == st {
-			return errorf(http.StatusConflict, "NodeAlreadyInTargetSchedulingState", "The node's scheduling is already %s: %s.", st, nodeID)
+			return errorf(api.CodeNodeAlreadyInTargetState, "The node's scheduling is already %s: %s.", st, nodeID)
 		}
 		n.Node.SchedulingState = st
 		return nil
@@ -100,7 +91,7 @@ func (s *Service) setScheduling(ctx context.Context, poolID, nodeID string, st a
 	if err != nil {
 		return mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	s.Hooks.NodeChanged(nodeID)
+	s.kick(ctx)
 	return nil
 }
 
@@ -145,7 +136,7 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 		return err
 	}
 	if s.NodeRemover == nil {
-		return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
+		return errorf(api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
 	}
 	return s.NodeRemover.RemoveNodes(ctx, poolID, body.NodeList)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/lifecycle"
@@ -179,7 +178,7 @@ func (s *Service) updatePool(ctx context.Context, id string, cond Conditions, fn
 			return err
 		}
 		if p.State == api.PoolDeleting {
-			return errorf(http.StatusConflict, api.CodePoolBeingDeleted, "The specified pool has been marked for deletion and is being reclaimed: %s.", id)
+			return errorf(api.CodePoolBeingDeleted, "The specified pool has been marked for deletion and is being reclaimed: %s.", id)
 		}
 		if err := fn(p); err != nil {
 			return err
@@ -256,7 +255,7 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 	}
 	p, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
 		if p.EnableAutoScale != nil && *p.EnableAutoScale {
-			return errorf(http.StatusConflict, "AutoScalingEnabled", "The pool has autoscaling enabled and cannot be resized manually: %s.", id)
+			return errorf(api.CodeAutoScalingEnabled, "The pool has autoscaling enabled and cannot be resized manually: %s.", id)
 		}
 		if r.TargetDedicatedNodes != nil {
 			p.TargetDedicatedNodes = r.TargetDedicatedNodes
@@ -357,8 +356,9 @@ func (s *Service) ReconcilePools(ctx context.Context) error {
 	}
 }
 
-// ListNodes lists a pool's nodes.
-func (s *Service) ListNodes(ctx context.Context, poolID string) ([]*store.Node, error) {
+// ListNodes lists a pool's nodes, sorted by ID, as a client sees them
+// (nodeView).
+func (s *Service) ListNodes(ctx context.Context, poolID string) ([]NodeView, error) {
 	if _, err := s.Store.GetPool(ctx, poolID); err != nil {
 		return nil, mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
 	}
@@ -366,7 +366,29 @@ func (s *Service) ListNodes(ctx context.Context, poolID string) ([]*store.Node, 
 	if err != nil {
 		return nil, err
 	}
-	return nodes, s.withLoads(ctx, nodes)
+	if err := s.withLoads(ctx, nodes); err != nil {
+		return nil, err
+	}
+	views := make([]NodeView, len(nodes))
+	for i, n := range nodes {
+		views[i] = nodeView(n)
+	}
+	return views, nil
+}
+
+// NodeView is a node as a client sees it: the API's ComputeNode, with its
+// affinity ID, and the ID of its pool as stored (for its URL), but none of
+// the server's bookkeeping (address, root, heartbeat, credential
+// generation).
+type NodeView struct {
+	PoolID string
+	Node   *api.ComputeNode
+}
+
+func nodeView(n *store.Node) NodeView {
+	cn := *n.Node
+	cn.AffinityID = "TVM:" + cn.ID
+	return NodeView{PoolID: n.PoolID, Node: &cn}
 }
 
 // withLoads fills what a node runs and ran from the tasks table: running
@@ -404,16 +426,19 @@ func (s *Service) withLoads(ctx context.Context, nodes []*store.Node) error {
 // maxRecentTasks is how many recent tasks a node lists.
 const maxRecentTasks = 20
 
-// GetNode reads a node.
-func (s *Service) GetNode(ctx context.Context, poolID, nodeID string) (*store.Node, error) {
+// GetNode reads a node as a client sees it (nodeView).
+func (s *Service) GetNode(ctx context.Context, poolID, nodeID string) (NodeView, error) {
 	if _, err := s.Store.GetPool(ctx, poolID); err != nil {
-		return nil, mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
+		return NodeView{}, mapStoreErr(err, api.CodePoolNotFound, "pool", poolID)
 	}
 	n, err := s.Store.GetNode(ctx, poolID, nodeID)
 	if err != nil {
-		return nil, mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
+		return NodeView{}, mapStoreErr(err, api.CodeNodeNotFound, "node", nodeID)
 	}
-	return n, s.withLoads(ctx, []*store.Node{n})
+	if err := s.withLoads(ctx, []*store.Node{n}); err != nil {
+		return NodeView{}, err
+	}
+	return nodeView(n), nil
 }
 
 // PrepReleaseStatus lists the job preparation and release task runs of a
@@ -424,7 +449,7 @@ func (s *Service) PrepReleaseStatus(ctx context.Context, jobID string) ([]api.Jo
 		return nil, mapStoreErr(err, api.CodeJobNotFound, "job", jobID)
 	}
 	if j.JobPreparationTask == nil {
-		return nil, errorf(http.StatusConflict, api.CodeJobPreparationTaskNotSpecified, "The job has no job preparation task: %s.", jobID)
+		return nil, errorf(api.CodeJobPreparationTaskNotSpecified, "The job has no job preparation task: %s.", jobID)
 	}
 	return s.Store.PrepReleaseStatus(ctx, jobID)
 }

@@ -1,7 +1,20 @@
 // Package service implements the operations of the Batch data-plane API
 // over the store: validation of request bodies, defaults, optimistic
-// concurrency and the state rules of pools, jobs and tasks. The HTTP layer
-// parses requests and renders responses; everything between is here.
+// concurrency, the state rules of pools, jobs and tasks, and the
+// completion rules (dependents, job actions, onAllTasksComplete). The HTTP
+// layer parses requests and renders responses; everything between is here.
+//
+// Its errors carry Batch error codes only (*Error, ErrNotModified);
+// internal/httpapi alone maps codes to HTTP statuses, and this package
+// imports no net/http. It returns api types (and NodeView), never store
+// rows. State changes and their side effects go through
+// internal/lifecycle.
+//
+// Dependencies run one way: the scheduler calls the service; the service
+// never calls the scheduler. After a change that may make work runnable or
+// that the schedulers cache (a node's scheduling state, say), the service
+// calls the store's Notify, which wakes the scheduler of every server
+// sharing the database.
 package service
 
 import (
@@ -9,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -17,10 +29,11 @@ import (
 	"github.com/openbatch/openbatch/internal/store"
 )
 
-// Error is an API error: an HTTP status, a Batch error code, a message that
-// says what to change, and optional key-value details.
+// Error is an API error: a Batch error code, a message that says what to
+// change, and optional key-value details. It carries no HTTP status: the
+// HTTP layer alone maps codes to statuses (internal/httpapi/status.go), so
+// every code the service returns must be in that table.
 type Error struct {
-	Status  int
 	Code    string
 	Message string
 	Values  []api.BatchErrorDetail
@@ -28,12 +41,17 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-func errorf(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// ErrNotModified is returned by Conditions.Check for a read whose
+// If-None-Match or If-Modified-Since condition says the client's copy is
+// current: the HTTP layer answers 304 with no body.
+var ErrNotModified = errors.New("not modified")
+
 func propertyError(pe *api.PropertyError) *Error {
-	e := &Error{Status: http.StatusBadRequest, Code: pe.Code, Message: pe.Reason}
+	e := &Error{Code: pe.Code, Message: pe.Reason}
 	e.Values = append(e.Values, api.BatchErrorDetail{Key: "PropertyName", Value: pe.Property})
 	if pe.Value != "" {
 		e.Values = append(e.Values, api.BatchErrorDetail{Key: "PropertyValue", Value: pe.Value})
@@ -49,12 +67,6 @@ func AsError(err error) error {
 		return propertyError(pe)
 	}
 	return err
-}
-
-// Notifier is told when work may have become runnable, so the scheduler can
-// hand it out without waiting for its next poll.
-type Notifier interface {
-	Kick()
 }
 
 // Provisioner creates and removes a pool's nodes. openbatch dev provides one
@@ -75,21 +87,6 @@ type Capacity interface {
 	CheckTarget(poolID string, target int) error
 }
 
-// Hooks are the parts the service calls on task and job changes.
-type Hooks interface {
-	Notifier
-	// TaskCompleted runs the completion rules (dependencies, job actions,
-	// onAllTasksComplete) after a task reached completed outside a node
-	// report, e.g. by terminate.
-	TaskCompleted(ctx context.Context, jobID, taskID string)
-	// JobChanged re-evaluates a job after a patch (e.g. onAllTasksComplete
-	// switched to terminatejob).
-	JobChanged(ctx context.Context, jobID string)
-	// NodeChanged says a node's record changed outside the scheduler (e.g.
-	// its scheduling was disabled).
-	NodeChanged(nodeID string)
-}
-
 // TaskDirs removes task directories from the nodes that ran them.
 type TaskDirs interface {
 	RemoveTaskDir(ctx context.Context, poolID, nodeID, jobID, taskID string) error
@@ -99,7 +96,6 @@ type TaskDirs interface {
 type Service struct {
 	Store       store.Store
 	Log         *slog.Logger
-	Hooks       Hooks
 	Provisioner Provisioner
 	TaskDirs    TaskDirs
 	NodeRemover NodeRemover
@@ -118,14 +114,21 @@ func New(st store.Store, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{Store: st, Log: log, Hooks: nopHooks{}, Now: api.Now}
+	return &Service{Store: st, Log: log, Now: api.Now}
 }
 
-type nopHooks struct{}
-
-func (nopHooks) Kick()                                         {}
-func (nopHooks) TaskCompleted(context.Context, string, string) {}
-func (nopHooks) JobChanged(context.Context, string)            {}
+// kick tells every server sharing the store, this one included, that
+// there may be new work or changed nodes, pools or jobs: their schedulers
+// wake the nodes waiting for work and drop what they cache. The service
+// signals through the store and never calls the scheduler, so that the
+// dependency runs one way (scheduler → service → store) and a change made
+// on one server is seen by all.
+func (s *Service) kick(ctx context.Context) {
+	if err := s.Store.Notify(ctx); err != nil && ctx.Err() == nil {
+		// A lost wake-up costs latency, not correctness: nodes poll.
+		s.Log.Debug("notify servers of a change", "err", err)
+	}
+}
 
 // Conditions are the If-* headers of a request.
 type Conditions struct {
@@ -138,40 +141,42 @@ func etagEqual(a, b string) bool {
 }
 
 // Check reports whether an entity with etag and lastModified satisfies the
-// conditions: it returns nil, or a ConditionNotMet error with status 304
-// for reads and 412 for writes.
+// conditions: it returns nil, ErrNotModified (a read whose copy is
+// current), or a ConditionNotMet error.
 func (c Conditions) Check(etag string, lastModified *time.Time, write bool) error {
-	// If-Match and If-Unmodified-Since guard writes: failing them is 412
-	// whatever the method. If-None-Match and If-Modified-Since on a read
-	// mean "not modified": 304.
-	failed := func(status int, why string) error {
-		return errorf(status, api.CodeConditionNotMet, "The condition specified using HTTP conditional header(s) is not met: %s.", why)
+	// If-Match and If-Unmodified-Since guard writes: failing them is
+	// ConditionNotMet whatever the method. If-None-Match and
+	// If-Modified-Since on a read mean "not modified".
+	failed := func(why string) error {
+		return errorf(api.CodeConditionNotMet, "The condition specified using HTTP conditional header(s) is not met: %s.", why)
 	}
-	notModified := http.StatusNotModified
-	if write {
-		notModified = http.StatusPreconditionFailed
+	notModified := func(why string) error {
+		if write {
+			return failed(why)
+		}
+		return ErrNotModified
 	}
 	if c.IfMatch != "" && !etagEqual(c.IfMatch, etag) {
-		return failed(http.StatusPreconditionFailed, "If-Match does not match the current ETag")
+		return failed("If-Match does not match the current ETag")
 	}
 	if c.IfNoneMatch != "" && etagEqual(c.IfNoneMatch, etag) {
-		return failed(notModified, "If-None-Match matches the current ETag")
+		return notModified("If-None-Match matches the current ETag")
 	}
 	if lastModified == nil {
 		return nil
 	}
 	lm := lastModified.Truncate(time.Second)
 	if c.IfModifiedSince != nil && !lm.After(*c.IfModifiedSince) {
-		return failed(notModified, "the entity was not modified since If-Modified-Since")
+		return notModified("the entity was not modified since If-Modified-Since")
 	}
 	if c.IfUnmodifiedSince != nil && lm.After(*c.IfUnmodifiedSince) {
-		return failed(http.StatusPreconditionFailed, "the entity was modified since If-Unmodified-Since")
+		return failed("the entity was modified since If-Unmodified-Since")
 	}
 	return nil
 }
 
 func notFound(code, what, id string) *Error {
-	return errorf(http.StatusNotFound, code, "The specified %s does not exist: %s.", what, id)
+	return errorf(code, "The specified %s does not exist: %s.", what, id)
 }
 
 func mapStoreErr(err error, code, what, id string) error {
@@ -188,9 +193,7 @@ func mapStoreErr(err error, code, what, id string) error {
 		default:
 			c = api.CodeTaskExists
 		}
-		return errorf(http.StatusConflict, c, "The specified %s already exists: %s.", what, id)
+		return errorf(c, "The specified %s already exists: %s.", what, id)
 	}
 	return err
 }
-
-func (nopHooks) NodeChanged(string) {}

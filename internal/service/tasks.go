@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/lifecycle"
@@ -27,11 +25,11 @@ func (s *Service) jobForTasks(ctx context.Context, jobID string) (*api.Job, erro
 	}
 	switch job.State {
 	case api.JobCompleted:
-		return nil, errorf(http.StatusConflict, api.CodeJobCompleted, "The specified job is already in a completed state: %s.", jobID)
+		return nil, errorf(api.CodeJobCompleted, "The specified job is already in a completed state: %s.", jobID)
 	case api.JobTerminating:
-		return nil, errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", jobID)
+		return nil, errorf(api.CodeJobBeingTerminated, "The specified job is being terminated: %s.", jobID)
 	case api.JobDeleting:
-		return nil, errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", jobID)
+		return nil, errorf(api.CodeJobBeingDeleted, "The specified job has been marked for deletion and is being reclaimed: %s.", jobID)
 	}
 	return job, nil
 }
@@ -93,11 +91,8 @@ func (s *Service) validateTask(t *api.Task, job *api.Job) error {
 // newTask fills the service-set fields and defaults of a task being added.
 func (s *Service) newTask(t *api.Task, job *api.Job) {
 	now := s.Now()
-	t.URL, t.NodeInfo, t.Stats = "", nil, nil
-	t.ETag = lifecycle.NextETag("", now)
-	t.CreationTime, t.LastModified, t.StateTransitionTime = api.T(now), api.T(now), api.T(now)
-	t.State, t.PreviousState, t.PreviousStateTransitionTime = api.TaskActive, "", nil
-	t.ExecutionInfo = &api.TaskExecutionInformation{}
+	t.URL, t.Stats = "", nil
+	lifecycle.NewTask(t, now)
 	if t.Constraints == nil {
 		t.Constraints = &api.TaskConstraints{}
 	}
@@ -129,10 +124,10 @@ func (s *Service) newTask(t *api.Task, job *api.Job) {
 
 func (s *Service) checkReservedTaskID(t *api.Task, job *api.Job) error {
 	if p := job.JobPreparationTask; p != nil && equalFold(t.ID, prepID(p)) {
-		return errorf(http.StatusConflict, api.CodeTaskIDSameAsJobPreparationTask, "The task ID %s is the same as the job preparation task's ID.", t.ID)
+		return errorf(api.CodeTaskIDSameAsJobPreparationTask, "The task ID %s is the same as the job preparation task's ID.", t.ID)
 	}
 	if r := job.JobReleaseTask; r != nil && equalFold(t.ID, releaseID(r)) {
-		return errorf(http.StatusConflict, api.CodeTaskIDSameAsJobReleaseTask, "The task ID %s is the same as the job release task's ID.", t.ID)
+		return errorf(api.CodeTaskIDSameAsJobReleaseTask, "The task ID %s is the same as the job release task's ID.", t.ID)
 	}
 	return nil
 }
@@ -171,10 +166,10 @@ func (s *Service) AddTask(ctx context.Context, jobID string, t *api.Task) error 
 	if errs[0] != nil {
 		return mapStoreErr(errs[0], api.CodeTaskNotFound, "task", t.ID)
 	}
-	if hasDeps(t) {
-		s.Hooks.JobChanged(ctx, jobID)
+	if lifecycle.HasDependencies(t) {
+		s.jobChanged(ctx, jobID)
 	}
-	s.Hooks.Kick()
+	s.kick(ctx)
 	return nil
 }
 
@@ -211,7 +206,7 @@ func (s *Service) AddTasks(ctx context.Context, jobID string, tasks []*api.Task,
 			continue
 		}
 		if seen[lower(t.ID)] {
-			out[i].Err = errorf(http.StatusConflict, api.CodeTaskExists, "The specified task already exists: %s.", t.ID)
+			out[i].Err = errorf(api.CodeTaskExists, "The specified task already exists: %s.", t.ID)
 			continue
 		}
 		seen[lower(t.ID)] = true
@@ -229,12 +224,12 @@ func (s *Service) AddTasks(ctx context.Context, jobID string, tasks []*api.Task,
 			if e != nil {
 				out[idx[k]].Err = mapStoreErr(e, api.CodeTaskNotFound, "task", valid[k].ID)
 			}
-			deps = deps || hasDeps(valid[k])
+			deps = deps || lifecycle.HasDependencies(valid[k])
 		}
 		if deps {
-			s.Hooks.JobChanged(ctx, jobID)
+			s.jobChanged(ctx, jobID)
 		}
-		s.Hooks.Kick()
+		s.kick(ctx)
 	}
 	return out, nil
 }
@@ -310,7 +305,7 @@ func (s *Service) UpdateTask(ctx context.Context, jobID, taskID string, upd *api
 	}
 	return s.updateTask(ctx, jobID, taskID, cond, func(r *store.TaskRow) error {
 		if r.Task.State == api.TaskCompleted {
-			return errorf(http.StatusConflict, api.CodeTaskCompleted, "The specified task is already completed: %s.", taskID)
+			return errorf(api.CodeTaskCompleted, "The specified task is already completed: %s.", taskID)
 		}
 		c := upd.Constraints
 		if c == nil {
@@ -346,40 +341,15 @@ func (s *Service) TerminateTask(ctx context.Context, jobID, taskID string, cond 
 			return nil // terminating a completed task is a no-op, as in Azure
 		}
 		changed = true
-		return TerminateRow(r, s.Now(), "Task was ended by user request")
+		return lifecycle.ApplyTask(r, lifecycle.Terminate, lifecycle.Change{Now: s.Now(), Reason: "Task was ended by user request"})
 	})
 	if err != nil {
 		return err
 	}
 	if changed {
-		s.Hooks.TaskCompleted(ctx, jobID, taskID)
-		s.Hooks.Kick()
+		s.taskCompleted(ctx, jobID, taskID)
+		s.kick(ctx)
 	}
-	return nil
-}
-
-// TerminateRow completes a task that a user or its job ended, revoking any
-// lease (the epoch moves on) so that the node kills the process and its late
-// report is refused.
-func TerminateRow(r *store.TaskRow, now time.Time, reason string) error {
-	t := r.Task
-	wasRunning := t.State == api.TaskRunning || t.State == api.TaskPreparing
-	if err := lifecycle.ApplyTask(t, lifecycle.Terminate, now); err != nil {
-		return err
-	}
-	if t.ExecutionInfo == nil {
-		t.ExecutionInfo = &api.TaskExecutionInformation{}
-	}
-	ei := t.ExecutionInfo
-	ei.EndTime = api.T(now)
-	ei.Result = api.ResultFailure
-	ei.FailureInfo = &api.TaskFailureInformation{Category: api.UserError, Code: api.FailureTaskEnded, Message: reason}
-	if wasRunning {
-		ei.ExitCode = nil
-	}
-	r.Epoch++
-	r.NodeID = ""
-	r.Waiting = false
 	return nil
 }
 
@@ -401,8 +371,8 @@ func (s *Service) DeleteTask(ctx context.Context, jobID, taskID string, cond Con
 		return mapStoreErr(err, api.CodeTaskNotFound, "task", taskID)
 	}
 	s.removeTaskDir(ctx, job, row.Task)
-	s.Hooks.TaskCompleted(ctx, jobID, taskID)
-	s.Hooks.Kick()
+	s.taskCompleted(ctx, jobID, taskID)
+	s.kick(ctx)
 	return nil
 }
 
@@ -424,39 +394,27 @@ func (s *Service) ReactivateTask(ctx context.Context, jobID, taskID string, cond
 	}
 	switch job.State {
 	case api.JobCompleted:
-		return errorf(http.StatusConflict, api.CodeJobCompleted, "The job is completed; its tasks cannot be reactivated: %s.", jobID)
+		return errorf(api.CodeJobCompleted, "The job is completed; its tasks cannot be reactivated: %s.", jobID)
 	case api.JobTerminating:
-		return errorf(http.StatusConflict, api.CodeJobBeingTerminated, "The job is being terminated: %s.", jobID)
+		return errorf(api.CodeJobBeingTerminated, "The job is being terminated: %s.", jobID)
 	case api.JobDeleting:
-		return errorf(http.StatusConflict, api.CodeJobBeingDeleted, "The job is being deleted: %s.", jobID)
+		return errorf(api.CodeJobBeingDeleted, "The job is being deleted: %s.", jobID)
 	}
 	_, err = s.updateTask(ctx, jobID, taskID, cond, func(r *store.TaskRow) error {
 		t := r.Task
 		if t.State != api.TaskCompleted {
-			return errorf(http.StatusConflict, api.CodeTaskNotCompleted, "Only a completed task can be reactivated; task %s is %s.", taskID, t.State)
+			return errorf(api.CodeTaskNotCompleted, "Only a completed task can be reactivated; task %s is %s.", taskID, t.State)
 		}
 		if t.ExecutionInfo != nil && t.ExecutionInfo.Result == api.ResultSuccess {
-			return errorf(http.StatusConflict, api.CodeTaskSucceeded, "The task completed successfully and cannot be reactivated: %s.", taskID)
+			return errorf(api.CodeTaskSucceeded, "The task completed successfully and cannot be reactivated: %s.", taskID)
 		}
-		if err := lifecycle.ApplyTask(t, lifecycle.Reactivate, s.Now()); err != nil {
-			return err
-		}
-		rq, lrq := int32(0), (*time.Time)(nil)
-		if t.ExecutionInfo != nil {
-			rq, lrq = t.ExecutionInfo.RequeueCount, t.ExecutionInfo.LastRequeueTime
-		}
-		t.ExecutionInfo = &api.TaskExecutionInformation{RequeueCount: rq, LastRequeueTime: lrq}
-		t.NodeInfo = nil
-		r.Epoch++
-		r.NodeID = ""
-		r.Waiting = hasDeps(t)
-		return nil
+		return lifecycle.ApplyTask(r, lifecycle.Reactivate, lifecycle.Change{Now: s.Now()})
 	})
 	if err != nil {
 		return err
 	}
-	s.Hooks.JobChanged(ctx, jobID)
-	s.Hooks.Kick()
+	s.jobChanged(ctx, jobID)
+	s.kick(ctx)
 	return nil
 }
 
@@ -469,10 +427,6 @@ func (s *Service) Subtasks(ctx context.Context, jobID, taskID string) ([]api.Sub
 	return []api.SubtaskInformation{}, nil
 }
 
-func hasDeps(t *api.Task) bool {
-	return t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
-}
-
 func equalFold(a, b string) bool { return lower(a) == lower(b) }
 
 func lower(s string) string { return strings.ToLower(s) }
@@ -482,7 +436,7 @@ func lower(s string) string { return strings.ToLower(s) }
 // limit or code; the state of the job is what refuses the operation.
 func taskLimitErr(err error, jobID string) error {
 	if errors.Is(err, store.ErrJobTaskLimit) {
-		return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState,
+		return errorf(api.CodeOperationInvalidForCurrentState,
 			"Job %s would have more than %d tasks, the most openbatch keeps in one job; delete completed tasks or add them to another job.", jobID, api.MaxTasksPerJob)
 	}
 	return err

@@ -225,13 +225,14 @@ type Coordination interface {
 	// already holder's, and reports whether holder holds it. A holder that
 	// stops renewing loses the lease after ttl; another takes it then.
 	TryLead(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	// Notify wakes every server sharing the database (PostgreSQL: NOTIFY):
-	// there may be new work. Stores that only one server opens at a time
-	// (SQLite) do nothing.
+	// Notify wakes every server sharing the database, this one included
+	// (PostgreSQL: NOTIFY; SQLite, which one server opens, an in-process
+	// channel): there may be new work, or an entity the receivers cache
+	// changed. The service signals its changes this way, so it never calls
+	// the scheduler.
 	Notify(ctx context.Context) error
-	// Wakeups receives after another server's Notify. Wake-ups carry no
-	// data; they may be coalesced or lost, so a receiver treats one as a
-	// hint to look again and polls as well. It is nil for stores that only
-	// one server opens (a nil channel never receives).
+	// Wakeups receives after any server's Notify. Wake-ups carry no data;
+	// they may be coalesced or lost, so a receiver treats one as a hint to
+	// look again and polls as well.
 	Wakeups() <-chan struct{}
 }

@@ -27,9 +27,17 @@ func (s *Store) TryLead(ctx context.Context, name, holder string, ttl time.Durat
 	return got == holder, nil
 }
 
-// Notify does nothing: the one server that opens the database wakes its
-// own waiters directly.
-func (s *Store) Notify(context.Context) error { return nil }
+// Notify wakes the receivers of Wakeups in this process: one server owns
+// an SQLite database, so the in-process channel is the equivalent of
+// PostgreSQL's NOTIFY. Like it, wake-ups coalesce: one pending covers any
+// number.
+func (s *Store) Notify(context.Context) error {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
 
-// Wakeups is nil: no other server shares an SQLite database.
-func (s *Store) Wakeups() <-chan struct{} { return nil }
+// Wakeups receives after a Notify in this process.
+func (s *Store) Wakeups() <-chan struct{} { return s.wake }

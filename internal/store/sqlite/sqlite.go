@@ -22,6 +22,8 @@ import (
 // Store is a store.Store backed by one SQLite database file.
 type Store struct {
 	*sqlstore.Store
+	// wake carries Notify to Wakeups (see coord.go).
+	wake chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -52,7 +54,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &Store{Store: sqlstore.New(w, r, dialect)}, nil
+	return &Store{Store: sqlstore.New(w, r, dialect), wake: make(chan struct{}, 1)}, nil
 }
 
 // migrate brings the database to the current schema with goose's
