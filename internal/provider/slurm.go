@@ -344,7 +344,7 @@ func (s *Slurm) run(ctx context.Context, name string, args ...string) ([]byte, e
 
 // shellQuote quotes s for a POSIX shell. Written here because the standard
 // library has none and the job script needs only this one rule: wrap in
-// single quotes, and write each single quote as '\''.
+// single quotes, and write each single quote as '\”.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
