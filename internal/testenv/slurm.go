@@ -64,18 +64,21 @@ func StartSlurm(ctx context.Context) (*Slurm, error) {
 
 func (s *Slurm) start(ctx context.Context) error {
 	dir := s.Dir
-	for _, d := range []string{"munge", "state", "spool"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+	// munged wants its socket reachable by every user (the directories
+	// on its path traversable) and its key private.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	for d, mode := range map[string]os.FileMode{"munge": 0o755, "key": 0o700, "state": 0o700, "spool": 0o700} {
+		if err := os.Mkdir(filepath.Join(dir, d), mode); err != nil {
 			return err
 		}
 	}
-	// munged checks that its key is private; clients reach the socket
-	// through a directory only root may enter (the tests run as root).
 	key := make([]byte, 1024)
 	if _, err := rand.Read(key); err != nil {
 		return err
 	}
-	keyFile := filepath.Join(dir, "munge", "munge.key")
+	keyFile := filepath.Join(dir, "key", "munge.key")
 	if err := os.WriteFile(keyFile, key, 0o400); err != nil {
 		return err
 	}
@@ -86,7 +89,7 @@ func (s *Slurm) start(ctx context.Context) error {
 		return err
 	}
 	if err := waitFor(ctx, 20*time.Second, func() bool { _, err := os.Stat(sock); return err == nil }); err != nil {
-		return fmt.Errorf("munged did not create its socket: %w\n%s", err, readTail(filepath.Join(dir, "munge", "munged.log")))
+		return fmt.Errorf("munged did not create its socket: %w\n%s", err, readTail(filepath.Join(dir, "munged.out")))
 	}
 	host, err := os.Hostname()
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,7 +95,10 @@ func TestSlurmProvider(t *testing.T) {
 	if err := c.AddPool(ctx, &api.Pool{ID: "hpc-a", VMSize: "STANDARD_D2S_V3", TargetDedicatedNodes: api.I32(3)}); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
+	phase := func(what string) { t.Logf("%-40s at %5.1fs", what, time.Since(start).Seconds()) }
 	waitIdle(ctx, t, c, sl, 3)
+	phase("3 Slurm nodes idle")
 	checkScripts(t, roots, srv.JoinToken)
 
 	if err := c.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "hpc-a"}}); err != nil {
@@ -125,24 +130,33 @@ func TestSlurmProvider(t *testing.T) {
 		}
 		nodesUsed[got.NodeInfo.NodeID] = true
 	}
-	t.Logf("6 tasks ran on %d Slurm nodes; outputs in Azurite", len(nodesUsed))
+	phase(fmt.Sprintf("6 tasks done on %d nodes, outputs in Azurite", len(nodesUsed)))
 
 	resize(ctx, t, c, "hpc-a", 1, "taskcompletion")
 	waitIdle(ctx, t, c, sl, 1)
+	phase("scaled in to 1")
 	resize(ctx, t, c, "hpc-a", 3, "")
 	waitIdle(ctx, t, c, sl, 3)
+	phase("scaled out to 3")
 
-	// Slurm ends a node's job behind openbatch's back: the node is lost
-	// (heartbeat timeout), removed, and replaced by a new job.
+	// Slurm ends a node's job behind openbatch's back, as at its time
+	// limit (SIGTERM): the agent drains and leaves, and a new job replaces
+	// it. Then a node dies (its agent SIGKILLed, so the job ends with no
+	// goodbye): the heartbeat timeout finds it lost and requeues its tasks,
+	// and it is removed and replaced.
 	jobs := slurmJobs(ctx, t, sl)
-	if out, err := sl.Command(ctx, "scancel", "--signal=KILL", "--full", jobs[0]).CombinedOutput(); err != nil {
+	if out, err := sl.Command(ctx, "scancel", jobs[0].id).CombinedOutput(); err != nil {
 		t.Fatalf("scancel: %v: %s", err, out)
 	}
-	waitCond(ctx, t, "a new job replacing the killed one", func() (bool, string) {
-		now := slurmJobs(ctx, t, sl)
-		return len(now) == 3 && !slices.Contains(now, jobs[0]), fmt.Sprint(now)
-	})
+	waitReplaced(ctx, t, c, jobs[0].node)
+	phase("node whose job Slurm ended replaced")
+	killed := slurmJobs(ctx, t, sl)[0].node
+	if err := killAgent(killed); err != nil {
+		t.Fatal(err)
+	}
+	waitReplaced(ctx, t, c, killed)
 	waitIdle(ctx, t, c, sl, 3)
+	phase("lost node replaced")
 
 	if _, err := c.Do(ctx, http.MethodDelete, "/pools/hpc-a", nil, nil); err != nil {
 		t.Fatal(err)
@@ -151,6 +165,49 @@ func TestSlurmProvider(t *testing.T) {
 		now := slurmJobs(ctx, t, sl)
 		return len(now) == 0, fmt.Sprint(now)
 	})
+	phase("pool deleted, no job left")
+}
+
+// waitReplaced waits until node gone has left pool hpc-a and the pool has
+// 3 idle nodes again.
+func waitReplaced(ctx context.Context, t *testing.T, c *client.Client, gone string) {
+	t.Helper()
+	waitCond(ctx, t, "node "+gone+" removed and replaced", func() (bool, string) {
+		nodes, err := client.ListAll[api.ComputeNode](ctx, c, "/pools/hpc-a/nodes")
+		if err != nil {
+			return false, err.Error()
+		}
+		idle := 0
+		for _, nd := range nodes {
+			if nd.ID == gone {
+				return false, "node " + nd.ID + " still " + string(nd.State)
+			}
+			if nd.State == api.NodeIdle {
+				idle++
+			}
+		}
+		return idle == 3, fmt.Sprintf("%d idle of %d", idle, len(nodes))
+	})
+}
+
+// killAgent SIGKILLs the `openbatch agent` process of node.
+func killAgent(node string) error {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 2 && args[1] == "agent" && slices.Contains(args, node) {
+			pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			if err != nil {
+				return err
+			}
+			return syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("no agent process of node %s", node)
 }
 
 // waitIdle waits until pool hpc-a has n idle nodes and Slurm runs n of its
@@ -189,22 +246,24 @@ func resize(ctx context.Context, t *testing.T, c *client.Client, pool string, n 
 	}
 }
 
-// slurmJobs lists the IDs of the Slurm jobs of pool hpc-a that run or
-// wait to.
-func slurmJobs(ctx context.Context, t *testing.T, sl *testenv.Slurm) []string {
+// slurmJob is a Slurm job of a node.
+type slurmJob struct{ id, node string }
+
+// slurmJobs lists the Slurm jobs of pool hpc-a that run or wait to.
+func slurmJobs(ctx context.Context, t *testing.T, sl *testenv.Slurm) []slurmJob {
 	t.Helper()
 	out, err := sl.Command(ctx, "squeue", "--noheader", "--format=%i %j %T").Output()
 	if err != nil {
 		t.Fatalf("squeue: %v", err)
 	}
-	var ids []string
+	var jobs []slurmJob
 	for line := range strings.Lines(string(out)) {
 		f := strings.Fields(line)
 		if len(f) == 3 && strings.HasPrefix(f[1], "openbatch/hpc-a/") && f[2] != "COMPLETING" {
-			ids = append(ids, f[0])
+			jobs = append(jobs, slurmJob{id: f[0], node: strings.Split(f[1], "/")[2]})
 		}
 	}
-	return ids
+	return jobs
 }
 
 // checkScripts checks that the job scripts hold no join token and are
