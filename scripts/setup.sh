@@ -3,6 +3,9 @@
 #   - the Azure CLI (Debian package azure-cli) and the Python Batch SDK it
 #     depends on (python3-azure), for the end-to-end tests;
 #   - PostgreSQL 15 (Debian package postgresql-15), started by the tests;
+#   - Slurm 22.05 and munge (Debian packages slurm-wlm, munge), for the
+#     Slurm node provider's test, which starts its own one-host cluster
+#     (nothing is configured or started system-wide);
 #   - the pinned npm packages in tools/node (Azurite, @azure/batch).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -26,6 +29,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "setup: installing PostgreSQL (Debian package postgresql-15), for the store and several-server tests..."
   $(need_sudo) apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq postgresql-15 >/dev/null
+fi
+
+if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
+  echo "setup: installing Slurm and munge (Debian packages slurm-wlm, munge), for the Slurm node provider test..."
+  $(need_sudo) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
 fi
 
 stamp=tools/node/node_modules/.openbatch-lock
