@@ -200,10 +200,12 @@ func (s *Slurm) jobName(poolID, nodeID string, dedicated bool) string {
 	return s.Config.JobName + "/" + poolID + "/" + nodeID + "/" + kind
 }
 
-// Instances implements Provider: the jobs squeue lists with this
-// provider's names for poolID, in a state in which the agent runs or will.
+// Instances implements Provider: the jobs of this user that squeue lists
+// with this provider's names for poolID, in a state in which the agent
+// runs or will. Other users' jobs are never counted (nor cancelled), even
+// when their names look like ours.
 func (s *Slurm) Instances(ctx context.Context, poolID string) ([]Instance, error) {
-	out, err := s.run(ctx, "squeue", "--noheader", "--format=%i|%j|%T")
+	out, err := s.run(ctx, "squeue", "--noheader", "--user="+strconv.Itoa(os.Getuid()), "--format=%i|%j|%T")
 	if err != nil {
 		return nil, err
 	}
