@@ -100,6 +100,16 @@ func TestSlurmProvider(t *testing.T) {
 	waitIdle(ctx, t, c, sl, 3)
 	phase("3 Slurm nodes idle")
 	checkScripts(t, roots, srv.JoinToken)
+	// The jobs are sized from the pool's vmSize entry.
+	out, err := sl.Command(ctx, "squeue", "--noheader", "--format=%C|%m|%l|%P").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(out)) {
+		if got := strings.TrimSpace(line); got != "1|256M|30:00|test" {
+			t.Fatalf("job shape (cpus|memory|time limit|partition) %q, want 1|256M|30:00|test", got)
+		}
+	}
 
 	if err := c.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "hpc-a"}}); err != nil {
 		t.Fatal(err)
