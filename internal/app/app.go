@@ -320,7 +320,9 @@ func (s *Server) nodeProviders(ctx, runCtx context.Context, cfg Config, coord no
 		for name, set := range c.Providers {
 			switch set.Type {
 			case provider.TypeLocal:
-				m.Providers[name] = s.local
+				if s.local != nil { // nil when no rule names it
+					m.Providers[name] = s.local
+				}
 			case provider.TypeSlurm:
 				tokenFile, err := s.WriteJoinTokenFile()
 				if err != nil {

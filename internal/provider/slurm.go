@@ -187,6 +187,9 @@ func NewSlurm(c SlurmConfig, server, tokenFile, agent, rootDir string, log *slog
 	if err := os.MkdirAll(filepath.Join(c.RootDir, "jobs"), 0o700); err != nil {
 		return nil, fmt.Errorf("slurm provider: %w", err)
 	}
+	if log == nil {
+		log = slog.Default()
+	}
 	return &Slurm{Config: c, Log: log}, nil
 }
 
@@ -263,6 +266,7 @@ func (s *Slurm) Launch(ctx context.Context, spec Spec) (Instance, error) {
 	}
 	args = append(args, c.SbatchArgs...)
 	args = append(args, script)
+	s.Log.Debug("submitting node job", "pool", spec.PoolID, "node", spec.NodeID, "args", args)
 	out, err := s.run(ctx, "sbatch", args...)
 	if err != nil {
 		return Instance{}, err
