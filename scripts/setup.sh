@@ -5,6 +5,9 @@
 #   - PostgreSQL 15 (Debian package postgresql-15), started by the tests;
 #   - Chromium (Debian package chromium), driven headless by the web
 #     console's browser test (no browser is ever downloaded);
+#   - Slurm 22.05 and munge (Debian packages slurm-wlm, munge), for the
+#     Slurm node provider's test, which starts its own one-host cluster
+#     (nothing is configured or started system-wide);
 #   - the pinned npm packages in tools/node (Azurite, @azure/batch,
 #     playwright-core).
 # Safe to run again: each step is skipped when already done.
@@ -35,6 +38,12 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "setup: installing Chromium (Debian package chromium), for the web console's browser test..."
   $(need_sudo) apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq chromium >/dev/null
+fi
+
+if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
+  echo "setup: installing Slurm and munge (Debian packages slurm-wlm, munge), for the Slurm node provider test..."
+  $(need_sudo) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_sudo) apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
 fi
 
 stamp=tools/node/node_modules/.openbatch-lock

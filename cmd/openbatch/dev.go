@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openbatch/openbatch/internal/app"
+	"github.com/openbatch/openbatch/internal/provider"
 )
 
 type serverFlags struct {
@@ -132,7 +133,7 @@ then never printed.`,
 func newServerCmd() *cobra.Command {
 	var f serverFlags
 	var insecureDevKey, printToken bool
-	var database string
+	var database, nodeProviders string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the API server and scheduler; nodes join with `openbatch agent`",
@@ -150,7 +151,13 @@ With --database postgres://… (or OPENBATCH_DATABASE) the state lives in
 PostgreSQL instead of DATA_DIR/openbatch.db, and several servers given the
 same database and account key share the work: any of them answers any
 client and any agent. Keep a password out of the command line: use
-OPENBATCH_DATABASE, PGPASSWORD or a ~/.pgpass file.`,
+OPENBATCH_DATABASE, PGPASSWORD or a ~/.pgpass file.
+
+A pool's nodes come from its node provider, chosen by --node-providers (a
+JSON file mapping pool ID or vmSize patterns to providers: slurm, local,
+static; see docs/providers.md). Without it, or for a pool no rule maps,
+the pool is static: its nodes are agents started by hand, its target is
+informational, and the pool's resizeErrors say so.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd); err != nil {
@@ -175,6 +182,11 @@ OPENBATCH_DATABASE, PGPASSWORD or a ~/.pgpass file.`,
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
 				DataDir: f.dataDir, Database: database, HeartbeatTimeout: f.heartbeatTimeout, Log: log,
 				MetricsListen: f.metricsListen}
+			if nodeProviders != "" {
+				if cfg.NodeProviders, err = provider.LoadConfig(nodeProviders); err != nil {
+					return err
+				}
+			}
 			if _, err := f.auth.apply(&cfg, false); err != nil {
 				return err
 			}
@@ -196,6 +208,7 @@ OPENBATCH_DATABASE, PGPASSWORD or a ~/.pgpass file.`,
 	f.register(cmd)
 	cmd.Flags().BoolVar(&insecureDevKey, "insecure-dev-key", false, "allow the public dev account key (anyone can then call this server)")
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://user@host/db) shared by several servers; empty: SQLite in --data-dir (env OPENBATCH_DATABASE)")
+	cmd.Flags().StringVar(&nodeProviders, "node-providers", "", "JSON file mapping pools to node providers (slurm, local, static) and their settings; see docs/providers.md (env OPENBATCH_NODE_PROVIDERS)")
 	cmd.Flags().BoolVar(&printToken, "print-token", false, "also print the node join token (it is always in DATA_DIR/join-token)")
 	return cmd
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/metrics"
 	"github.com/openbatch/openbatch/internal/nodeproto"
+	"github.com/openbatch/openbatch/internal/provider"
 	"github.com/openbatch/openbatch/internal/scheduler"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
@@ -65,6 +66,9 @@ type Config struct {
 	// pools (default DefaultMaxLocalNodes); a pool add or resize beyond it
 	// is refused.
 	MaxLocalNodes int
+	// NodeProviders maps pools to node providers (static, local, slurm);
+	// nil: every pool is local with LocalNodes, else static.
+	NodeProviders *provider.Config
 	// Agent configures in-process agents (storage credentials etc).
 	Agent AgentOptions
 	// HeartbeatTimeout is how long a node may be silent (default 30s).
@@ -262,7 +266,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ConsoleURL = endpoint + console.Prefix
-	if cfg.LocalNodes && len(cfg.Agent.Runner.AfterProcess) == 0 {
+	if usesLocal(cfg) && len(cfg.Agent.Runner.AfterProcess) == 0 {
 		if err := ConfigureAgent(&cfg, azure.Options{}, nil); err != nil {
 			cancel()
 			closeListeners()
@@ -270,18 +274,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.LocalNodes {
-		s.local = newLocalNodes(runCtx, sched, st, cfg, files)
-		svc.Provisioner = s.local
-		s.local.coord = coord
-		if err := s.local.restore(ctx, obs); err != nil {
-			cancel()
-			closeListeners()
-			st.Close()
-			return nil, err
+	mgr, err := s.nodeProviders(ctx, runCtx, cfg, coord, obs)
+	if err != nil {
+		cancel()
+		if s.local != nil {
+			s.local.stop()
 		}
+		closeListeners()
+		st.Close()
+		return nil, err
 	}
-	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
+	svc.Provisioner = mgr
 	s.http = &http.Server{Handler: con.Mount(api.Handler()), ReadHeaderTimeout: apiReadHeaderTimeout, ReadTimeout: apiReadTimeout,
 		IdleTimeout: apiIdleTimeout, MaxHeaderBytes: apiMaxHeaderBytes}
 	if mln != nil {
@@ -299,6 +302,69 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 	return s, nil
+}
+
+// usesLocal reports whether the server runs local (in-process) nodes: in
+// openbatch dev, or when the node providers name a local provider.
+func usesLocal(cfg Config) bool {
+	if cfg.LocalNodes {
+		return true
+	}
+	if c := cfg.NodeProviders; c != nil {
+		for _, r := range c.Pools {
+			if r.Provider == provider.Local || c.Providers[r.Provider].Type == provider.TypeLocal {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nodeProviders builds the node provider Manager: the providers the
+// configuration names (the local one also for openbatch dev), and the
+// default for pools no rule matches (local for openbatch dev, else
+// static). Local nodes of pools that existed before a restart are started
+// again.
+func (s *Server) nodeProviders(ctx, runCtx context.Context, cfg Config, coord nodeproto.Coordinator, st store.Store) (*provider.Manager, error) {
+	m := &provider.Manager{Store: st, Remover: s.Scheduler, Drainer: s.Service, Log: cfg.Log, Config: cfg.NodeProviders,
+		Default: provider.Static, Providers: map[string]provider.Provider{}, NewNodeID: scheduler.NewNodeID}
+	if cfg.LocalNodes {
+		m.Default = provider.Local
+	}
+	if usesLocal(cfg) {
+		s.local = newLocalNodes(runCtx, coord, cfg)
+		m.Providers[provider.Local] = s.local
+	}
+	if c := cfg.NodeProviders; c != nil {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("node providers: %w", err)
+		}
+		for name, set := range c.Providers {
+			switch set.Type {
+			case provider.TypeLocal:
+				if s.local != nil { // nil when no rule names it
+					m.Providers[name] = s.local
+				}
+			case provider.TypeSlurm:
+				tokenFile, err := s.WriteJoinTokenFile()
+				if err != nil {
+					return nil, err
+				}
+				sl, err := provider.NewSlurm(*set.Slurm, s.Endpoint, tokenFile, exe, filepath.Join(cfg.DataDir, "slurm"), cfg.Log)
+				if err != nil {
+					return nil, fmt.Errorf("node provider %s: %w", name, err)
+				}
+				m.Providers[name] = sl
+			}
+		}
+	}
+	if s.local != nil {
+		if err := s.local.restore(ctx, st, m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // Close stops the server: agents, scheduler, HTTP and store.

@@ -6,14 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"strings"
 	"sync"
 
-	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/agent"
 	"github.com/openbatch/openbatch/internal/nodeproto"
-	"github.com/openbatch/openbatch/internal/scheduler"
-	"github.com/openbatch/openbatch/internal/service"
+	"github.com/openbatch/openbatch/internal/provider"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -31,18 +29,17 @@ const DefaultMaxLocalNodes = 64
 // CodeLocalNodeLimit is the resize error recorded on a pool whose stored
 // target exceeds what openbatch dev runs (e.g. a data directory written by
 // an older version without the limit).
-const CodeLocalNodeLimit = "AccountCoreQuotaReached"
+const CodeLocalNodeLimit = provider.CodeQuotaReached
 
-// LocalNodes runs a pool's nodes as in-process agents: a pool's target node
-// count becomes that many local nodes, each with its own root directory
-// under the data directory.
+// LocalNodes is the local node provider: a pool's nodes are agents run in
+// this process, each with its own root directory under the data
+// directory. The provider.Manager decides how many; LocalNodes starts and
+// stops them.
 type LocalNodes struct {
 	ctx    context.Context
-	sched  *scheduler.Scheduler
 	runner *agent.Runner
 	dir    string
 	log    *slog.Logger
-	store  store.Store
 	max    int
 
 	mu    sync.Mutex
@@ -54,6 +51,11 @@ type LocalNodes struct {
 	coord nodeproto.Coordinator
 }
 
+var (
+	_ provider.Provider = (*LocalNodes)(nil)
+	_ provider.Bounded  = (*LocalNodes)(nil)
+)
+
 type localNode struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -61,7 +63,7 @@ type localNode struct {
 	dedicated bool
 }
 
-func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, st store.Store, cfg Config, _ *fileRouter) *LocalNodes {
+func newLocalNodes(ctx context.Context, coord nodeproto.Coordinator, cfg Config) *LocalNodes {
 	rc := cfg.Agent.Runner
 	if rc.Logger == nil {
 		rc.Logger = cfg.Log
@@ -70,37 +72,34 @@ func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, st store.Sto
 	if max <= 0 {
 		max = DefaultMaxLocalNodes
 	}
-	return &LocalNodes{ctx: ctx, sched: sched, coord: sched, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
-		log: cfg.Log, store: st, max: max, nodes: map[string]map[string]*localNode{}}
+	return &LocalNodes{ctx: ctx, coord: coord, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
+		log: cfg.Log, max: max, nodes: map[string]map[string]*localNode{}}
 }
 
-// room is how many nodes poolID may have: the maximum less the nodes of
-// other pools. The caller holds l.mu.
-func (l *LocalNodes) room(poolID string) int {
+// Room implements provider.Bounded: the maximum less the nodes of other
+// pools.
+func (l *LocalNodes) Room(poolID string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	others := 0
 	for id, m := range l.nodes {
-		if id != poolID {
+		if !strings.EqualFold(id, poolID) {
 			others += len(m)
 		}
 	}
 	return max(l.max-others, 0)
 }
 
-// CheckTarget implements service.Capacity.
-func (l *LocalNodes) CheckTarget(poolID string, target int) error {
-	l.mu.Lock()
-	room := l.room(poolID)
-	l.mu.Unlock()
-	if target > room {
-		return fmt.Errorf("openbatch dev runs at most %d local nodes (%d are free for this pool); ask for at most %d, or raise --max-local-nodes (OPENBATCH_MAX_LOCAL_NODES)",
-			l.max, room, room)
-	}
-	return nil
+// RoomMessage implements provider.Bounded.
+func (l *LocalNodes) RoomMessage(_ string, target, room int) string {
+	return fmt.Sprintf("The pool's target of %d nodes exceeds what openbatch dev runs (%d free of %d). Ask for at most %d, or raise --max-local-nodes (OPENBATCH_MAX_LOCAL_NODES).",
+		target, room, l.max, room)
 }
 
 // restore restarts the local nodes of pools that existed before a restart,
-// with their previous IDs and directories.
-func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
+// with their previous IDs and directories; the provider.Manager then
+// brings each pool to its target.
+func (l *LocalNodes) restore(ctx context.Context, st store.Store, m *provider.Manager) error {
 	tok := ""
 	for {
 		pools, next, err := st.ListPools(ctx, store.Page{Token: tok})
@@ -108,6 +107,9 @@ func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
 			return err
 		}
 		for _, p := range pools {
+			if m.ProviderName(p) != provider.Local {
+				continue
+			}
 			nodes, err := st.ListNodes(ctx, p.ID)
 			if err != nil {
 				return err
@@ -117,7 +119,7 @@ func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
 					l.startNode(p.ID, n.Node.ID, n.Node.IsDedicated)
 				}
 			}
-			if err := l.Resize(ctx, p, service.TargetNodes(p)); err != nil {
+			if err := m.ReconcileNodes(ctx, p, ""); err != nil {
 				return err
 			}
 		}
@@ -128,88 +130,29 @@ func (l *LocalNodes) restore(ctx context.Context, st store.Store) error {
 	}
 }
 
-// Resize implements service.Provisioner.
-//
-// A target above the room left is clamped and the pool gets a resize error
-// saying so; requests are refused before they get here (CheckTarget), so
-// this happens only for targets stored by an older version.
-func (l *LocalNodes) Resize(ctx context.Context, pool *api.Pool, target int) error {
+// Instances implements provider.Provider.
+func (l *LocalNodes) Instances(_ context.Context, poolID string) ([]provider.Instance, error) {
 	l.mu.Lock()
-	if room := l.room(pool.ID); target > room {
-		l.mu.Unlock()
-		l.log.Warn("pool target exceeds the local node limit; clamped", "pool", pool.ID, "target", target, "nodes", room)
-		msg := fmt.Sprintf("The pool's target of %d nodes exceeds what openbatch dev runs (%d free of %d); it has %d nodes. Resize it, or raise --max-local-nodes (OPENBATCH_MAX_LOCAL_NODES).",
-			target, room, l.max, room)
-		if _, err := l.store.UpdatePool(ctx, pool.ID, func(p *api.Pool) error {
-			p.ResizeErrors = []api.ResizeError{{Code: CodeLocalNodeLimit, Message: msg}}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("record resize error of pool %s: %w", pool.ID, err)
-		}
-		target = room
-		l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []provider.Instance
+	for id, n := range l.nodes[poolID] {
+		out = append(out, provider.Instance{NodeID: id, Dedicated: n.dedicated})
 	}
-	// The pool's dedicated and low-priority targets, low-priority nodes
-	// given up first when the total is clamped.
-	wantDed, wantLow := 0, 0
-	if pool.TargetDedicatedNodes != nil {
-		wantDed = int(*pool.TargetDedicatedNodes)
-	}
-	if pool.TargetLowPriorityNodes != nil {
-		wantLow = int(*pool.TargetLowPriorityNodes)
-	}
-	if over := wantDed + wantLow - target; over > 0 {
-		cut := min(over, wantLow)
-		wantLow -= cut
-		wantDed -= over - cut
-	}
-	var ded, low []string
-	for id, n := range l.nodes[pool.ID] {
-		if n.dedicated {
-			ded = append(ded, id)
-		} else {
-			low = append(low, id)
-		}
-	}
-	sort.Strings(ded)
-	sort.Strings(low)
-	var remove []string
-	if len(ded) > wantDed {
-		remove = append(remove, ded[:len(ded)-wantDed]...)
-	}
-	if len(low) > wantLow {
-		remove = append(remove, low[:len(low)-wantLow]...)
-	}
-	l.mu.Unlock()
-	for i := len(ded); i < wantDed; i++ {
-		l.startNode(pool.ID, scheduler.NewNodeID(), true)
-	}
-	for i := len(low); i < wantLow; i++ {
-		l.startNode(pool.ID, scheduler.NewNodeID(), false)
-	}
-	for _, id := range remove {
-		l.stopNode(pool.ID, id)
-		if err := l.sched.RemoveNode(ctx, pool.ID, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return out, nil
 }
 
-// RemovePool implements service.Provisioner.
-func (l *LocalNodes) RemovePool(ctx context.Context, poolID string) error {
-	l.mu.Lock()
-	var ids []string
-	for id := range l.nodes[poolID] {
-		ids = append(ids, id)
-	}
-	l.mu.Unlock()
-	for _, id := range ids {
-		l.stopNode(poolID, id)
-		if err := l.sched.RemoveNode(ctx, poolID, id); err != nil {
-			return err
-		}
-		_ = os.RemoveAll(filepath.Join(l.dir, id))
+// Launch implements provider.Provider.
+func (l *LocalNodes) Launch(_ context.Context, spec provider.Spec) (provider.Instance, error) {
+	l.startNode(spec.PoolID, spec.NodeID, spec.Dedicated)
+	return provider.Instance{NodeID: spec.NodeID, Dedicated: spec.Dedicated}, nil
+}
+
+// Terminate implements provider.Provider: the node's agent stops, and its
+// directory is removed.
+func (l *LocalNodes) Terminate(_ context.Context, poolID string, inst provider.Instance) error {
+	l.stopNode(poolID, inst.NodeID)
+	if err := os.RemoveAll(filepath.Join(l.dir, inst.NodeID)); err != nil {
+		return fmt.Errorf("remove the directory of node %s: %w", inst.NodeID, err)
 	}
 	return nil
 }
@@ -259,25 +202,4 @@ func (l *LocalNodes) stop() {
 	}
 	l.mu.Unlock()
 	l.wg.Wait()
-}
-
-// nodeRemover removes named nodes: local nodes are stopped first; every
-// node is then deleted from the pool, which tells a remote agent to leave
-// and requeues its running tasks.
-type nodeRemover struct {
-	local *LocalNodes
-	sched *scheduler.Scheduler
-}
-
-// RemoveNodes implements service.NodeRemover.
-func (r nodeRemover) RemoveNodes(ctx context.Context, poolID string, ids []string) error {
-	for _, id := range ids {
-		if r.local != nil {
-			r.local.stopNode(poolID, id)
-		}
-		if err := r.sched.RemoveNode(ctx, poolID, id); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -114,11 +114,12 @@ func (s *Scheduler) heartbeat(ctx context.Context, st nodeproto.NodeStatus) (*st
 // is stored and whose agent reports reported while running runs: states
 // the server holds stay — a deallocated node stays deallocated whatever
 // its agent says, and a deallocating one becomes deallocated once it runs
-// nothing (start makes it idle again).
+// nothing (start makes it idle again); a node leaving its pool (drained to
+// shrink it) stays leavingpool until it is removed.
 func heldState(stored, reported api.NodeState, running int) api.NodeState {
 	switch stored {
-	case api.NodeDeallocated:
-		return api.NodeDeallocated
+	case api.NodeDeallocated, api.NodeLeavingPool:
+		return stored
 	case api.NodeDeallocating:
 		if running == 0 {
 			return api.NodeDeallocated

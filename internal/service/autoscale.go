@@ -302,7 +302,8 @@ func (s *Service) autoScale(ctx context.Context, p *api.Pool) error {
 	if err != nil || r == nil || run.Error != nil {
 		return err
 	}
-	return s.provision(ctx, np)
+	s.reconcileNodesNow(ctx, np, r.NodeDeallocationOption)
+	return nil
 }
 
 var errAutoScaleChanged = errors.New("the pool's autoscale settings changed during the evaluation")

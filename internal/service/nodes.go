@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,12 +11,6 @@ import (
 	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
-
-// NodeRemover removes given nodes from a pool (openbatch dev's local nodes
-// and registered remote agents alike).
-type NodeRemover interface {
-	RemoveNodes(ctx context.Context, poolID string, nodeIDs []string) error
-}
 
 // DisableScheduling stops new tasks going to a node; its running tasks are
 // requeued (default), terminated, or left to finish (taskcompletion).
@@ -96,13 +91,23 @@ func (s *Service) setScheduling(ctx context.Context, poolID, nodeID string, st a
 }
 
 // RemoveNodes removes up to 100 named nodes from a pool and lowers its
-// target accordingly; their running tasks are requeued.
+// target accordingly. Each node is drained (leavingpool): its running
+// tasks are requeued, terminated or left to finish as
+// nodeDeallocationOption says; it leaves the pool, its instance ended by
+// its provider, once it runs nothing.
 func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.NodeRemove) error {
 	if len(body.NodeList) == 0 {
 		return AsError(api.Missing("nodeList"))
 	}
 	if len(body.NodeList) > 100 {
 		return AsError(api.Invalid("nodeList", fmt.Sprint(len(body.NodeList)), "At most 100 nodes can be removed in one call."))
+	}
+	opt, err := nodeTaskOption("nodeDeallocationOption", body.NodeDeallocationOption)
+	if err != nil {
+		return err
+	}
+	if s.Provisioner == nil {
+		return errorf(api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
 	}
 	// Each removed node lowers the target of its kind: dedicated or
 	// low-priority.
@@ -121,7 +126,7 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 			low++
 		}
 	}
-	if _, err := s.updatePool(ctx, poolID, Conditions{}, func(p *api.Pool) error {
+	p, err := s.updatePool(ctx, poolID, Conditions{}, func(p *api.Pool) error {
 		lower := func(t *int32, by int32) *int32 {
 			v := int32(0)
 			if t != nil {
@@ -132,14 +137,58 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 		p.TargetDedicatedNodes = lower(p.TargetDedicatedNodes, ded)
 		p.TargetLowPriorityNodes = lower(p.TargetLowPriorityNodes, low)
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if s.NodeRemover == nil {
-		return errorf(api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
+	for _, id := range body.NodeList {
+		if err := s.DrainNode(ctx, poolID, id, opt); err != nil {
+			return err
+		}
 	}
-	return s.NodeRemover.RemoveNodes(ctx, poolID, body.NodeList)
+	s.reconcileNodesNow(ctx, p, opt)
+	return nil
 }
+
+// DrainNode moves a node to leavingpool: it takes no new task, and its
+// running tasks are requeued (opt requeue or ""), terminated (terminate)
+// or left to finish (taskcompletion, retaineddata). The pool's
+// Provisioner removes the node once it runs nothing. Draining a node that
+// is already leaving, or gone, is no error.
+func (s *Service) DrainNode(ctx context.Context, poolID, nodeID, opt string) error {
+	opt, err := nodeTaskOption("nodeDeallocationOption", opt)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	_, err = s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
+		if n.Node.State == api.NodeLeavingPool {
+			return errAlreadyLeaving
+		}
+		lifecycle.SetNodeState(n.Node, api.NodeLeavingPool, now)
+		return nil
+	})
+	if errors.Is(err, errAlreadyLeaving) || errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("drain node %s: %w", nodeID, err)
+	}
+	s.kick(ctx)
+	switch opt {
+	case "requeue":
+		err = s.endNodeTasks(ctx, nodeID, true, "")
+	case "terminate":
+		err = s.endNodeTasks(ctx, nodeID, false, "Task was ended because its node was removed from the pool")
+	}
+	if err != nil {
+		return err
+	}
+	s.kick(ctx)
+	return nil
+}
+
+var errAlreadyLeaving = errors.New("node already leaving its pool")
 
 // NodeCounts counts every pool's nodes by state.
 func (s *Service) NodeCounts(ctx context.Context) ([]api.PoolNodeCounts, error) {

@@ -139,20 +139,22 @@ func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
 		}
 		return nil
 	}
-	if err := s.provision(ctx, p); err != nil {
-		s.Log.Error("provision pool nodes", "pool", p.ID, "err", err)
-	}
+	s.reconcileNodesNow(ctx, p, "")
 	return nil
 }
 
-// provision asks the provisioner, if any, to give a pool its target
-// nodes. Every change of a pool's targets (add, resize, autoscale) ends
-// here.
-func (s *Service) provision(ctx context.Context, p *api.Pool) error {
+// reconcileNodesNow attempts at once the node work of a pool whose target
+// a request (add, resize, removenodes) or an autoscale run just recorded;
+// opt is the nodeDeallocationOption for nodes it drains ("" = requeue).
+// What fails is left to the reconcile loop. Every change of a pool's
+// targets ends here.
+func (s *Service) reconcileNodesNow(ctx context.Context, p *api.Pool, opt string) {
 	if s.Provisioner == nil {
-		return nil
+		return
 	}
-	return s.Provisioner.Resize(ctx, p, TargetNodes(p))
+	if err := s.Provisioner.ReconcileNodes(ctx, p, opt); err != nil && ctx.Err() == nil {
+		s.Log.Warn("pool node work left to the reconcile loop", "pool", p.ID, "err", err)
+	}
 }
 
 // GetPool reads a pool.
@@ -248,10 +250,15 @@ func (s *Service) UpdatePoolProperties(ctx context.Context, id string, u *api.Po
 	return err
 }
 
-// ResizePool changes a pool's target node counts.
+// ResizePool changes a pool's target node counts. Nodes removed to shrink
+// the pool are drained as r.NodeDeallocationOption says.
 func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, cond Conditions) error {
 	if err := s.validateTargetNodes(id, r.TargetDedicatedNodes, r.TargetLowPriorityNodes); err != nil {
 		return AsError(err)
+	}
+	opt, err := nodeTaskOption("nodeDeallocationOption", r.NodeDeallocationOption)
+	if err != nil {
+		return err
 	}
 	p, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
 		if p.EnableAutoScale != nil && *p.EnableAutoScale {
@@ -275,7 +282,8 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 	if err != nil {
 		return err
 	}
-	return s.provision(ctx, p)
+	s.reconcileNodesNow(ctx, p, opt)
+	return nil
 }
 
 // StopResizePool stops a resize; local resizes complete at once, so this
@@ -334,18 +342,23 @@ func (s *Service) ReconcilePool(ctx context.Context, id string) error {
 	return nil
 }
 
-// ReconcilePools runs ReconcilePool on every pool being deleted.
+// ReconcilePools runs ReconcilePool on every pool being deleted, and
+// moves every other pool's nodes toward its target (Provisioner).
 func (s *Service) ReconcilePools(ctx context.Context) error {
 	var errs []error
 	tok := ""
 	for {
-		pools, next, err := s.Store.ListPools(ctx, store.Page{Token: tok,
-			Match: func(v any) bool { return v.(*api.Pool).State == api.PoolDeleting }})
+		pools, next, err := s.Store.ListPools(ctx, store.Page{Token: tok})
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
 		for _, p := range pools {
-			if err := s.ReconcilePool(ctx, p.ID); err != nil {
+			if p.State == api.PoolDeleting {
+				err = s.ReconcilePool(ctx, p.ID)
+			} else if s.Provisioner != nil {
+				err = s.Provisioner.ReconcileNodes(ctx, p, "")
+			}
+			if err != nil {
 				errs = append(errs, fmt.Errorf("pool %s: %w", p.ID, err))
 			}
 		}

@@ -69,18 +69,24 @@ func AsError(err error) error {
 	return err
 }
 
-// Provisioner creates and removes a pool's nodes. openbatch dev provides one
-// that runs node agents in-process; a plain server has none, and nodes join
-// by running `openbatch agent`.
+// Provisioner makes a pool's nodes: internal/provider's Manager, which
+// starts and ends node agents through the pool's node provider (local,
+// slurm), or, for a static pool whose nodes are agents started by hand,
+// says in the pool's resizeErrors that nobody acts on its target.
 type Provisioner interface {
-	// Resize makes the pool have target nodes (it may take effect later).
-	Resize(ctx context.Context, pool *api.Pool, target int) error
+	// ReconcileNodes moves the pool's nodes one step toward its target:
+	// it launches missing nodes and drains surplus ones, their running
+	// tasks requeued, terminated or left to finish as opt (a
+	// nodeDeallocationOption, "" for requeue) says. It is idempotent; the
+	// reconcile loop calls it on every pool, a request that changes a
+	// target calls it at once.
+	ReconcileNodes(ctx context.Context, pool *api.Pool, opt string) error
 	// RemovePool removes all of a pool's nodes.
 	RemovePool(ctx context.Context, poolID string) error
 }
 
-// Capacity is implemented by a Provisioner that can create only so many
-// nodes (openbatch dev's local nodes). CheckTarget returns an error saying
+// Capacity is implemented by a Provisioner whose providers can create only
+// so many nodes (openbatch dev's local nodes). CheckTarget returns an error saying
 // what to change when a pool with target nodes does not fit; the service
 // asks before storing a pool's new target.
 type Capacity interface {
@@ -98,7 +104,6 @@ type Service struct {
 	Log         *slog.Logger
 	Provisioner Provisioner
 	TaskDirs    TaskDirs
-	NodeRemover NodeRemover
 	// ValidateOutputFiles and ValidateResourceFiles check those lists at
 	// task add; they return *api.PropertyError.
 	ValidateOutputFiles   func([]api.OutputFile) error
