@@ -81,7 +81,9 @@ func openRunJournal(l Layout) (*runJournal, error) {
 	return &runJournal{runs: runs, uploads: uploads}, nil
 }
 
-func recordKey(l nodeproto.Lease) string { return strings.ToLower(l.JobID) + "/" + strings.ToLower(l.TaskID) }
+func recordKey(l nodeproto.Lease) string {
+	return strings.ToLower(l.JobID) + "/" + strings.ToLower(l.TaskID)
+}
 
 // uploadsOf is where the uploads of the lease's task journal their blocks.
 func (j *runJournal) uploadsOf(l nodeproto.Lease) *journal.Dir { return j.uploads.Sub(recordKey(l)) }
