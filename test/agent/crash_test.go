@@ -200,3 +200,67 @@ func waitNoRecords(t *testing.T, dir string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestCrashResumeTooLate kills the agent during an upload and starts it
+// again only after the server has requeued its task (heartbeat timeout): the
+// recorded outcome is discarded, the task runs again as after any node loss,
+// and completes once, with its outputs.
+func TestCrashResumeTooLate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow end-to-end test")
+	}
+	az := testenv.SharedAzurite(t)
+	cn := az.NewContainer(t)
+	srv, c := startServer(t)
+	setupPool(t, c, "pool", "job")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "node")
+	counter := filepath.Join(dir, "counters", "late")
+	if err := os.Mkdir(filepath.Dir(counter), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(counter), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	allowTraverse(t, counter)
+	a := startAgent(t, srv, "pool", "node-l", root)
+	waitNodesIdle(t, c, "pool", "node-l")
+	ctx := ctxT(t, 2*time.Minute)
+	cmd := fmt.Sprintf(`/bin/sh -c 'echo ran >> %s; head -c %d /dev/urandom > out.bin'`, counter, 32<<20)
+	if err := c.AddTask(ctx, "job", &api.Task{ID: "late", CommandLine: cmd, OutputFiles: []api.OutputFile{{FilePattern: "out.bin",
+		Destination: api.OutputFileDestination{Container: &api.OutputFileBlobContainerDestination{
+			ContainerURL: az.ContainerSAS(t, cn, "w", time.Now().Add(time.Hour))}},
+		UploadOptions: api.OutputFileUploadOptions{UploadCondition: api.UploadOnSuccess}}}}); err != nil {
+		t.Fatal(err)
+	}
+	runs := filepath.Join(root, "volatile", "runs")
+	for deadline := time.Now().Add(time.Minute); ; {
+		if m, _ := filepath.Glob(filepath.Join(runs, "*.rec")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no run recorded")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	a.kill(t)
+	waitTask(t, c, "job", "late", heartbeatTimeout+10*time.Second, "requeued", func(tk *api.Task) bool {
+		return tk.ExecutionInfo != nil && tk.ExecutionInfo.RequeueCount == 1
+	})
+	a = startAgent(t, srv, "pool", "node-l", root)
+	done := waitTask(t, c, "job", "late", time.Minute, "completed", func(tk *api.Task) bool { return tk.State == api.TaskCompleted })
+	if ei := done.ExecutionInfo; ei.Result != api.ResultSuccess || ei.RequeueCount != 1 {
+		t.Fatalf("execution info %+v", ei)
+	}
+	if b, _ := os.ReadFile(counter); string(b) != "ran\nran\n" {
+		t.Fatalf("counter %q: the requeued task should have run again, once", b)
+	}
+	if !strings.Contains(a.logs.String(), "task requeued while the agent was away") {
+		t.Fatalf("the restarted agent did not discard its recorded run:\n%s", a.logs.String())
+	}
+	want := fileMD5(t, filepath.Join(root, "workitems", "job", "job-1", "late", "wd", "out.bin"))
+	if got, props := az.Download(t, cn, "out.bin"); !bytes.Equal(props.ContentMD5, want) || len(got) != 32<<20 {
+		t.Fatalf("blob: %d bytes, Content-MD5 %x; file MD5 %x", len(got), props.ContentMD5, want)
+	}
+	waitNoRecords(t, runs)
+}
