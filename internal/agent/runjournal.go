@@ -116,6 +116,24 @@ func (j *runJournal) pending(log *slog.Logger) []*runRecord {
 	return out
 }
 
+// prune removes the upload journals of every task but those of keep: left
+// by records that were damaged or discarded before their journals were.
+func (j *runJournal) prune(keep []nodeproto.Lease) {
+	want := map[string]bool{}
+	for _, l := range keep {
+		want[j.uploadsOf(l).Path()] = true
+	}
+	des, err := os.ReadDir(j.uploads.Path())
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		if p := filepath.Join(j.uploads.Path(), de.Name()); !want[p] {
+			_ = os.RemoveAll(p)
+		}
+	}
+}
+
 // runRecorder records one run in the run journal: set on the TaskRun of a
 // worker's task (TaskRun.rec), it is called by the runner when the process
 // step has ended and by the output-files step when it has planned.

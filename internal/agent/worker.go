@@ -371,6 +371,7 @@ func (w *Worker) openJournal(layout Layout, reg *nodeproto.Registration) []*runR
 		pending = append(pending, r)
 		reg.Resume = append(reg.Resume, r.Lease)
 	}
+	j.prune(reg.Resume)
 	return pending
 }
 
