@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,8 +82,11 @@ func openRunJournal(l Layout) (*runJournal, error) {
 	return &runJournal{runs: runs, uploads: uploads}, nil
 }
 
+// recordKey names a run's record: by lease, epoch included, so that a run
+// of an old lease that ends late never removes the record of a newer run
+// of the same task.
 func recordKey(l nodeproto.Lease) string {
-	return strings.ToLower(l.JobID) + "/" + strings.ToLower(l.TaskID)
+	return strings.ToLower(l.JobID) + "/" + strings.ToLower(l.TaskID) + "#" + strconv.FormatInt(l.Epoch, 10)
 }
 
 // uploadsOf is where the uploads of the lease's task journal their blocks.
