@@ -52,3 +52,21 @@ func PutResumable(ctx context.Context, c Container, name string, src io.ReaderAt
 	}
 	return c.Put(ctx, name, src, size, opts)
 }
+
+// CanResume reports whether uploads to c resume (c, or a container it
+// wraps, is a Resumer that is not only a wrapper), for logs.
+func CanResume(c Container) bool {
+	for c != nil {
+		if _, ok := c.(*retrying); !ok {
+			if _, ok := c.(Resumer); ok {
+				return true
+			}
+		}
+		u, ok := c.(unwrapper)
+		if !ok {
+			return false
+		}
+		c = u.Unwrap()
+	}
+	return false
+}

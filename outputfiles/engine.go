@@ -244,7 +244,7 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			e.uploadOne(ctx, lg, roots[m.Root], oc, putOpts[m.Entry], fr, req.Journal, f.Destination.Container.ContainerURL)
+			e.uploadOne(ctx, lg, roots[m.Root], oc, putOpts[m.Entry], fr, req.Journal, f.Destination.Container.ContainerURL, req.Recorded != nil)
 		}()
 	}
 	wg.Wait()
@@ -325,7 +325,7 @@ func (e *Engine) openContainers(ctx context.Context, files []api.OutputFile, pla
 }
 
 func (e *Engine) uploadOne(ctx context.Context, lg *uploadLog, root *os.Root, oc openedContainer, opts blob.PutOptions, fr *FileResult,
-	jd *journal.Dir, containerURL string) {
+	jd *journal.Dir, containerURL string, resuming bool) {
 	start := time.Now()
 	defer func() {
 		fr.Duration = time.Since(start)
@@ -369,6 +369,9 @@ func (e *Engine) uploadOne(ctx context.Context, lg *uploadLog, root *os.Root, oc
 	}
 	lg.Printf("INFO", "Upload start - file: %s, blob: %s, bytes: %d", fr.File, fr.Blob, fi.Size())
 	var r blob.PutResult
+	if resuming && !blob.CanResume(oc.c) {
+		lg.Printf("INFO", "Upload restarts from the beginning - file: %s, blob: %s: this destination cannot resume an upload", fr.File, fr.Blob)
+	}
 	if jd != nil {
 		j := newFileJournal(jd, containerURL, fr.Blob, fi)
 		r, err = blob.PutResumable(ctx, oc.c, fr.Blob, f, fi.Size(), opts, j)

@@ -452,7 +452,8 @@ func TestUploadRecordedPlan(t *testing.T) {
 		t.Fatalf("uploaded %v (%d), want the recorded a.txt,b.txt", got, res.Uploaded)
 	}
 	o, _ := readLogs(t, dir)
-	if !strings.Contains(o, "Resuming output file upload after an agent restart - files recorded at exit: 3") {
+	if !strings.Contains(o, "Resuming output file upload after an agent restart - files recorded at exit: 3") ||
+		!strings.Contains(o, "Upload restarts from the beginning - file: "+filepath.Join(dir, "wd", "a.txt")) {
 		t.Fatalf("fileuploadout.txt does not say the upload resumed:\n%s", o)
 	}
 	if left, _ := filepath.Glob(filepath.Join(jd.Path(), "*.rec")); len(left) != 0 {
