@@ -83,8 +83,11 @@ type Request struct {
 	// Recorded, when set, are the uploads an interrupted Upload of this
 	// request planned (what Planned was given): they are uploaded in place
 	// of those planned now, so that a resumed upload sends the files that
-	// were matched when the task ended.
+	// were matched when the task ended. Setting it implies Resumed.
 	Recorded []Mapping
+	// Resumed says the request finishes an upload an agent restart
+	// interrupted (with or without Recorded): fileuploadout.txt says so.
+	Resumed bool
 }
 
 // FileResult is the outcome of one file's upload.
@@ -161,8 +164,12 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 			}
 			return r.FS(), nil
 		}}
-	if req.Recorded != nil {
+	req.Resumed = req.Resumed || req.Recorded != nil
+	switch {
+	case req.Recorded != nil:
 		lg.Printf("INFO", "Resuming output file upload after an agent restart - files recorded at exit: %d; the task's command is not run again", len(req.Recorded))
+	case req.Resumed:
+		lg.Printf("INFO", "Resuming output file upload after an agent restart - files matched again (none were recorded); the task's command is not run again")
 	}
 	lg.Printf("INFO", "Starting output file upload - entries: %d, outcome: %s", len(req.OutputFiles), req.Outcome)
 	plan := planner.Plan(req.OutputFiles, req.Outcome)
@@ -244,7 +251,7 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			e.uploadOne(ctx, lg, roots[m.Root], oc, putOpts[m.Entry], fr, req.Journal, f.Destination.Container.ContainerURL, req.Recorded != nil)
+			e.uploadOne(ctx, lg, roots[m.Root], oc, putOpts[m.Entry], fr, req.Journal, f.Destination.Container.ContainerURL, req.Resumed)
 		}()
 	}
 	wg.Wait()

@@ -71,6 +71,7 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 			}
 			return nil
 		}
+		req.Resumed = rr.resumed
 		if rr.resumed && rr.rec.Planned {
 			req.Recorded = append([]outputfiles.Mapping{}, rr.rec.Uploads...)
 		}
