@@ -142,6 +142,9 @@ type PutResult struct {
 	// Retries counts the requests that were retried (by the backend's own
 	// request-level policy and by WithRetry), for logging.
 	Retries int
+	// Reused is the number of blocks a resumed upload (Resumer) found
+	// already staged and did not send again.
+	Reused int
 }
 
 // Properties are a stored blob's properties, as Get returns them.

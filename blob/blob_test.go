@@ -156,3 +156,20 @@ func TestKindAndMux(t *testing.T) {
 		t.Errorf("unknown scheme: %v", err)
 	}
 }
+
+// Only a backend that resumes makes uploads resumable; the retry wrapper
+// alone does not.
+func TestCanResume(t *testing.T) {
+	if blob.CanResume(blob.WithRetry(&fakeContainer{}, blob.RetryPolicy{})) {
+		t.Fatal("a wrapped non-resumable container reported resumable")
+	}
+	if !blob.CanResume(blob.WithRetry(resumableContainer{&fakeContainer{}}, blob.RetryPolicy{})) {
+		t.Fatal("a wrapped resumable container reported not resumable")
+	}
+}
+
+type resumableContainer struct{ *fakeContainer }
+
+func (resumableContainer) PutResumable(context.Context, string, io.ReaderAt, int64, blob.PutOptions, blob.Journal) (blob.PutResult, error) {
+	return blob.PutResult{}, nil
+}

@@ -63,9 +63,15 @@ type retrying struct {
 }
 
 func (r *retrying) Put(ctx context.Context, name string, src io.ReaderAt, size int64, opts PutOptions) (PutResult, error) {
+	return r.put(ctx, func() (PutResult, error) { return r.Container.Put(ctx, name, src, size, opts) })
+}
+
+// put runs one upload attempt until it succeeds, fails permanently or the
+// attempts are used.
+func (r *retrying) put(ctx context.Context, attemptPut func() (PutResult, error)) (PutResult, error) {
 	total := 0
 	for attempt := 1; ; attempt++ {
-		res, err := r.Container.Put(ctx, name, src, size, opts)
+		res, err := attemptPut()
 		var be *Error
 		if err != nil && errors.As(err, &be) {
 			total += be.Retries
@@ -91,6 +97,16 @@ func (r *retrying) Put(ctx context.Context, name string, src io.ReaderAt, size i
 		case <-t.C:
 		}
 	}
+}
+
+// PutResumable retries as Put does; each attempt resumes from the journal,
+// so a retry after a connection reset re-sends only the missing blocks.
+// When the wrapped container cannot resume it is Put.
+func (r *retrying) PutResumable(ctx context.Context, name string, src io.ReaderAt, size int64, opts PutOptions, j Journal) (PutResult, error) {
+	if _, ok := r.Container.(Resumer); !ok {
+		return r.Put(ctx, name, src, size, opts)
+	}
+	return r.put(ctx, func() (PutResult, error) { return PutResumable(ctx, r.Container, name, src, size, opts, j) })
 }
 
 // Unwrap returns the wrapped Container, so AsCreator and AsAppender can find

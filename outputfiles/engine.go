@@ -8,12 +8,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/blob"
+	"github.com/openbatch/openbatch/outputfiles/journal"
 )
 
 // Options configure an Engine. Zero fields take the documented defaults.
@@ -69,6 +71,23 @@ type Request struct {
 	OutputFiles []api.OutputFile
 	// Outcome is how the task ended; it selects entries by uploadCondition.
 	Outcome Outcome
+	// Journal, when set, is where large uploads record their progress so
+	// that, after a crash, the same request given again resumes them
+	// (blob.PutResumable) instead of sending every byte again. Nil: uploads
+	// are not journalled.
+	Journal *journal.Dir
+	// Planned, when set, is called with the uploads planned, before any
+	// starts: the agent records them durably there. An error stops the
+	// upload before anything is sent.
+	Planned func(uploads []Mapping) error
+	// Recorded, when set, are the uploads an interrupted Upload of this
+	// request planned (what Planned was given): they are uploaded in place
+	// of those planned now, so that a resumed upload sends the files that
+	// were matched when the task ended. Setting it implies Resumed.
+	Recorded []Mapping
+	// Resumed says the request finishes an upload an agent restart
+	// interrupted (with or without Recorded): fileuploadout.txt says so.
+	Resumed bool
 }
 
 // FileResult is the outcome of one file's upload.
@@ -145,9 +164,31 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 			}
 			return r.FS(), nil
 		}}
+	req.Resumed = req.Resumed || req.Recorded != nil
+	switch {
+	case req.Recorded != nil:
+		lg.Printf("INFO", "Resuming output file upload after an agent restart - files recorded at exit: %d; the task's command is not run again", len(req.Recorded))
+	case req.Resumed:
+		lg.Printf("INFO", "Resuming output file upload after an agent restart - files matched again (none were recorded); the task's command is not run again")
+	}
 	lg.Printf("INFO", "Starting output file upload - entries: %d, outcome: %s", len(req.OutputFiles), req.Outcome)
 	plan := planner.Plan(req.OutputFiles, req.Outcome)
+	if req.Recorded != nil {
+		plan.Uploads = planner.validRecorded(req.Recorded, len(req.OutputFiles))
+		for _, m := range plan.Uploads {
+			if _, ok := roots[m.Root]; !ok {
+				if _, err := planner.FS(m.Root); err != nil {
+					lg.Printf("WARN", "Cannot open %s: %v", m.Root, err)
+				}
+			}
+		}
+	}
 	res := &Result{Plan: plan}
+	if req.Planned != nil {
+		if err := req.Planned(plan.Uploads); err != nil {
+			return nil, fmt.Errorf("outputfiles: record the planned uploads: %w", err)
+		}
+	}
 
 	putOpts := make([]blob.PutOptions, len(plan.Entries))
 	entryErrs := make([]error, len(plan.Entries))
@@ -210,7 +251,7 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			e.uploadOne(ctx, lg, roots[m.Root], oc, putOpts[m.Entry], fr)
+			e.uploadOne(ctx, lg, roots[m.Root], oc, putOpts[m.Entry], fr, req.Journal, f.Destination.Container.ContainerURL, req.Resumed)
 		}()
 	}
 	wg.Wait()
@@ -290,7 +331,8 @@ func (e *Engine) openContainers(ctx context.Context, files []api.OutputFile, pla
 	return out
 }
 
-func (e *Engine) uploadOne(ctx context.Context, lg *uploadLog, root *os.Root, oc openedContainer, opts blob.PutOptions, fr *FileResult) {
+func (e *Engine) uploadOne(ctx context.Context, lg *uploadLog, root *os.Root, oc openedContainer, opts blob.PutOptions, fr *FileResult,
+	jd *journal.Dir, containerURL string, resuming bool) {
 	start := time.Now()
 	defer func() {
 		fr.Duration = time.Since(start)
@@ -333,8 +375,37 @@ func (e *Engine) uploadOne(ctx context.Context, lg *uploadLog, root *os.Root, oc
 		return
 	}
 	lg.Printf("INFO", "Upload start - file: %s, blob: %s, bytes: %d", fr.File, fr.Blob, fi.Size())
-	r, err := oc.c.Put(ctx, fr.Blob, f, fi.Size(), opts)
+	var r blob.PutResult
+	if resuming && !blob.CanResume(oc.c) {
+		lg.Printf("INFO", "Upload restarts from the beginning - file: %s, blob: %s: this destination cannot resume an upload", fr.File, fr.Blob)
+	}
+	if jd != nil {
+		j := newFileJournal(jd, containerURL, fr.Blob, fi)
+		r, err = blob.PutResumable(ctx, oc.c, fr.Blob, f, fi.Size(), opts, j)
+		if err == nil {
+			j.done()
+		}
+		if r.Reused > 0 {
+			lg.Printf("INFO", "Upload resumed - file: %s, blob: %s, blocks already staged and reused: %d of %d", fr.File, fr.Blob, r.Reused, r.Blocks)
+		}
+	} else {
+		r, err = oc.c.Put(ctx, fr.Blob, f, fi.Size(), opts)
+	}
 	fr.Size, fr.ContentMD5, fr.Retries, fr.Err = r.Size, r.ContentMD5, r.Retries, err
+}
+
+// validRecorded returns the recorded mappings that name an entry of the
+// request and read through a root the planner allows (a record is the
+// agent's own, but it is read back from disk).
+func (pl Planner) validRecorded(rec []Mapping, entries int) []Mapping {
+	out := make([]Mapping, 0, len(rec))
+	for _, m := range rec {
+		root, ok := pl.rootFor(m.Root)
+		if ok && root == path.Clean(m.Root) && m.Entry >= 0 && m.Entry < entries && m.Rel != "" && m.Blob != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func isUserCode(code string) bool {

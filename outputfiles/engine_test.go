@@ -26,6 +26,7 @@ import (
 	"github.com/openbatch/openbatch/blob/s3"
 	"github.com/openbatch/openbatch/internal/testenv"
 	"github.com/openbatch/openbatch/outputfiles"
+	"github.com/openbatch/openbatch/outputfiles/journal"
 )
 
 func newEngine(t testing.TB) *outputfiles.Engine {
@@ -401,5 +402,61 @@ func TestUploadToS3(t *testing.T) {
 		if string(data) != content || !bytes.Equal(p.ContentMD5, sum[:]) {
 			t.Errorf("%s: %d bytes, md5 %x want %x", name, len(data), p.ContentMD5, sum)
 		}
+	}
+}
+
+// An upload given its recorded plan (an agent resuming after a crash)
+// uploads the recorded files, not those matched now, says so in
+// fileuploadout.txt, and leaves no journal behind.
+func TestUploadRecordedPlan(t *testing.T) {
+	dir := task(t, map[string]string{"wd/a.txt": "a", "wd/b.txt": "b"})
+	dest := t.TempDir()
+	files := []api.OutputFile{out("*.txt", "file://"+dest, "")}
+	jd, err := journal.Open(filepath.Join(t.TempDir(), "uploads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planned []outputfiles.Mapping
+	req := outputfiles.Request{TaskDir: dir, OutputFiles: files, Outcome: outputfiles.ExitedWith(0), Journal: jd}
+	// The first upload is only planned: its Planned hook fails, as when the
+	// record cannot be written, and nothing is uploaded.
+	req.Planned = func(m []outputfiles.Mapping) error { planned = slices.Clone(m); return fmt.Errorf("disk full") }
+	if _, err := newEngine(t).Upload(context.Background(), req); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("upload with a failing Planned: %v", err)
+	}
+	if len(planned) != 2 {
+		t.Fatalf("planned %+v", planned)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "a.txt")); err == nil {
+		t.Fatal("uploaded before the plan was recorded")
+	}
+	// A file that appears later is not part of the recorded plan.
+	if err := os.WriteFile(filepath.Join(dir, "wd", "c.txt"), []byte("c"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A record naming a root outside the task directory is ignored.
+	rec := append(slices.Clone(planned), outputfiles.Mapping{Entry: 0, Root: "/etc", Rel: "passwd", File: "/etc/passwd", Blob: "passwd"})
+	req.Planned, req.Recorded = nil, rec
+	res, err := newEngine(t).Upload(context.Background(), req)
+	if err != nil || res.FailureInfo != nil {
+		t.Fatalf("resumed upload: %v %+v", err, res.FailureInfo)
+	}
+	var got []string
+	ents, _ := os.ReadDir(dest)
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") { // blob/local's own metadata
+			got = append(got, e.Name())
+		}
+	}
+	if strings.Join(got, ",") != "a.txt,b.txt" || res.Uploaded != 2 {
+		t.Fatalf("uploaded %v (%d), want the recorded a.txt,b.txt", got, res.Uploaded)
+	}
+	o, _ := readLogs(t, dir)
+	if !strings.Contains(o, "Resuming output file upload after an agent restart - files recorded at exit: 3") ||
+		!strings.Contains(o, "Upload restarts from the beginning - file: "+filepath.Join(dir, "wd", "a.txt")) {
+		t.Fatalf("fileuploadout.txt does not say the upload resumed:\n%s", o)
+	}
+	if left, _ := filepath.Glob(filepath.Join(jd.Path(), "*.rec")); len(left) != 0 {
+		t.Fatalf("journal left: %v", left)
 	}
 }

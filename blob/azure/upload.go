@@ -14,12 +14,14 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"golang.org/x/sync/errgroup"
 
@@ -75,6 +77,22 @@ func (p *bufferPool) put(b []byte) {
 // blob's Content-MD5 (x-ms-blob-content-md5); a single Put Blob also sends it
 // as Content-MD5 so the service verifies the body.
 func (c *azContainer) Put(ctx context.Context, name string, src io.ReaderAt, size int64, opts blob.PutOptions) (blob.PutResult, error) {
+	return c.PutResumable(ctx, name, src, size, opts, nil)
+}
+
+// PutResumable implements blob.Resumer: Put whose block uploads record
+// their progress in j (nil: none). With j, each block's MD5 is sent with its
+// Put Block (the service verifies it) and saved in j once the block is
+// staged; that costs one more MD5 pass over the content, in the parallel
+// block goroutines.
+// Resuming from j's state, blocks still staged (Get Block List, when the
+// credential may read it; else j's word) whose bytes have the recorded MD5
+// are not sent again. If the commit then finds a reused block gone (400
+// InvalidBlockList: the uncommitted blocks were discarded, e.g. by another
+// commit of the blob or after a week), the upload starts over once without
+// reuse. A content of up to SinglePutMax bytes is one Put Blob request,
+// which needs no journal.
+func (c *azContainer) PutResumable(ctx context.Context, name string, src io.ReaderAt, size int64, opts blob.PutOptions, j blob.Journal) (blob.PutResult, error) {
 	st := &retryStats{}
 	ctx = context.WithValue(ctx, statsKey{}, st)
 	bb := c.cc.NewBlockBlobClient(name)
@@ -85,7 +103,11 @@ func (c *azContainer) Put(ctx context.Context, name string, src io.ReaderAt, siz
 	if size <= c.b.opts.SinglePutMax {
 		res, err = c.putSingle(ctx, bb, src, size, opts)
 	} else {
-		res, err = c.putBlocks(ctx, bb, src, size, opts)
+		res, err = c.putBlocks(ctx, bb, src, size, opts, j, true)
+		if err != nil && res.Reused > 0 && bloberror.HasCode(err, bloberror.InvalidBlockList) {
+			c.b.opts.Logger.Info("resumed upload found staged blocks gone; starting over", "container", c.url, "blob", name)
+			res, err = c.putBlocks(ctx, bb, src, size, opts, j, false)
+		}
 	}
 	res.Retries = int(st.retries.Load())
 	if err != nil {
@@ -126,19 +148,96 @@ func (c *azContainer) putSingle(ctx context.Context, bb *blockblob.Client, src i
 	return blob.PutResult{Size: size, ContentMD5: digest}, nil
 }
 
-func (c *azContainer) putBlocks(ctx context.Context, bb *blockblob.Client, src io.ReaderAt, size int64, opts blob.PutOptions) (blob.PutResult, error) {
+// blockSizeFor is the block size of a content of size bytes: the
+// configured one, grown for files that would need over MaxBlocks blocks.
+func (c *azContainer) blockSizeFor(size int64) int64 {
 	blockSize := c.b.opts.BlockSize
 	if (size+blockSize-1)/blockSize > MaxBlocks {
 		const mib = 1 << 20
 		blockSize = ((size+MaxBlocks-1)/MaxBlocks + mib - 1) / mib * mib
 	}
-	n := int((size + blockSize - 1) / blockSize)
+	return blockSize
+}
+
+// uploadState returns the state to upload with: j's, when resume is set
+// and it describes an upload of this size whose blocks may still be
+// staged, else a fresh one (saved in j).
+func (c *azContainer) uploadState(ctx context.Context, bb *blockblob.Client, size int64, j blob.Journal, resume bool) (*blob.UploadState, error) {
+	if j != nil && resume {
+		prev, err := j.Load()
+		if err != nil {
+			c.b.opts.Logger.Warn("upload journal unreadable; uploading from the start", "err", err)
+		}
+		if prev != nil && prev.Size == size && prev.BlockSize > 0 && (size+prev.BlockSize-1)/prev.BlockSize <= MaxBlocks &&
+			validPrefix(prev.Prefix) {
+			if prev.Staged == nil {
+				prev.Staged = map[int][]byte{}
+			}
+			n := int((size + prev.BlockSize - 1) / prev.BlockSize)
+			for i := range prev.Staged {
+				if i < 0 || i >= n || len(prev.Staged[i]) != md5.Size {
+					delete(prev.Staged, i)
+				}
+			}
+			c.checkStaged(ctx, bb, prev)
+			return prev, nil
+		}
+	}
 	prefix, err := blockPrefix()
+	if err != nil {
+		return nil, err
+	}
+	st := &blob.UploadState{Size: size, BlockSize: c.blockSizeFor(size), Prefix: prefix, Staged: map[int][]byte{}}
+	if j != nil {
+		if err := j.Save(st); err != nil {
+			c.b.opts.Logger.Warn("save upload journal; the upload cannot resume after a crash", "err", err)
+		}
+	}
+	return st, nil
+}
+
+// checkStaged drops from st the blocks the service no longer holds
+// uncommitted. Listing needs read permission: with a write-only SAS it
+// fails and st is trusted as it is (a block that is gone then makes the
+// commit fail with InvalidBlockList, and PutResumable starts over).
+func (c *azContainer) checkStaged(ctx context.Context, bb *blockblob.Client, st *blob.UploadState) {
+	if len(st.Staged) == 0 {
+		return
+	}
+	list, err := bb.GetBlockList(ctx, blockblob.BlockListTypeUncommitted, nil)
+	if err != nil {
+		return
+	}
+	have := map[string]int64{}
+	for _, b := range list.UncommittedBlocks {
+		if b.Name != nil && b.Size != nil {
+			have[*b.Name] = *b.Size
+		}
+	}
+	n := int((st.Size + st.BlockSize - 1) / st.BlockSize)
+	for i := range st.Staged {
+		want := min(st.BlockSize, st.Size-int64(i)*st.BlockSize)
+		if sz, ok := have[blockID(st.Prefix, i)]; !ok || sz != want || i >= n {
+			delete(st.Staged, i)
+		}
+	}
+}
+
+func blockID(prefix string, i int) string {
+	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", prefix, i))
+}
+
+func (c *azContainer) putBlocks(ctx context.Context, bb *blockblob.Client, src io.ReaderAt, size int64, opts blob.PutOptions, j blob.Journal, resume bool) (blob.PutResult, error) {
+	st, err := c.uploadState(ctx, bb, size, j, resume)
 	if err != nil {
 		return blob.PutResult{}, err
 	}
+	blockSize := st.BlockSize
+	n := int((size + blockSize - 1) / blockSize)
 	ids := make([]string, n)
 	h := md5.New()
+	reused := 0
+	var mu sync.Mutex // guards st.Staged and orders j.Save
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -159,23 +258,52 @@ func (c *azContainer) putBlocks(ctx context.Context, bb *blockblob.Client, src i
 			break
 		}
 		h.Write(buf)
-		ids[i] = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", prefix, i))
+		ids[i] = blockID(st.Prefix, i)
 		id := ids[i]
+		mu.Lock()
+		staged := st.Staged[i]
+		mu.Unlock()
+		if staged != nil {
+			if sum := md5.Sum(buf); bytes.Equal(sum[:], staged) {
+				reused++
+				c.b.pool.put(buf)
+				continue
+			}
+		}
 		g.Go(func() error {
 			defer c.b.pool.put(buf)
-			_, err := bb.StageBlock(gctx, id, streaming.NopCloser(bytes.NewReader(buf)), nil)
-			return err
+			if j == nil {
+				_, err := bb.StageBlock(gctx, id, streaming.NopCloser(bytes.NewReader(buf)), nil)
+				return err
+			}
+			// Journalled: the block's MD5 is what a resumed upload checks
+			// the source against; sent too, the service verifies it.
+			sum := md5.Sum(buf)
+			_, err := bb.StageBlock(gctx, id, streaming.NopCloser(bytes.NewReader(buf)),
+				&blockblob.StageBlockOptions{TransactionalValidation: azblobblob.TransferValidationTypeMD5(sum[:])})
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			st.Staged[i] = sum[:]
+			if err := j.Save(st); err != nil {
+				c.b.opts.Logger.Warn("save upload journal; a resumed upload re-sends this block", "err", err)
+			}
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return blob.PutResult{}, err
+	// A read error is the cause of the staging errors it provoked (their
+	// context cancelled).
+	if err := g.Wait(); err != nil && readErr == nil {
+		return blob.PutResult{Reused: reused}, err
 	}
 	if readErr != nil {
-		return blob.PutResult{}, readErr
+		return blob.PutResult{Reused: reused}, readErr
 	}
 	digest, err := checkMD5(opts.ContentMD5, h.Sum(nil))
 	if err != nil {
-		return blob.PutResult{}, err
+		return blob.PutResult{Reused: reused}, err
 	}
 	_, err = bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{
 		HTTPHeaders: headers(opts, digest),
@@ -183,9 +311,9 @@ func (c *azContainer) putBlocks(ctx context.Context, bb *blockblob.Client, src i
 		Tier:        tier(opts),
 	})
 	if err != nil {
-		return blob.PutResult{}, err
+		return blob.PutResult{Reused: reused}, err
 	}
-	return blob.PutResult{Size: size, ContentMD5: digest, Blocks: n}, nil
+	return blob.PutResult{Size: size, ContentMD5: digest, Blocks: n, Reused: reused}, nil
 }
 
 // errShrank reports a source that became shorter than its announced size,
@@ -215,6 +343,15 @@ func checkMD5(given, computed []byte) ([]byte, error) {
 		return nil, fmt.Errorf("content MD5 %x does not match the caller's ContentMD5 %x", computed, given)
 	}
 	return given, nil
+}
+
+// validPrefix reports whether p is a block ID prefix blockPrefix made.
+func validPrefix(p string) bool {
+	if len(p) != 24 {
+		return false
+	}
+	_, err := hex.DecodeString(p)
+	return err == nil
 }
 
 func blockPrefix() (string, error) {

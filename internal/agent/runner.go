@@ -137,6 +137,17 @@ type TaskRun struct {
 	User *Identity
 
 	cfg *Config
+	// rec, when set, records the run in the node's run journal (a
+	// worker's task with output files): see runjournal.go.
+	rec *runRecorder
+}
+
+// ResumesAfterRestart is implemented by steps that finish a run an agent
+// restart interrupted after its process had exited (the output-files
+// step): Runner.resume runs only those, on a TaskRun rebuilt from the run
+// journal.
+type ResumesAfterRestart interface {
+	ResumesAfterRestart() bool
 }
 
 // Runner runs task specs on this machine. It holds no per-run state and is
@@ -191,7 +202,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 		}
 	}
 	log := r.log.With("kind", spec.Kind.String(), "job", spec.JobID, "task", spec.TaskID, "node", spec.Node.NodeID)
-	run := &TaskRun{Spec: &spec, Result: res, Log: log, cfg: &r.cfg}
+	run := &TaskRun{Spec: &spec, Result: res, Log: log, cfg: &r.cfg, rec: spec.recorder}
 
 	limited := ctx
 	if d := spec.MaxWallClockTime; d > 0 && d < maxWallClockLimit {
@@ -215,6 +226,9 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 	}
 	steps := append(builtin, r.cfg.AfterProcess...)
 	for i, step := range steps {
+		if i == len(builtin) {
+			r.recordExit(ctx, run)
+		}
 		after := i >= len(builtin)
 		if res.FailureInfo != nil {
 			if ra, ok := step.(RunsAfterFailure); !after || !ok || !ra.RunsAfterFailure() {
@@ -239,6 +253,63 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 			continue
 		}
 		log.Debug("step done", "step", step.Name(), "elapsed", time.Since(t0))
+	}
+	res.EndTime = time.Now().UTC()
+	return *res
+}
+
+// recordExit records in the run journal, before any output is uploaded or
+// anything reported, that the run's process has ended and how. A run being
+// cancelled (terminate, shutdown) is not recorded: it is not reported
+// either. Failing to record only loses the crash guarantee.
+func (r *Runner) recordExit(ctx context.Context, run *TaskRun) {
+	if run.rec == nil {
+		return
+	}
+	if ctx.Err() != nil {
+		run.rec = nil
+		return
+	}
+	if err := run.rec.exited(run); err != nil {
+		run.Log.Warn("cannot record the task's exit: were the agent to crash before the task is reported, it would run again", "err", err)
+		run.rec = nil
+	}
+}
+
+// resume finishes a run recorded in the run journal by an agent that
+// stopped after the run's process had ended: it runs the steps of
+// Config.AfterProcess that resume (ResumesAfterRestart), with the
+// recorded outcome, and returns the run's result with the recorded exit
+// code and start time; its end time is when the resumed steps finished.
+func (r *Runner) resume(ctx context.Context, spec Spec, rec *runRecorder) Result {
+	res := &Result{StartTime: rec.rec.StartTime, ExitCode: rec.rec.ExitCode, FailureInfo: rec.rec.FailureInfo,
+		PreProcessingError: rec.rec.PreProcessingError, Stats: rec.rec.Stats}
+	log := r.log.With("kind", spec.Kind.String(), "job", spec.JobID, "task", spec.TaskID, "node", spec.Node.NodeID)
+	run := &TaskRun{Spec: &spec, Result: res, Log: log, cfg: &r.cfg, rec: rec, Env: Environment(rec.rec.Env)}
+	paths, err := spec.Node.Layout.PathsFor(spec.Kind, spec.JobID, spec.TaskID)
+	if err != nil {
+		r.fail(run, NewFailure(api.ServerError, api.FailureUnknown, "The task directory could not be determined", false, err))
+		res.EndTime = time.Now().UTC()
+		return *res
+	}
+	run.Paths = paths
+	for _, step := range r.cfg.AfterProcess {
+		if rs, ok := step.(ResumesAfterRestart); !ok || !rs.ResumesAfterRestart() {
+			continue
+		}
+		if res.FailureInfo != nil {
+			if ra, ok := step.(RunsAfterFailure); !ok || !ra.RunsAfterFailure() {
+				continue
+			}
+		}
+		t0 := time.Now()
+		if err := step.Run(ctx, run); err != nil {
+			f := asFailure(ctx, err, res.ExitCode == nil)
+			log.Info("step failed", "step", step.Name(), "code", f.Info.Code, "err", f.Error(), "elapsed", time.Since(t0))
+			r.fail(run, f)
+			continue
+		}
+		log.Info("resumed step done", "step", step.Name(), "elapsed", time.Since(t0))
 	}
 	res.EndTime = time.Now().UTC()
 	return *res

@@ -93,6 +93,9 @@ type Spec struct {
 	// UserIdentity is the user the process runs as (nil: the non-admin
 	// auto user). It takes effect only when Config.Users is enabled.
 	UserIdentity *api.UserIdentity
+
+	// recorder, set by the worker, records the run in the run journal.
+	recorder *runRecorder
 }
 
 // Result is what a run produced. The scheduler maps it to the task's

@@ -33,6 +33,11 @@ func (OutputFilesStep) Name() string { return "outputfiles" }
 // RunsAfterFailure implements RunsAfterFailure.
 func (OutputFilesStep) RunsAfterFailure() bool { return true }
 
+// ResumesAfterRestart implements ResumesAfterRestart: after an agent
+// restart the step uploads the files recorded when the process ended,
+// resuming large uploads from their staged blocks.
+func (OutputFilesStep) ResumesAfterRestart() bool { return true }
+
 // Run implements Step.
 func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 	spec := run.Spec
@@ -53,10 +58,25 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 	if opts.Logger == nil {
 		opts.Logger = run.Log
 	}
-	up, err := outputfiles.New(s.Opener, opts).Upload(ctx, outputfiles.Request{
+	req := outputfiles.Request{
 		TaskDir: run.Paths.Dir, WorkingDir: run.Paths.WorkingDir, Env: map[string]string(run.Env),
 		OutputFiles: spec.OutputFiles, Outcome: outcome,
-	})
+	}
+	if rr := run.rec; rr != nil {
+		req.Journal = rr.uploads()
+		req.Planned = func(uploads []outputfiles.Mapping) error {
+			if err := rr.planned(uploads); err != nil {
+				// The exit is recorded: a resumed upload re-matches the files.
+				run.Log.Warn("cannot record the planned uploads", "err", err)
+			}
+			return nil
+		}
+		req.Resumed = rr.resumed
+		if rr.resumed && rr.rec.Planned {
+			req.Recorded = append([]outputfiles.Mapping{}, rr.rec.Uploads...)
+		}
+	}
+	up, err := outputfiles.New(s.Opener, opts).Upload(ctx, req)
 	if err == nil && manifestWanted(run.Env) {
 		if merr := outputfiles.WriteManifest(run.Paths.Dir, up, time.Now()); merr != nil {
 			run.Log.Warn("write upload manifest", "err", merr)

@@ -50,6 +50,9 @@ type Worker struct {
 	nextExpiry time.Time
 	release    map[string]bool // job IDs whose release task was started
 	nodeID     string
+	// journal is the node's run journal (nil if it cannot be opened: runs
+	// are then not resumable after a crash).
+	journal *runJournal
 }
 
 // retained is a completed task's directory and when it may be removed.
@@ -97,10 +100,20 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.release = map[string]bool{}
 	w.mu.Unlock()
 
+	layout, err := NewLayout(w.Registration.Root)
+	if err != nil {
+		return err
+	}
+	// Runs an earlier agent on this root left recorded (their process
+	// exited, their report not acknowledged) are offered to the server to
+	// finish.
+	reg := w.Registration
+	pending := w.openJournal(layout, &reg)
+
 	var cfg *nodeproto.NodeConfig
 	for {
 		var err error
-		cfg, err = w.Coord.Register(ctx, w.Registration)
+		cfg, err = w.Coord.Register(ctx, reg)
 		if err == nil {
 			break
 		}
@@ -118,16 +131,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.nodeID = cfg.NodeID
 	w.mu.Unlock()
 	log := w.Log.With("pool", cfg.PoolID, "node", cfg.NodeID)
-	layout, err := NewLayout(w.Registration.Root)
-	if err != nil {
-		return err
-	}
 	if err := layout.Init(); err != nil {
 		return fmt.Errorf("create node directories: %w", err)
 	}
 	node := Node{AccountName: cfg.AccountName, AccountURL: cfg.AccountURL, PoolID: cfg.PoolID, NodeID: cfg.NodeID,
 		IsDedicated: w.Registration.Dedicated, Layout: layout, UserAccounts: cfg.UserAccounts}
 	log.Info("node joined pool", "root", layout.Root, "slots", cfg.Slots)
+	w.resumePending(ctx, node, pending, cfg.Resumed, log)
 
 	state := api.NodeIdle
 	var startInfo *api.StartTaskInformation
@@ -138,7 +148,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		startInfo = &api.StartTaskInformation{State: api.StartTaskRunning, StartTime: time.Now().UTC()}
 		// Report that the start task is running, then run it.
-		_, _ = w.Coord.Acquire(ctx, nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo})
+		_, _ = w.Coord.Acquire(ctx, nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo,
+			Running: w.leases()})
 		startInfo = w.runStartTask(ctx, node, st)
 		switch {
 		case startInfo.Result == api.ResultSuccess:
@@ -278,26 +289,48 @@ func (w *Worker) cancelAll(cause error) {
 	}
 }
 
+// taskSlots is the number of slots a task takes.
+func taskSlots(t *api.Task) int {
+	if t.RequiredSlots != nil && *t.RequiredSlots > 1 {
+		return int(*t.RequiredSlots)
+	}
+	return 1
+}
+
 // start runs one assignment in the background.
 func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, log *slog.Logger) {
-	slots := 1
-	if a.Task.RequiredSlots != nil && *a.Task.RequiredSlots > 1 {
-		slots = int(*a.Task.RequiredSlots)
-	}
+	w.launch(ctx, a.Lease, taskSlots(&a.Task), retention(&a.Task), log, func(rctx context.Context) nodeproto.Report {
+		return w.runTask(rctx, node, a)
+	})
+}
+
+// launch runs run for lease in the background, listed as running (with
+// slots) until its report is in, and keeps the task directory for keep
+// (-1: forever) afterwards.
+func (w *Worker) launch(ctx context.Context, lease nodeproto.Lease, slots int, keep time.Duration, log *slog.Logger,
+	run func(context.Context) nodeproto.Report) {
 	rctx, cancel := context.WithCancelCause(ctx)
-	rt := &runningTask{lease: a.Lease, slots: slots, cancel: cancel}
-	key := leaseKey(a.Lease)
+	rt := &runningTask{lease: lease, slots: slots, cancel: cancel}
+	key := leaseKey(lease)
 	w.mu.Lock()
 	w.running[key] = rt
 	delete(w.retain, key) // a retry reuses the directory
 	w.mu.Unlock()
 	go func() {
 		defer cancel(nil)
-		rep := w.runTask(rctx, node, a)
+		rep := run(rctx)
 		// The run stays listed as running until its report is in: the
 		// server requeues leases a node no longer lists, so dropping it
 		// earlier could make a finished task run again.
 		w.report(ctx, rctx, rep, log)
+		// Reported, refused as stale, or given up (fenced, drained: the
+		// server requeues it): its record is done with. Only an agent
+		// that is stopping keeps it, to resume after its restart.
+		if w.journal != nil && ctx.Err() == nil {
+			if err := w.journal.discard(lease); err != nil {
+				log.Warn("remove run journal record", "job", lease.JobID, "task", lease.TaskID, "err", err)
+			}
+		}
 		w.mu.Lock()
 		// A newer lease of the same task may have replaced this run (the
 		// server requeued it and handed it back to this node): leave that
@@ -305,15 +338,69 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 		if w.running[key] == rt {
 			delete(w.running, key)
 		}
-		if d := retention(&a.Task); d >= 0 {
-			until := time.Now().Add(d)
-			w.retain[key] = retained{jobID: a.Lease.JobID, taskID: a.Task.ID, until: until}
+		if keep >= 0 {
+			until := time.Now().Add(keep)
+			w.retain[key] = retained{jobID: lease.JobID, taskID: lease.TaskID, until: until}
 			if w.nextExpiry.IsZero() || until.Before(w.nextExpiry) {
 				w.nextExpiry = until
 			}
 		}
 		w.mu.Unlock()
 	}()
+}
+
+// openJournal opens the node's run journal and returns the runs recorded
+// by an earlier agent on this root that the node may resume, adding their
+// leases to reg.Resume; records of another node or pool (the root was
+// reused) are discarded.
+func (w *Worker) openJournal(layout Layout, reg *nodeproto.Registration) []*runRecord {
+	j, err := openRunJournal(layout)
+	if err != nil {
+		w.Log.Warn("no run journal: a task whose process exited is run again if the agent crashes before reporting it", "err", err)
+		return nil
+	}
+	w.journal = j
+	var pending []*runRecord
+	for _, r := range j.pending(w.Log) {
+		if reg.NodeID == "" || !strings.EqualFold(r.NodeID, reg.NodeID) || !strings.EqualFold(r.PoolID, reg.PoolID) ||
+			len(pending) >= nodeproto.MaxResume {
+			w.Log.Info("discarding a run recorded for another node", "job", r.Lease.JobID, "task", r.Lease.TaskID, "node", r.NodeID)
+			_ = j.discard(r.Lease)
+			continue
+		}
+		pending = append(pending, r)
+		reg.Resume = append(reg.Resume, r.Lease)
+	}
+	j.prune(reg.Resume)
+	return pending
+}
+
+// resumePending finishes the recorded runs the server let the node keep
+// (resumed) and discards the others: the server requeued those tasks while
+// the agent was away, and a report of them would be refused.
+func (w *Worker) resumePending(ctx context.Context, node Node, pending []*runRecord, resumed []nodeproto.Lease, log *slog.Logger) {
+	kept := map[string]int64{}
+	for _, l := range resumed {
+		kept[leaseKey(l)] = l.Epoch
+	}
+	for _, r := range pending {
+		if e, ok := kept[leaseKey(r.Lease)]; !ok || e != r.Lease.Epoch {
+			log.Info("task requeued while the agent was away: its recorded outcome is discarded", "job", r.Lease.JobID, "task", r.Lease.TaskID)
+			_ = w.journal.discard(r.Lease)
+			continue
+		}
+		log.Info("resuming a task whose process exited before the agent restarted: its outputs are uploaded, its command is not run again",
+			"job", r.Lease.JobID, "task", r.Lease.TaskID, "exitCode", r.ExitCode, "files", len(r.Uploads))
+		w.launch(ctx, r.Lease, max(r.Slots, 1), r.Retention, log, func(rctx context.Context) nodeproto.Report {
+			spec := Spec{Kind: KindTask, Node: node, JobID: r.Lease.JobID, TaskID: r.Lease.TaskID,
+				OutputFiles: r.OutputFiles, Retryable: r.Retryable}
+			res := w.Runner.resume(rctx, spec, &runRecorder{j: w.journal, rec: *r, resumed: true})
+			rep := nodeproto.Report{NodeID: node.NodeID, PoolID: node.PoolID, Lease: r.Lease, StartTime: res.StartTime, EndTime: res.EndTime,
+				ExitCode: res.ExitCode, FailureInfo: res.FailureInfo, Stats: res.Stats, Uploads: res.Uploads}
+			rep.Kind = nodeproto.FailureKind(failureKind(&res))
+			return rep
+		})
+	}
 }
 
 // errFenced cancels runs of a node that lost contact with the server.
@@ -442,6 +529,10 @@ func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment)
 			rep.Kind = nodeproto.FailureKind(kindPreProcessing)
 			return rep
 		}
+	}
+	if w.journal != nil && len(t.OutputFiles) > 0 {
+		spec.recorder = &runRecorder{j: w.journal, rec: runRecord{Lease: a.Lease, PoolID: node.PoolID, NodeID: node.NodeID,
+			Slots: taskSlots(t), Retention: retention(t)}}
 	}
 	res := w.Runner.Run(ctx, spec)
 	rep.StartTime, rep.EndTime = res.StartTime, res.EndTime

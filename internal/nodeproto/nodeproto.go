@@ -48,15 +48,32 @@ type Registration struct {
 	IPAddress string `json:"ipAddress,omitempty"`
 	// Dedicated says whether the node is dedicated (as opposed to spot).
 	Dedicated bool `json:"dedicated"`
+	// Resume lists leases a restarted node is still finishing: their
+	// process exited before the agent stopped and the agent recorded that
+	// durably (see agent's run journal), so it resumes their output uploads
+	// and reports them without running them again. The server keeps those
+	// of them the node still holds (same node, same epoch, task running)
+	// and requeues the node's other leases, as for any restart. At most
+	// MaxResume.
+	Resume []Lease `json:"resume,omitempty"`
 	// ByJoinToken is set by the HTTP handler when the caller presented only
 	// the join token, not the node's own credential: such a registration
 	// may create a node but never take over an existing one.
 	ByJoinToken bool `json:"-"`
 }
 
+// MaxResume bounds Registration.Resume: more leases than any node has task
+// slots (Azure allows at most 256 per node).
+const MaxResume = 256
+
 // NodeConfig is what a registered node needs to know about its pool.
 type NodeConfig struct {
 	NodeID string `json:"nodeId"`
+	// Resumed are the leases of Registration.Resume that the node still
+	// holds: it finishes and reports them. The others were requeued (the
+	// node came back after its heartbeat timeout, or the task was
+	// terminated meanwhile); the node discards them.
+	Resumed []Lease `json:"resumed,omitempty"`
 	// Credential is the node's own credential, which every later call of
 	// the node carries (and the server's calls to the node's file service);
 	// "" for in-process nodes.

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -157,6 +158,9 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	if err := nodeproto.ValidAddress(reg.Address, s.cfg.AllowLinkLocalNodes); err != nil {
 		return nil, err
 	}
+	if len(reg.Resume) > nodeproto.MaxResume {
+		return nil, fmt.Errorf("register node %s: %d leases to resume, at most %d", reg.NodeID, len(reg.Resume), nodeproto.MaxResume)
+	}
 	gen := int64(1)
 	old, err := s.store.GetNode(ctx, pool.ID, reg.NodeID)
 	switch {
@@ -184,9 +188,12 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 		n.CredentialGen = gen
 		cred = nodeproto.NodeCredential(s.cfg.AccountKey, pool.ID, reg.NodeID, gen)
 	}
+	var resumed []nodeproto.Lease
 	if old != nil {
-		// A node that restarts has lost its runs: its old leases are requeued.
-		s.requeueNode(ctx, reg.NodeID, "node agent restarted")
+		// A node that restarts has lost its runs: its old leases are
+		// requeued, but for those it says it is finishing (their process
+		// exited before the restart) and still holds.
+		resumed = s.requeueNode(ctx, reg.NodeID, "node agent restarted", reg.Resume...)
 	}
 	if err := s.store.PutNode(ctx, n); err != nil {
 		return nil, err
@@ -203,7 +210,7 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	// Malformed userAccounts give no accounts (tasks naming one then fail
 	// with a clear message) rather than a node that cannot register.
 	users, _ := nodeproto.PoolUserAccounts(pool.UserAccounts)
-	return &nodeproto.NodeConfig{NodeID: reg.NodeID, Credential: cred, PoolID: pool.ID, VMSize: pool.VMSize, Slots: slots,
+	return &nodeproto.NodeConfig{NodeID: reg.NodeID, Resumed: resumed, Credential: cred, PoolID: pool.ID, VMSize: pool.VMSize, Slots: slots,
 		StartTask: pool.StartTask, AccountName: s.cfg.AccountName, AccountURL: s.cfg.AccountURL,
 		HeartbeatInterval: s.cfg.HeartbeatInterval, HeartbeatTimeout: s.cfg.HeartbeatTimeout, UserAccounts: users}, nil
 }
@@ -282,22 +289,40 @@ func (s *Scheduler) syncPoolCounts(ctx context.Context, poolID string) error {
 
 var errNoChange = errors.New("no change")
 
-// requeueNode returns every task leased to a node to the queue.
-func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string) {
+// requeueNode returns every task leased to a node to the queue, except the
+// running ones whose current lease is in keep; it returns those kept.
+func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string, keep ...nodeproto.Lease) []nodeproto.Lease {
 	rows, err := s.store.TasksOnNode(ctx, nodeID)
 	if err != nil {
 		s.log.Error("list tasks on lost node", "node", nodeID, "err", err)
-		return
+		return nil
 	}
+	keepEpoch := make(map[string]int64, len(keep))
+	for _, l := range keep {
+		keepEpoch[strings.ToLower(l.JobID)+"/"+strings.ToLower(l.TaskID)] = l.Epoch
+	}
+	var kept []nodeproto.Lease
 	for _, r := range rows {
+		var held *nodeproto.Lease
 		_, err := s.store.UpdateTask(ctx, r.JobID, r.Task.ID, func(row *store.TaskRow) error {
+			held = nil
 			if row.NodeID != nodeID || (row.Task.State != api.TaskRunning && row.Task.State != api.TaskPreparing) {
+				return errNoChange
+			}
+			if e, ok := keepEpoch[strings.ToLower(row.JobID)+"/"+strings.ToLower(row.Task.ID)]; ok && e == row.Epoch && row.Task.State == api.TaskRunning {
+				held = &nodeproto.Lease{JobID: row.JobID, TaskID: row.Task.ID, Epoch: row.Epoch}
 				return errNoChange
 			}
 			return lifecycle.ApplyTask(row, lifecycle.Requeue, lifecycle.Change{Now: s.now()})
 		})
 		if err != nil && !errors.Is(err, errNoChange) {
 			s.log.Error("requeue task", "job", r.JobID, "task", r.Task.ID, "err", err)
+			continue
+		}
+		if held != nil {
+			kept = append(kept, *held)
+			s.log.Info("restarted node keeps a task whose process exited before the restart", "job", r.JobID, "task", r.Task.ID,
+				"node", nodeID, "epoch", held.Epoch)
 			continue
 		}
 		if err == nil {
@@ -307,6 +332,7 @@ func (s *Scheduler) requeueNode(ctx context.Context, nodeID, why string) {
 	if len(rows) > 0 {
 		s.Kick()
 	}
+	return kept
 }
 
 func (s *Scheduler) markSeen(nodeID string, t time.Time) {

@@ -215,3 +215,77 @@ func TestOneSchedulerLeads(t *testing.T) {
 		}
 	}
 }
+
+// A node that restarts keeps the leases it says it is finishing (their
+// process exited before the restart) when it still holds them; its other
+// leases, stale epochs and other nodes' tasks are requeued or refused.
+func TestRestartedNodeKeepsResumedLeases(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := service.New(st, nil)
+	s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
+	if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0), TaskSlotsPerNode: api.I32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"finishing", "lost", "other"} {
+		if err := svc.AddTask(ctx, "j", &api.Task{ID: id, CommandLine: "/bin/true"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := nodeproto.Registration{PoolID: "p", NodeID: "n1"}
+	if _, err := s.Register(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	leases := map[string]nodeproto.Lease{}
+	for len(leases) < 3 {
+		work, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: "n1", FreeSlots: 3 - len(leases), Running: values(leases)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range work.Assignments {
+			leases[a.Lease.TaskID] = a.Lease
+		}
+	}
+	tooMany := reg
+	tooMany.Resume = make([]nodeproto.Lease, nodeproto.MaxResume+1)
+	if _, err := s.Register(ctx, tooMany); err == nil {
+		t.Fatal("registration with more leases to resume than MaxResume accepted")
+	}
+	stale := leases["other"]
+	stale.Epoch-- // an epoch the node no longer holds
+	reg.Resume = []nodeproto.Lease{leases["finishing"], stale, {JobID: "j", TaskID: "nosuch", Epoch: 1}}
+	cfg, err := s.Register(ctx, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Resumed) != 1 || cfg.Resumed[0] != leases["finishing"] {
+		t.Fatalf("resumed %+v, want only %+v", cfg.Resumed, leases["finishing"])
+	}
+	for id, want := range map[string]api.TaskState{"finishing": api.TaskRunning, "lost": api.TaskActive, "other": api.TaskActive} {
+		if row, _ := st.GetTask(ctx, "j", id); row.Task.State != want {
+			t.Errorf("task %s: %s, want %s", id, row.Task.State, want)
+		}
+	}
+	if err := s.Complete(ctx, nodeproto.Report{NodeID: "n1", PoolID: "p", Lease: leases["finishing"], ExitCode: api.I32(3)}); err != nil {
+		t.Fatalf("report of the resumed lease: %v", err)
+	}
+	if row, _ := st.GetTask(ctx, "j", "finishing"); row.Task.State != api.TaskCompleted || *row.Task.ExecutionInfo.ExitCode != 3 ||
+		row.Task.ExecutionInfo.RequeueCount != 0 {
+		t.Fatalf("resumed task: %s %+v", row.Task.State, row.Task.ExecutionInfo)
+	}
+}
+
+func values(m map[string]nodeproto.Lease) []nodeproto.Lease {
+	var out []nodeproto.Lease
+	for _, l := range m {
+		out = append(out, l)
+	}
+	return out
+}
