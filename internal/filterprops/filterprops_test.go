@@ -32,7 +32,7 @@ func TestEverySchemaPathIsReadable(t *testing.T) {
 		JobSchedule: &api.JobSchedule{ID: "s", DisplayName: "d", State: "active", PreviousState: "disabled", CreationTime: tp,
 			StateTransitionTime: tp, LastModified: tp,
 			JobSpecification: &api.JobSpecification{Priority: one, PoolInfo: &api.PoolInformation{PoolID: "p"}},
-			ExecutionInfo: &api.JobScheduleExecutionInformation{NextRunTime: tp, EndTime: tp, RecentJob: &api.RecentJob{ID: "j"}}},
+			ExecutionInfo:    &api.JobScheduleExecutionInformation{NextRunTime: tp, EndTime: tp, RecentJob: &api.RecentJob{ID: "j"}}},
 	}
 	for kind, schema := range Schemas {
 		e, ok := entities[kind]
