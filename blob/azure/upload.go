@@ -21,7 +21,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/openbatch/openbatch/blob"
 )
@@ -69,11 +68,13 @@ func (p *bufferPool) put(b []byte) {
 
 // Put uploads size bytes of src as block blob name, replacing any existing
 // blob. Up to SinglePutMax bytes go in one Put Blob request; larger content
-// is read sequentially into pooled buffers, staged as BlockConcurrency
-// parallel Put Block requests and committed with Put Block List. The MD5 of
-// the content is computed from the same bytes as they are read and set as the
-// blob's Content-MD5 (x-ms-blob-content-md5); a single Put Blob also sends it
-// as Content-MD5 so the service verifies the body.
+// is read once, sequentially, into pooled buffers; each block is hashed in
+// order by one goroutine while up to BlockConcurrency Put Block requests
+// stage blocks in parallel (see pipeBlocks), and the blocks are committed
+// with Put Block List. The MD5 of the content is computed from the same bytes
+// that are sent and set as the blob's Content-MD5 (x-ms-blob-content-md5); a
+// single Put Blob also sends it as Content-MD5 so the service verifies the
+// body.
 func (c *azContainer) Put(ctx context.Context, name string, src io.ReaderAt, size int64, opts blob.PutOptions) (blob.PutResult, error) {
 	st := &retryStats{}
 	ctx = context.WithValue(ctx, statsKey{}, st)
@@ -138,42 +139,18 @@ func (c *azContainer) putBlocks(ctx context.Context, bb *blockblob.Client, src i
 		return blob.PutResult{}, err
 	}
 	ids := make([]string, n)
-	h := md5.New()
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.b.opts.BlockConcurrency)
-	var readErr error
-	for i := 0; i < n; i++ {
-		off := int64(i) * blockSize
-		buf, err := c.b.pool.get(gctx, min(blockSize, size-off))
-		if err != nil {
-			readErr = err
-			break
-		}
-		if _, err := readFull(src, off, buf); err != nil {
-			c.b.pool.put(buf)
-			readErr = err
-			cancel(err)
-			break
-		}
-		h.Write(buf)
+	for i := range ids {
 		ids[i] = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", prefix, i))
-		id := ids[i]
-		g.Go(func() error {
-			defer c.b.pool.put(buf)
-			_, err := bb.StageBlock(gctx, id, streaming.NopCloser(bytes.NewReader(buf)), nil)
+	}
+	sum, err := pipeBlocks(ctx, src, size, blockSize, c.b.opts.BlockConcurrency, c.b.pool,
+		func(ctx context.Context, i int, b []byte) error {
+			_, err := bb.StageBlock(ctx, ids[i], streaming.NopCloser(bytes.NewReader(b)), nil)
 			return err
 		})
-	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return blob.PutResult{}, err
 	}
-	if readErr != nil {
-		return blob.PutResult{}, readErr
-	}
-	digest, err := checkMD5(opts.ContentMD5, h.Sum(nil))
+	digest, err := checkMD5(opts.ContentMD5, sum)
 	if err != nil {
 		return blob.PutResult{}, err
 	}
