@@ -40,6 +40,7 @@ type config struct {
 	keep                bool
 	sinkSets, aziteSets []fileSet
 	uploadEndpoints     string
+	clients             string
 }
 
 func main() {
@@ -54,6 +55,7 @@ func main() {
 	flag.StringVar(&cfg.az, "az", "az", "the Azure CLI")
 	flag.StringVar(&cfg.only, "only", "uploads,tasks,latency", "comma-separated parts to run: uploads, tasks, latency")
 	flag.StringVar(&cfg.uploadEndpoints, "endpoints", "sink,azurite", "upload endpoints: sink, azurite")
+	flag.StringVar(&cfg.clients, "clients", "", "comma-separated upload clients to run (default all): openbatch-lib, openbatch-e2e, azcopy, azcopy-md5, az, raw-put, raw-put-md5, md5")
 	flag.IntVar(&cfg.tasks, "tasks", 2000, "trivial tasks per round of the task-throughput benchmark")
 	lat := flag.String("latency-at", "10000,100000", "job sizes at which task add/list latency is measured")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory")
