@@ -85,24 +85,27 @@ func encodeQuery(raw string, q url.Values) string {
 var textPatterns = []struct {
 	re   *regexp.Regexp
 	keys []string
+	// done, if set, reports that the pattern would change nothing in s
+	// (lower is fold(s)), to skip the regexp on text already redacted.
+	done func(s, lower string) bool
 }{
 	// SAS signature, also percent-encoded (sig%3D) inside an encoded URL.
-	{regexp.MustCompile(`(?i)((?:\b|%26|%3F)sig(?:=|%3D))[^&\s"'<>;,]+`), []string{"sig=", "sig%3d"}},
+	{regexp.MustCompile(`(?i)((?:\b|%26|%3F)sig(?:=|%3D))[^&\s"'<>;,]+`), []string{"sig=", "sig%3d"}, sigsRedacted},
 	// S3 presigned URLs: the signature and the session token.
-	{regexp.MustCompile(`(?i)(\bX-Amz-(?:Signature|Security-Token)(?:=|%3D))[^&\s"'<>;,]+`), []string{"x-amz-"}},
+	{regexp.MustCompile(`(?i)(\bX-Amz-(?:Signature|Security-Token)(?:=|%3D))[^&\s"'<>;,]+`), []string{"x-amz-"}, nil},
 	// openbatch node credentials, wherever they appear.
-	{regexp.MustCompile(`(\bobn1\.)[A-Za-z0-9\-_]{16,}`), []string{"obn1."}},
+	{regexp.MustCompile(`(\bobn1\.)[A-Za-z0-9\-_]{16,}`), []string{"obn1."}, nil},
 	// Account keys and whole SAS tokens in connection strings.
-	{regexp.MustCompile(`(?i)(\b(?:AccountKey|SharedAccessSignature|SharedAccessKey)=)[^;\s"'<>]+`), []string{"accountkey=", "sharedaccess"}},
+	{regexp.MustCompile(`(?i)(\b(?:AccountKey|SharedAccessSignature|SharedAccessKey)=)[^;\s"'<>]+`), []string{"accountkey=", "sharedaccess"}, nil},
 	// Shared Key and Shared Key Lite signatures: "SharedKey account:sig".
-	{regexp.MustCompile(`(?i)(\bSharedKey(?:Lite)? [^:\s]+:)[A-Za-z0-9+/=]+`), []string{"sharedkey"}},
+	{regexp.MustCompile(`(?i)(\bSharedKey(?:Lite)? [^:\s]+:)[A-Za-z0-9+/=]+`), []string{"sharedkey"}, nil},
 	// Bearer and Basic credentials, in Authorization headers or anywhere
 	// else (the scheme as HTTP clients write it, so prose is left alone).
-	{regexp.MustCompile(`(\b(?:Bearer|Basic) )[A-Za-z0-9\-._~+/]{8,}=*`), []string{"bearer ", "basic "}},
+	{regexp.MustCompile(`(\b(?:Bearer|Basic) )[A-Za-z0-9\-._~+/]{8,}=*`), []string{"bearer ", "basic "}, nil},
 	// Token-carrying parameters: token=, access_token=, credential=, and
 	// their JSON forms "token":"...".
 	{regexp.MustCompile(`(?i)(\b(?:access_token|join_?token|token|credential|password|account_?key)(?:=|%3D|"\s*:\s*"))[^&\s"'<>;,]+`),
-		[]string{"token", "credential", "password", "account"}},
+		[]string{"token", "credential", "password", "account"}, nil},
 }
 
 // Text returns s with the values of every secret pattern replaced by
@@ -116,7 +119,7 @@ func Text(s string) string {
 	}
 	lower := fold(s)
 	for _, p := range textPatterns {
-		if !containsAny(lower, p.keys) {
+		if !containsAny(lower, p.keys) || p.done != nil && p.done(s, lower) {
 			continue
 		}
 		s = p.re.ReplaceAllString(s, "${1}"+Redacted)
@@ -134,6 +137,33 @@ func fold(s string) string {
 		l = strings.ReplaceAll(l, "ſ", "s")
 	}
 	return l
+}
+
+// sigsRedacted reports whether every "sig=" and "sig%3D" in s (any case)
+// is followed by exactly REDACTED and then the end of s or a character that
+// ends a value: the SAS pattern would then replace REDACTED by itself. Log
+// lines of blob URLs redacted once already are the common case.
+func sigsRedacted(s, lower string) bool {
+	if len(lower) != len(s) {
+		return false // a case fold changed byte offsets: let the regexp decide
+	}
+	for _, key := range []string{"sig=", "sig%3d"} {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], key)
+			if j < 0 {
+				break
+			}
+			v := i + j + len(key)
+			if !strings.HasPrefix(s[v:], Redacted) {
+				return false
+			}
+			if e := v + len(Redacted); e < len(s) && !strings.ContainsRune("&\t\n\f\r \"'<>;,", rune(s[e])) {
+				return false
+			}
+			i = v
+		}
+	}
+	return true
 }
 
 // containsAny reports whether s contains one of keys.

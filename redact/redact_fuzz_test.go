@@ -29,6 +29,7 @@ func FuzzText(f *testing.F) {
 		"https://a/c?sp=r&sig=abc", "AccountKey=Zm9v;x", "Authorization: Bearer abcdefghij",
 		"SharedKey a:b", `{"token":"x"}`, "sig=sig=abc", "u%3Fsig%3Dabc", "",
 		"u%3Fſig%3Dabc", "ACCOUNT_KEY=x", "Password=K", "x-AMZ-Signature=1", "obn1.abcdefghijklmnopq",
+		"https://a/c?sig=REDACTED&sp=w x sig%3DREDACTED", "?sig=REDACTEDx", "?sig=Redacted", "?SIG=REDACTED;sig=abc",
 	} {
 		f.Add(s)
 	}
