@@ -124,3 +124,6 @@ func BenchmarkUploadSink1000Small(b *testing.B) { benchUploadSink(b, 1000, 4<<10
 // BenchmarkUploadSink256MiB uploads one 256 MiB file to the sink: the block
 // pipeline (read, MD5, parallel Put Block, Put Block List).
 func BenchmarkUploadSink256MiB(b *testing.B) { benchUploadSink(b, 1, 256<<20) }
+
+// BenchmarkUploadSink10000Small is the benchmark harness's small-file set.
+func BenchmarkUploadSink10000Small(b *testing.B) { benchUploadSink(b, 10000, 4<<10) }

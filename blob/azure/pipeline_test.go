@@ -245,3 +245,38 @@ func TestPutBlocksRetriesFailedBlock(t *testing.T) {
 		t.Errorf("stored %d bytes (equal: %v), md5 %s", len(st.blob), bytes.Equal(st.blob, data), st.md5)
 	}
 }
+
+// TestBufferPoolDropsWhenIdle checks that buffers are kept between uploads
+// that overlap and dropped when the last upload ends.
+func TestBufferPoolDropsWhenIdle(t *testing.T) {
+	p := newBufferPool(2, 10)
+	held := func() int {
+		n := 0
+		for range cap(p.tokens) {
+			b := <-p.tokens
+			if b != nil {
+				n++
+			}
+			p.tokens <- b
+		}
+		return n
+	}
+	ctx := context.Background()
+	p.begin() // upload A
+	p.begin() // upload B
+	for range 2 {
+		b, err := p.get(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.put(b)
+	}
+	p.end() // A ends; B still runs
+	if n := held(); n == 0 {
+		t.Errorf("buffers dropped while an upload still runs")
+	}
+	p.end() // B ends: idle
+	if n := held(); n != 0 || len(p.tokens) != cap(p.tokens) {
+		t.Errorf("idle pool holds %d buffers, %d of %d tokens", n, len(p.tokens), cap(p.tokens))
+	}
+}

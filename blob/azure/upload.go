@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -31,9 +32,45 @@ import (
 const smallAlloc = 256 << 10
 
 // bufferPool hands out at most n block buffers, allocated on first use.
+// An upload that takes buffers brackets its use with begin and end; when the
+// last one ends, the pool drops its buffers. Kept for ever, 64 MiB of idle
+// buffers would stay live heap, and with GOGC=100 the Go heap of an agent
+// then grows to twice that before each collection: the heap of an agent
+// uploading 10,000 small files after a large one swung between 70 and
+// 145 MB (GODEBUG=gctrace=1), and between 9 and 19 MB with the buffers
+// dropped. Reallocating them when the next large upload starts costs one
+// allocation per buffer.
 type bufferPool struct {
 	size   int64
 	tokens chan []byte
+
+	mu    sync.Mutex
+	users int
+}
+
+// begin registers an upload that will take buffers.
+func (p *bufferPool) begin() {
+	p.mu.Lock()
+	p.users++
+	p.mu.Unlock()
+}
+
+// end ends an upload that called begin, after it has put back every buffer
+// it took; the last one to end drops the pool's buffers.
+func (p *bufferPool) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.users--; p.users > 0 {
+		return
+	}
+	for range cap(p.tokens) {
+		select {
+		case <-p.tokens:
+			p.tokens <- nil
+		default: // never blocks, even if a buffer were missing
+			return
+		}
+	}
 }
 
 func newBufferPool(n int, size int64) *bufferPool {
@@ -100,6 +137,8 @@ func (c *azContainer) putSingle(ctx context.Context, bb *blockblob.Client, src i
 	if size <= smallAlloc {
 		buf = make([]byte, size)
 	} else {
+		c.b.pool.begin()
+		defer c.b.pool.end()
 		b, err := c.b.pool.get(ctx, size)
 		if err != nil {
 			return blob.PutResult{}, err
@@ -142,6 +181,8 @@ func (c *azContainer) putBlocks(ctx context.Context, bb *blockblob.Client, src i
 	for i := range ids {
 		ids[i] = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", prefix, i))
 	}
+	c.b.pool.begin()
+	defer c.b.pool.end()
 	sum, err := pipeBlocks(ctx, src, size, blockSize, c.b.opts.BlockConcurrency, c.b.pool,
 		func(ctx context.Context, i int, b []byte) error {
 			_, err := bb.StageBlock(ctx, ids[i], streaming.NopCloser(bytes.NewReader(b)), nil)
