@@ -49,6 +49,13 @@
 //     hashed; bytes appended later are not uploaded, and a file that shrinks
 //     fails with FileUploadMiscError. The blob's Content-MD5 is always the MD5
 //     of the bytes stored.
+//   - Parallelism: up to 32 files at once (Options.SmallParallelism), of
+//     which at most 8 larger than 1 MiB (Options.Parallelism), as a small
+//     file's upload is one request whose time is mostly latency while a
+//     large file already sends several blocks at once. Within a large file
+//     (blob/azure) the blocks are read once, hashed in order on one
+//     goroutine and sent in parallel, so it costs about the larger of its
+//     MD5 and its transfer, not their sum.
 //   - Secrets: SAS signatures are redacted (Redact) in every log line,
 //     error and failure detail.
 package outputfiles

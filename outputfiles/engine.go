@@ -20,10 +20,21 @@ import (
 
 // Options configure an Engine. Zero fields take the documented defaults.
 type Options struct {
-	// Parallelism is the number of files uploaded at once (default 8).
-	// Parallelism within a large file is the backend's (blob/azure
-	// Options.BlockConcurrency).
+	// Parallelism is the number of files larger than SmallFileSize
+	// uploaded at once (default 8). Parallelism within a large file is the
+	// backend's (blob/azure Options.BlockConcurrency), so the requests in
+	// flight for large files are about Parallelism × BlockConcurrency.
 	Parallelism int
+	// SmallParallelism is the number of files uploaded at once in all,
+	// small and large (default 32, at least Parallelism). A small file is
+	// one request whose time is mostly latency, so many at once keep the
+	// connection pool busy, as azcopy does with 32 connections on 2 cores;
+	// large files are bounded by Parallelism and the backend's buffer
+	// memory instead. It also bounds the files open at once.
+	SmallParallelism int
+	// SmallFileSize is the size up to which a file counts as small (default
+	// 1 MiB).
+	SmallFileSize int64
 	// Retry is the whole-file retry applied around each Put for transient
 	// errors that survive the backend's request-level retries (default: 3
 	// attempts, 1s base delay). See blob.WithRetry.
@@ -50,6 +61,13 @@ type Engine struct {
 func New(opener blob.Opener, opts Options) *Engine {
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = 8
+	}
+	if opts.SmallParallelism <= 0 {
+		opts.SmallParallelism = 32
+	}
+	opts.SmallParallelism = max(opts.SmallParallelism, opts.Parallelism)
+	if opts.SmallFileSize <= 0 {
+		opts.SmallFileSize = 1 << 20
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -238,7 +256,12 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 
 	containers := e.openContainers(ctx, req.OutputFiles, plan)
 	res.Files = make([]FileResult, len(plan.Uploads))
-	sem := make(chan struct{}, e.opts.Parallelism)
+	// Every file takes a slot of slots (SmallParallelism) for its whole
+	// upload; one found larger than SmallFileSize also takes one of large
+	// (Parallelism) once it is opened. Taking them in that order, and never
+	// the other, cannot deadlock.
+	slots := make(chan struct{}, e.opts.SmallParallelism)
+	large := make(chan struct{}, e.opts.Parallelism)
 	var wg sync.WaitGroup
 	for i, m := range plan.Uploads {
 		f := req.OutputFiles[m.Entry]
@@ -246,12 +269,12 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 		fr.Mapping, fr.Pattern = m, f.FilePattern
 		fr.Destination = blobURL(f.Destination.Container.ContainerURL, m.Blob)
 		oc := containers[destKey(f)]
-		sem <- struct{}{}
+		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			e.uploadOne(ctx, lg, roots[m.Root], oc, putOpts[m.Entry], fr, req.Journal, f.Destination.Container.ContainerURL, req.Resumed)
+			defer func() { <-slots }()
+			e.uploadOne(ctx, lg, roots[m.Root], oc, putOpts[m.Entry], fr, large, req.Journal, f.Destination.Container.ContainerURL, req.Resumed)
 		}()
 	}
 	wg.Wait()
@@ -331,8 +354,11 @@ func (e *Engine) openContainers(ctx context.Context, files []api.OutputFile, pla
 	return out
 }
 
+// uploadOne uploads one file; a file larger than SmallFileSize first takes a
+// slot of large. With a journal directory jd, the upload is journalled so it
+// can resume after a crash (resuming says this run is such a resumption).
 func (e *Engine) uploadOne(ctx context.Context, lg *uploadLog, root *os.Root, oc openedContainer, opts blob.PutOptions, fr *FileResult,
-	jd *journal.Dir, containerURL string, resuming bool) {
+	large chan struct{}, jd *journal.Dir, containerURL string, resuming bool) {
 	start := time.Now()
 	defer func() {
 		fr.Duration = time.Since(start)
@@ -373,6 +399,16 @@ func (e *Engine) uploadOne(ctx context.Context, lg *uploadLog, root *os.Root, oc
 	if !fi.Mode().IsRegular() {
 		fr.Err = fmt.Errorf("%s is no longer a regular file", fr.File)
 		return
+	}
+	if fi.Size() > e.opts.SmallFileSize {
+		select {
+		case large <- struct{}{}:
+			defer func() { <-large }()
+			start = time.Now() // the file's duration excludes the wait
+		case <-ctx.Done():
+			fr.Err = fmt.Errorf("upload of %s interrupted: %w", fr.File, context.Cause(ctx))
+			return
+		}
 	}
 	lg.Printf("INFO", "Upload start - file: %s, blob: %s, bytes: %d", fr.File, fr.Blob, fi.Size())
 	var r blob.PutResult

@@ -76,24 +76,36 @@ func encodeQuery(raw string, q url.Values) string {
 }
 
 // textPatterns match secrets in free text; group 1 is kept, the rest
-// replaced.
-var textPatterns = []*regexp.Regexp{
+// replaced. keys are lower-case literals of which every match contains at
+// least one: Text runs a pattern only when one of them occurs in the
+// lower-cased text. That prefilter changes no result (a match implies a key)
+// but saves the regexp engine on the many log lines that hold no secret
+// (an upload of 10,000 files writes 30,000 lines; without it redaction was
+// 40 % of the upload's CPU).
+var textPatterns = []struct {
+	re   *regexp.Regexp
+	keys []string
+	// done, if set, reports that the pattern would change nothing in s
+	// (lower is fold(s)), to skip the regexp on text already redacted.
+	done func(s, lower string) bool
+}{
 	// SAS signature, also percent-encoded (sig%3D) inside an encoded URL.
-	regexp.MustCompile(`(?i)((?:\b|%26|%3F)sig(?:=|%3D))[^&\s"'<>;,]+`),
+	{regexp.MustCompile(`(?i)((?:\b|%26|%3F)sig(?:=|%3D))[^&\s"'<>;,]+`), []string{"sig=", "sig%3d"}, sigsRedacted},
 	// S3 presigned URLs: the signature and the session token.
-	regexp.MustCompile(`(?i)(\bX-Amz-(?:Signature|Security-Token)(?:=|%3D))[^&\s"'<>;,]+`),
+	{regexp.MustCompile(`(?i)(\bX-Amz-(?:Signature|Security-Token)(?:=|%3D))[^&\s"'<>;,]+`), []string{"x-amz-"}, nil},
 	// openbatch node credentials, wherever they appear.
-	regexp.MustCompile(`(\bobn1\.)[A-Za-z0-9\-_]{16,}`),
+	{regexp.MustCompile(`(\bobn1\.)[A-Za-z0-9\-_]{16,}`), []string{"obn1."}, nil},
 	// Account keys and whole SAS tokens in connection strings.
-	regexp.MustCompile(`(?i)(\b(?:AccountKey|SharedAccessSignature|SharedAccessKey)=)[^;\s"'<>]+`),
+	{regexp.MustCompile(`(?i)(\b(?:AccountKey|SharedAccessSignature|SharedAccessKey)=)[^;\s"'<>]+`), []string{"accountkey=", "sharedaccess"}, nil},
 	// Shared Key and Shared Key Lite signatures: "SharedKey account:sig".
-	regexp.MustCompile(`(?i)(\bSharedKey(?:Lite)? [^:\s]+:)[A-Za-z0-9+/=]+`),
+	{regexp.MustCompile(`(?i)(\bSharedKey(?:Lite)? [^:\s]+:)[A-Za-z0-9+/=]+`), []string{"sharedkey"}, nil},
 	// Bearer and Basic credentials, in Authorization headers or anywhere
 	// else (the scheme as HTTP clients write it, so prose is left alone).
-	regexp.MustCompile(`(\b(?:Bearer|Basic) )[A-Za-z0-9\-._~+/]{8,}=*`),
+	{regexp.MustCompile(`(\b(?:Bearer|Basic) )[A-Za-z0-9\-._~+/]{8,}=*`), []string{"bearer ", "basic "}, nil},
 	// Token-carrying parameters: token=, access_token=, credential=, and
 	// their JSON forms "token":"...".
-	regexp.MustCompile(`(?i)(\b(?:access_token|join_?token|token|credential|password|account_?key)(?:=|%3D|"\s*:\s*"))[^&\s"'<>;,]+`),
+	{regexp.MustCompile(`(?i)(\b(?:access_token|join_?token|token|credential|password|account_?key)(?:=|%3D|"\s*:\s*"))[^&\s"'<>;,]+`),
+		[]string{"token", "credential", "password", "account"}, nil},
 }
 
 // Text returns s with the values of every secret pattern replaced by
@@ -105,10 +117,63 @@ func Text(s string) string {
 	if !strings.ContainsAny(s, "=: %") {
 		return s
 	}
-	for _, re := range textPatterns {
-		s = re.ReplaceAllString(s, "${1}"+Redacted)
+	lower := fold(s)
+	for _, p := range textPatterns {
+		if !containsAny(lower, p.keys) || p.done != nil && p.done(s, lower) {
+			continue
+		}
+		s = p.re.ReplaceAllString(s, "${1}"+Redacted)
+		lower = fold(s)
 	}
 	return s
+}
+
+// fold lower-cases s as (?i) matches it for the ASCII letters of the keys:
+// strings.ToLower already maps the Kelvin sign to k; the long s (ſ), which
+// (?i) matches as s, is mapped here.
+func fold(s string) string {
+	l := strings.ToLower(s)
+	if strings.ContainsRune(l, 'ſ') {
+		l = strings.ReplaceAll(l, "ſ", "s")
+	}
+	return l
+}
+
+// sigsRedacted reports whether every "sig=" and "sig%3D" in s (any case)
+// is followed by exactly REDACTED and then the end of s or a character that
+// ends a value: the SAS pattern would then replace REDACTED by itself. Log
+// lines of blob URLs redacted once already are the common case.
+func sigsRedacted(s, lower string) bool {
+	if len(lower) != len(s) {
+		return false // a case fold changed byte offsets: let the regexp decide
+	}
+	for _, key := range []string{"sig=", "sig%3d"} {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], key)
+			if j < 0 {
+				break
+			}
+			v := i + j + len(key)
+			if !strings.HasPrefix(s[v:], Redacted) {
+				return false
+			}
+			if e := v + len(Redacted); e < len(s) && !strings.ContainsRune("&\t\n\f\r \"'<>;,", rune(s[e])) {
+				return false
+			}
+			i = v
+		}
+	}
+	return true
+}
+
+// containsAny reports whether s contains one of keys.
+func containsAny(s string, keys []string) bool {
+	for _, k := range keys {
+		if strings.Contains(s, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Error wraps err so that its message is redacted with Text while

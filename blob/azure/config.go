@@ -45,8 +45,9 @@ type Options struct {
 	// to credentials. A destination with an identity reference that is not in
 	// this map fails with blob.AccessDenied.
 	Identities map[string]Identity
-	// Transport replaces the HTTP client (tests, proxies). Nil: azcore's
-	// default.
+	// Transport replaces the HTTP client (tests, proxies). Nil: a client
+	// with the SDK's default settings and an idle pool of 64 connections
+	// per host (see newTransport), one per Backend.
 	Transport policy.Transporter
 	// Logger receives retry notices (with redacted URLs). Nil: slog.Default().
 	Logger *slog.Logger
@@ -95,6 +96,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Transport == nil {
+		o.Transport = newTransport()
 	}
 	if o.ServiceVersion == "" {
 		o.ServiceVersion = DefaultServiceVersion

@@ -42,6 +42,7 @@ type config struct {
 	keep                bool
 	sinkSets, aziteSets []fileSet
 	uploadEndpoints     string
+	clients             string
 }
 
 func main() {
@@ -56,6 +57,7 @@ func main() {
 	flag.StringVar(&cfg.az, "az", "az", "the Azure CLI")
 	flag.StringVar(&cfg.only, "only", "uploads,tasks,latency,scale,bigjob", "comma-separated parts to run: uploads, tasks, latency, scale, bigjob")
 	flag.StringVar(&cfg.uploadEndpoints, "endpoints", "sink,azurite", "upload endpoints: sink, azurite")
+	flag.StringVar(&cfg.clients, "clients", "", "comma-separated upload clients to run (default all): openbatch-lib, openbatch-e2e, azcopy, azcopy-md5, az, raw-put, raw-put-md5, md5")
 	flag.IntVar(&cfg.tasks, "tasks", 2000, "trivial tasks per round of the task-throughput benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 2000, "trivial tasks per round of the scale benchmark (servers and agents as processes)")
 	flag.IntVar(&cfg.bigJob, "bigjob", 100000, "tasks in the PostgreSQL job of the bigjob benchmark (the issue's figure: -bigjob 1000000)")

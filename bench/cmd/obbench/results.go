@@ -98,57 +98,106 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// clientOrder is the order of the upload clients in the tables.
+var clientOrder = []string{"openbatch-lib", "openbatch-e2e", "azcopy", "azcopy-md5", "az", "raw-put", "raw-put-md5", "md5"}
+
+// uploadHeader names the columns of uploadRow.
+var uploadHeader = []string{"endpoint", "set", "client", "median s", "min–max s", "MB/s", "files/s",
+	"vs azcopy", "vs azcopy --put-md5", "vs az", "vs raw PUT", "vs raw PUT+MD5", "peak RSS MB"}
+
+// uploadRows returns the upload table: for each endpoint and set, one row
+// per client. Speed ratios are the peer's median time over this client's;
+// "vs raw PUT…" is the share of that ceiling reached.
+func uploadRows(r *Results) [][]string {
+	var keys []string
+	for _, m := range r.Measures {
+		if key := m.Endpoint + "\x00" + m.Set; m.Group == "upload" && !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	var rows [][]string
+	for _, key := range keys {
+		ep, set, _ := strings.Cut(key, "\x00")
+		for _, cl := range clientOrder {
+			m := r.get("upload", set, ep, cl)
+			if m == nil || len(m.Values) == 0 {
+				continue
+			}
+			med := m.Median()
+			cell := func(peer string, pct bool) string {
+				p := r.get("upload", set, ep, peer)
+				if p == nil || peer == cl || cl == "md5" {
+					return ""
+				}
+				if pct {
+					return fmt.Sprintf("%.0f%%", 100*p.Median()/med)
+				}
+				return ratio(p.Median(), med)
+			}
+			rss := ""
+			if mm := r.get("memory", set, ep, cl); mm != nil {
+				rss = num(mm.Median())
+			}
+			rows = append(rows, []string{ep, set, cl, num(med), spread(m), num(float64(m.Bytes) / 1e6 / med), num(float64(m.Files) / med),
+				cell("azcopy", false), cell("azcopy-md5", false), cell("az", false), cell("raw-put", true), cell("raw-put-md5", true), rss})
+		}
+	}
+	return rows
+}
+
+// aims returns the aims of issue #13 item 6 with the values of this run,
+// for the sink's 1 GiB and 10,000 × 4 KiB sets, end to end (openbatch-e2e).
+func aims(r *Results) []string {
+	med := func(set, cl string) float64 {
+		if m := r.get("upload", set, "sink", cl); m != nil && len(m.Values) > 0 {
+			return m.Median()
+		}
+		return 0
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	var out []string
+	if e2e, ceil, md5t, raw, azm := med("1x1GiB", "openbatch-e2e"), med("1x1GiB", "raw-put-md5"), med("1x1GiB", "md5"),
+		med("1x1GiB", "raw-put"), med("1x1GiB", "azcopy-md5"); e2e > 0 && ceil > 0 && azm > 0 {
+		out = append(out,
+			fmt.Sprintf("1 GiB with MD5 ≤ 1.25 × the MD5-bound ceiling (raw PUT+MD5 %.2f s): %.2f × — %s", ceil, e2e/ceil, verdict(e2e <= 1.25*ceil)),
+			fmt.Sprintf("   (vs max(MD5 alone %.2f s, raw PUT %.2f s) = %.2f s: %.2f ×)", md5t, raw, max(md5t, raw), e2e/max(md5t, raw)),
+			fmt.Sprintf("1 GiB ≥ 1.8 × azcopy --put-md5 (%.2f s): %.2f × — %s", azm, azm/e2e, verdict(azm/e2e >= 1.8)))
+	}
+	if e2e, azc, azm, raw := med("10000x4KiB", "openbatch-e2e"), med("10000x4KiB", "azcopy"), med("10000x4KiB", "azcopy-md5"),
+		med("10000x4KiB", "raw-put"); e2e > 0 && raw > 0 && (azc > 0 || azm > 0) {
+		if azc > 0 {
+			out = append(out, fmt.Sprintf("10,000 × 4 KiB ≥ 3 × azcopy (%.2f s): %.2f × — %s", azc, azc/e2e, verdict(azc/e2e >= 3)))
+		}
+		if azm > 0 {
+			out = append(out, fmt.Sprintf("10,000 × 4 KiB ≥ 3 × azcopy --put-md5 (%.2f s): %.2f × — %s", azm, azm/e2e, verdict(azm/e2e >= 3)))
+		}
+		out = append(out, fmt.Sprintf("10,000 × 4 KiB ≥ 60 %% of raw PUT (%.2f s): %.0f %% — %s", raw, 100*raw/e2e, verdict(raw/e2e >= 0.6)))
+	}
+	return out
+}
+
 func printTable(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "\nopenbatch benchmarks — %s\nmachine: %s\nload average before/after: %s / %s; runs per figure: %d\n",
 		r.Started.Format(time.RFC3339), r.Machine.String(), r.LoadBefore, r.LoadAfter, r.Runs)
-	var sets []string
-	var eps []string
-	for _, m := range r.Measures {
-		if m.Group == "upload" {
-			if !slices.Contains(eps, m.Endpoint) {
-				eps = append(eps, m.Endpoint)
-			}
-			key := m.Endpoint + "\x00" + m.Set
-			if !slices.Contains(sets, key) {
-				sets = append(sets, key)
-			}
-		}
-	}
-	if len(sets) > 0 {
+	if rows := uploadRows(r); len(rows) > 0 {
 		fmt.Fprintln(w, "\nUploads (wall time per upload; speed ratios: >1× means faster than the peer)")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "endpoint\tset\tclient\tmedian s\tmin–max s\tMB/s\tfiles/s\tvs azcopy\tvs az\tvs raw PUT\tpeak RSS MB\t")
-		for _, key := range sets {
-			ep, set, _ := strings.Cut(key, "\x00")
-			azc := r.get("upload", set, ep, "azcopy")
-			azcli := r.get("upload", set, ep, "az")
-			raw := r.get("upload", set, ep, "raw-put")
-			for _, cl := range []string{"openbatch-lib", "openbatch-e2e", "azcopy", "az", "raw-put"} {
-				m := r.get("upload", set, ep, cl)
-				if m == nil || len(m.Values) == 0 {
-					continue
-				}
-				med := m.Median()
-				mbps := float64(m.Bytes) / 1e6 / med
-				fps := float64(m.Files) / med
-				var ra, rz, rr string
-				if azc != nil && cl != "azcopy" {
-					ra = ratio(azc.Median(), med)
-				}
-				if azcli != nil && cl != "az" {
-					rz = ratio(azcli.Median(), med)
-				}
-				if raw != nil && cl != "raw-put" {
-					rr = fmt.Sprintf("%.0f%%", 100*raw.Median()/med)
-				}
-				rss := ""
-				if mm := r.get("memory", set, ep, cl); mm != nil {
-					rss = num(mm.Median())
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ep, set, cl, num(med), spread(m), num(mbps), num(fps), ra, rz, rr, rss)
-			}
+		fmt.Fprintln(tw, strings.Join(uploadHeader, "\t")+"\t")
+		for _, row := range rows {
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 		}
 		tw.Flush()
+	}
+	if a := aims(r); len(a) > 0 {
+		fmt.Fprintln(w, "\nAims of issue #13 (sink, openbatch-e2e, medians of this run)")
+		for _, l := range a {
+			fmt.Fprintln(w, "  "+l)
+		}
 	}
 	var rest []*Measure
 	for _, m := range r.Measures {
@@ -177,29 +226,16 @@ func printTable(w io.Writer, r *Results) {
 // Markdown (obbench -markdown bench/out/results.json), for BENCHMARKS.md.
 func printMarkdown(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "<!-- %s, %s, load %s → %s, %d runs -->\n\n", r.Started.Format(time.RFC3339), r.Machine.String(), r.LoadBefore, r.LoadAfter, r.Runs)
-	fmt.Fprintln(w, "| endpoint | set | client | median s | min–max s | MB/s | files/s | vs azcopy | vs az | vs raw PUT | peak RSS MB |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, m := range r.Measures {
-		if m.Group != "upload" {
-			continue
+	fmt.Fprintln(w, "| "+strings.Join(uploadHeader, " | ")+" |")
+	fmt.Fprintln(w, "|---|---|---|"+strings.Repeat("---:|", len(uploadHeader)-3))
+	for _, row := range uploadRows(r) {
+		fmt.Fprintln(w, "| "+strings.Join(row, " | ")+" |")
+	}
+	if a := aims(r); len(a) > 0 {
+		fmt.Fprintln(w)
+		for _, l := range a {
+			fmt.Fprintln(w, "* "+strings.TrimSpace(l))
 		}
-		med := m.Median()
-		cell := func(peer string, pct bool) string {
-			p := r.get("upload", m.Set, m.Endpoint, peer)
-			if p == nil || peer == m.Client {
-				return ""
-			}
-			if pct {
-				return fmt.Sprintf("%.0f%%", 100*p.Median()/med)
-			}
-			return ratio(p.Median(), med)
-		}
-		rss := ""
-		if mm := r.get("memory", m.Set, m.Endpoint, m.Client); mm != nil {
-			rss = num(mm.Median())
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Endpoint, m.Set, m.Client, num(med), spread(m),
-			num(float64(m.Bytes)/1e6/med), num(float64(m.Files)/med), cell("azcopy", false), cell("az", false), cell("raw-put", true), rss)
 	}
 	fmt.Fprintln(w, "\n| figure | client | median | min–max | unit | vs bare exec |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---|---:|")

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -276,6 +280,13 @@ func benchUploads(ctx context.Context, cfg *config, res *Results) error {
 				"--from-to", "LocalBlob", "--recursive", "--log-level", "ERROR", "--output-level", "quiet"},
 				[]string{"AZCOPY_LOG_LOCATION=" + azcopyDir, "AZCOPY_JOB_PLAN_LOCATION=" + azcopyDir, "AZCOPY_DISABLE_SYSLOG=true"}, u.log)
 		}},
+		{"azcopy-md5", func(ctx context.Context, u upCtx) (time.Duration, float64, error) {
+			_ = os.RemoveAll(azcopyDir)
+			_ = os.MkdirAll(azcopyDir, 0o755)
+			return runTimed(ctx, cfg.azcopy, []string{"copy", filepath.Join(u.dir, "wd") + "/*", withPath(u.url, u.prefix),
+				"--from-to", "LocalBlob", "--recursive", "--put-md5", "--log-level", "ERROR", "--output-level", "quiet"},
+				[]string{"AZCOPY_LOG_LOCATION=" + azcopyDir, "AZCOPY_JOB_PLAN_LOCATION=" + azcopyDir, "AZCOPY_DISABLE_SYSLOG=true"}, u.log)
+		}},
 		{"az", func(ctx context.Context, u upCtx) (time.Duration, float64, error) {
 			return runTimed(ctx, cfg.az, []string{"storage", "blob", "upload-batch", "-d", u.container, "-s", filepath.Join(u.dir, "wd"),
 				"--destination-path", u.prefix, "--connection-string", u.ep.connString, "--max-connections", "8",
@@ -283,9 +294,28 @@ func benchUploads(ctx context.Context, cfg *config, res *Results) error {
 		}},
 		{"raw-put", func(ctx context.Context, u upCtx) (time.Duration, float64, error) {
 			start := time.Now()
-			err := rawPut(ctx, u)
+			err := rawPut(ctx, u, false)
 			return time.Since(start), 0, err
 		}},
+		{"raw-put-md5", func(ctx context.Context, u upCtx) (time.Duration, float64, error) {
+			start := time.Now()
+			err := rawPut(ctx, u, true)
+			return time.Since(start), 0, err
+		}},
+		{"md5", func(ctx context.Context, u upCtx) (time.Duration, float64, error) {
+			start := time.Now()
+			err := md5Only(ctx, u)
+			return time.Since(start), 0, err
+		}},
+	}
+	if cfg.clients != "" {
+		var keep []uploader
+		for _, c := range clients {
+			if slices.Contains(strings.Split(cfg.clients, ","), c.name) {
+				keep = append(keep, c)
+			}
+		}
+		clients = keep
 	}
 
 	for round := range cfg.runs {
@@ -293,7 +323,7 @@ func benchUploads(ctx context.Context, cfg *config, res *Results) error {
 			for _, s := range ep.sets {
 				order := rotate(clients, round)
 				for _, cl := range order {
-					if cl.name == "raw-put" && ep.sinkURL == "" {
+					if sinkOnly(cl.name) && ep.sinkURL == "" {
 						continue
 					}
 					name := fmt.Sprintf("r%d-%s", round, strings.ToLower(strings.ReplaceAll(cl.name, "-", "")))
@@ -313,7 +343,7 @@ func benchUploads(ctx context.Context, cfg *config, res *Results) error {
 						res.add(Measure{Group: "memory", Set: s.Name, Endpoint: ep.name, Client: cl.name, Unit: "MB"}, rss)
 					}
 					note := ""
-					if ep.sinkURL != "" {
+					if ep.sinkURL != "" && cl.name != "md5" {
 						st, err := sinkStats(ep.sinkURL)
 						if err != nil {
 							return err
@@ -435,22 +465,32 @@ func sinkStats(base string) (sink.Stats, error) {
 
 var rawClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 
+// sinkOnly reports whether a client runs only against the sink: the
+// ceilings (raw PUTs, MD5 alone), which are not storage clients.
+func sinkOnly(client string) bool {
+	return client == "raw-put" || client == "raw-put-md5" || client == "md5"
+}
+
 // rawPut is the sink's ceiling: plain HTTP PUTs of the set's bytes with the
-// parallelism openbatch uses by default — 8 files at once; a file over
-// 8 MiB as 8 MiB blocks, at most 4 at once per file and at most 8 block
-// buffers (64 MiB) in flight overall, then a block list — with no hashing,
-// no retries and no SDK.
-func rawPut(ctx context.Context, u upCtx) error {
+// parallelism openbatch uses by default for large files — 8 files at once;
+// a file over 8 MiB as 8 MiB blocks, at most 4 at once per file and at most
+// 8 block buffers (64 MiB) in flight overall, then a block list — with no
+// retries and no SDK. With withMD5 it also computes each file's MD5 as
+// openbatch does and sends it: a single PUT carries Content-MD5 (which the
+// sink verifies); a file in blocks is hashed in order by one goroutine while
+// its blocks are sent, and the block list carries x-ms-blob-content-md5. That
+// is the MD5-bound ceiling: MD5 and PUTs pipelined, nothing else.
+func rawPut(ctx context.Context, u upCtx, withMD5 bool) error {
 	const block = 8 << 20
 	base, q, _ := strings.Cut(u.url, "?")
 	wd := filepath.Join(u.dir, "wd")
-	put := func(url string, body []byte, blobType bool) error {
+	put := func(url string, body []byte, hdr map[string]string) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
-		if blobType {
-			req.Header.Set("x-ms-blob-type", "BlockBlob")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
 		}
 		resp, err := rawClient.Do(req)
 		if err != nil {
@@ -487,25 +527,59 @@ func rawPut(ctx context.Context, u upCtx) error {
 			if _, err := f.ReadAt(buf, 0); err != nil {
 				return err
 			}
-			return put(url+"?"+q, buf, true)
+			hdr := map[string]string{"x-ms-blob-type": "BlockBlob"}
+			if withMD5 {
+				sum := md5.Sum(buf)
+				hdr["Content-MD5"] = base64.StdEncoding.EncodeToString(sum[:])
+			}
+			return put(url+"?"+q, buf, hdr)
 		}
 		n := int((u.set.Size + block - 1) / block)
 		ids := make([]string, n)
+		// Each buffer is released by the last of its PUT and its hashing.
+		type blk struct {
+			buf  []byte
+			refs atomic.Int32
+		}
+		release := func(b *blk) {
+			if b.refs.Add(-1) == 0 {
+				bufs <- b.buf
+			}
+		}
+		h := md5.New()
+		hashq := make(chan *blk, 8)
+		hashed := make(chan struct{})
+		go func() {
+			defer close(hashed)
+			for b := range hashq {
+				h.Write(b.buf)
+				release(b)
+			}
+		}()
 		var g errgroup.Group
 		g.SetLimit(4)
-		for b := range n {
-			off := int64(b) * block
-			buf := getBuf(min(block, u.set.Size-off))
-			if _, err := f.ReadAt(buf, off); err != nil {
-				bufs <- buf
-				_ = g.Wait()
-				return err
+		var readErr error
+		for i := range n {
+			off := int64(i) * block
+			b := &blk{buf: getBuf(min(block, u.set.Size-off))}
+			if _, err := f.ReadAt(b.buf, off); err != nil {
+				bufs <- b.buf
+				readErr = err
+				break
 			}
-			ids[b] = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "blk-%06d", b))
-			bu := url + "?comp=block&blockid=" + ids[b] + "&" + q
-			g.Go(func() error { defer func() { bufs <- buf }(); return put(bu, buf, false) })
+			b.refs.Store(1)
+			if withMD5 {
+				b.refs.Store(2)
+				hashq <- b
+			}
+			ids[i] = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "blk-%06d", i))
+			bu := url + "?comp=block&blockid=" + ids[i] + "&" + q
+			g.Go(func() error { defer release(b); return put(bu, b.buf, nil) })
 		}
-		if err := g.Wait(); err != nil {
+		close(hashq)
+		err = errors.Join(readErr, g.Wait())
+		<-hashed
+		if err != nil {
 			return err
 		}
 		var xml strings.Builder
@@ -514,7 +588,11 @@ func rawPut(ctx context.Context, u upCtx) error {
 			xml.WriteString("<Latest>" + id + "</Latest>")
 		}
 		xml.WriteString("</BlockList>")
-		return put(url+"?comp=blocklist&"+q, []byte(xml.String()), false)
+		var hdr map[string]string
+		if withMD5 {
+			hdr = map[string]string{"x-ms-blob-content-md5": base64.StdEncoding.EncodeToString(h.Sum(nil))}
+		}
+		return put(url+"?comp=blocklist&"+q, []byte(xml.String()), hdr)
 	}
 	var g errgroup.Group
 	g.SetLimit(8)
@@ -524,3 +602,38 @@ func rawPut(ctx context.Context, u upCtx) error {
 	}
 	return g.Wait()
 }
+
+// md5Only is MD5 alone: every file of the set read (from the page cache)
+// and hashed, 8 files at once, each by one goroutine. For one large file it
+// is one core hashing, the bound of any client that sets a whole-blob
+// Content-MD5.
+func md5Only(ctx context.Context, u upCtx) error {
+	wd := filepath.Join(u.dir, "wd")
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i := range u.set.Files {
+		name := filepath.Join(wd, fmt.Sprintf("f%05d.bin", i))
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			h := md5.New()
+			buf := make([]byte, min(u.set.Size, 1<<20)+1)
+			n, err := io.CopyBuffer(h, onlyReader{f}, buf)
+			if err == nil && n != u.set.Size {
+				err = fmt.Errorf("%s: read %d bytes, want %d", name, n, u.set.Size)
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// onlyReader hides a file's WriterTo/ReaderFrom so io.CopyBuffer uses the
+// given buffer.
+type onlyReader struct{ io.Reader }
