@@ -2,7 +2,9 @@ package azure
 
 import (
 	"crypto/tls"
+	"net"
 	"net/http"
+	"time"
 )
 
 // Connection pool sizes of the default transport.
@@ -24,7 +26,21 @@ const (
 // client, so its connections are reused across all the containers it opens
 // and all the uploads that go through it.
 func newTransport() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	} else {
+		// A program (or test) replaced http.DefaultTransport with its own
+		// RoundTripper: start from the standard library's defaults.
+		t = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
 	t.MaxIdleConns = maxConnsIdle
 	t.MaxIdleConnsPerHost = maxConnsIdlePerHost
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, Renegotiation: tls.RenegotiateFreelyAsClient}

@@ -123,13 +123,14 @@ func TestOpenBackfillsFilterColumns(t *testing.T) {
 	}
 	s.Close()
 	// Make it look like a database of schema version 3 written by an
-	// older openbatch: filter columns empty, migration 4 not applied.
+	// older openbatch: filter columns empty, migrations 4 and later not
+	// applied.
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`UPDATE tasks SET f_id = NULL, f_exit_code = NULL`, `UPDATE jobs SET f_id = NULL, f_pool_id = NULL`,
-		`UPDATE pools SET f_id = NULL, f_vm_size = NULL`, `DELETE FROM goose_db_version WHERE version_id = 4`} {
+		`UPDATE pools SET f_id = NULL, f_vm_size = NULL`, `DELETE FROM goose_db_version WHERE version_id >= 4`, `DROP TABLE autoscale_samples`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
