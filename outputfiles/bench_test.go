@@ -89,6 +89,11 @@ func benchSink(b *testing.B) string {
 // benchUploadSink uploads files × size random bytes through the engine with
 // its defaults (as an agent does) to the in-process sink.
 func benchUploadSink(b *testing.B, files int, size int64) {
+	benchUploadSinkOpts(b, files, size, outputfiles.Options{})
+}
+
+// benchUploadSinkOpts is benchUploadSink with engine options.
+func benchUploadSinkOpts(b *testing.B, files int, size int64, opts outputfiles.Options) {
 	content := make([]byte, size)
 	rand.Read(content)
 	dir := b.TempDir()
@@ -104,7 +109,8 @@ func benchUploadSink(b *testing.B, files int, size int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := outputfiles.New(op, outputfiles.Options{Logger: slog.New(slog.DiscardHandler)})
+	opts.Logger = slog.New(slog.DiscardHandler)
+	e := outputfiles.New(op, opts)
 	req := outputfiles.Request{TaskDir: dir, Outcome: outputfiles.ExitedWith(0),
 		OutputFiles: []api.OutputFile{out("o/*", benchSink(b), "p")}}
 	b.SetBytes(int64(files) * size)
@@ -125,5 +131,12 @@ func BenchmarkUploadSink1000Small(b *testing.B) { benchUploadSink(b, 1000, 4<<10
 // pipeline (read, MD5, parallel Put Block, Put Block List).
 func BenchmarkUploadSink256MiB(b *testing.B) { benchUploadSink(b, 1, 256<<20) }
 
-// BenchmarkUploadSink10000Small is the benchmark harness's small-file set.
-func BenchmarkUploadSink10000Small(b *testing.B) { benchUploadSink(b, 10000, 4<<10) }
+// BenchmarkUploadSinkSmallParallelism uploads 2,000 files of 4 KiB with 8,
+// 16 and 32 small files at once.
+func BenchmarkUploadSinkSmallParallelism(b *testing.B) {
+	for _, n := range []int{8, 16, 32} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			benchUploadSinkOpts(b, 2000, 4<<10, outputfiles.Options{Parallelism: 8, SmallParallelism: n})
+		})
+	}
+}

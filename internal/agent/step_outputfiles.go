@@ -85,6 +85,7 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 	if up != nil {
 		res.Uploads = uploadStats(up)
 	}
+	releaseUploadMemory(up)
 	if err != nil {
 		return NewFailure(api.ServerError, api.FailureFileUploadMiscError,
 			"The output files could not be uploaded: "+blob.RedactText(err.Error()), false, err)
