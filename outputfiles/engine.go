@@ -69,6 +69,11 @@ type Request struct {
 	OutputFiles []api.OutputFile
 	// Outcome is how the task ended; it selects entries by uploadCondition.
 	Outcome Outcome
+	// Evicted, when not empty, says that the task did not end by itself but
+	// was stopped (terminated, its node removed or drained) and why; it is
+	// written to fileuploadout.txt so that a reader knows the upload was
+	// one on eviction.
+	Evicted string
 }
 
 // FileResult is the outcome of one file's upload.
@@ -145,6 +150,9 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 			}
 			return r.FS(), nil
 		}}
+	if req.Evicted != "" {
+		lg.Printf("INFO", "Upload on eviction - the task was stopped before it exited: %s", req.Evicted)
+	}
 	lg.Printf("INFO", "Starting output file upload - entries: %d, outcome: %s", len(req.OutputFiles), req.Outcome)
 	plan := planner.Plan(req.OutputFiles, req.Outcome)
 	res := &Result{Plan: plan}

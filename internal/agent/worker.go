@@ -37,6 +37,12 @@ type Worker struct {
 	// DrainGrace bounds how long a drain waits for running tasks
 	// (default 5 minutes).
 	DrainGrace time.Duration
+	// Remove, when closed, removes the node as a pool resize or node
+	// removal with nodeDeallocationOption requeue does: a drain with no
+	// grace. Running tasks are stopped at once as evictions (their outputs
+	// are uploaded as outputFiles say for a failure, within the runner's
+	// Config.EvictUploadGrace) and, the node having left, requeued.
+	Remove <-chan struct{}
 
 	mu sync.Mutex
 	// lastContact is when a call to the server last succeeded: the fence
@@ -50,6 +56,9 @@ type Worker struct {
 	nextExpiry time.Time
 	release    map[string]bool // job IDs whose release task was started
 	nodeID     string
+	// runs counts the goroutines of started task runs; Run waits for them
+	// before it returns.
+	runs sync.WaitGroup
 }
 
 // retained is a completed task's directory and when it may be removed.
@@ -59,9 +68,21 @@ type retained struct {
 }
 
 type runningTask struct {
-	lease  nodeproto.Lease
-	slots  int
+	lease nodeproto.Lease
+	slots int
+	// cancel evicts the run: its process is stopped and its outputs are
+	// still uploaded (Runner.Run).
 	cancel context.CancelCauseFunc
+	// abort is the run's Spec.Abort, closed once by giveUp.
+	abort     chan struct{}
+	abortOnce sync.Once
+}
+
+// giveUp stops the run without uploading anything more: the node no longer
+// holds its lease, or stops at once.
+func (r *runningTask) giveUp(cause error) {
+	r.abortOnce.Do(func() { close(r.abort) })
+	r.cancel(cause)
 }
 
 type prepState struct {
@@ -150,7 +171,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 
-	defer w.cancelAll(nil)
+	// However Run ends, every run is given up and waited for: the node no
+	// longer reports for them (a removed node's tasks were requeued when it
+	// was removed; a stopped one's are requeued after the heartbeat
+	// timeout).
+	defer func() {
+		w.giveUpAll(errStopped)
+		w.runs.Wait()
+	}()
 	w.contact()
 	fctx, stopFence := context.WithCancel(ctx)
 	fenced := make(chan struct{})
@@ -160,19 +188,24 @@ func (w *Worker) Run(ctx context.Context) error {
 	var drainDeadline <-chan time.Time
 	draining := false
 	for ctx.Err() == nil {
-		if !draining && isClosed(w.Drain) {
+		if !draining && (isClosed(w.Drain) || isClosed(w.Remove)) {
 			draining = true
 			grace := w.DrainGrace
 			if grace <= 0 {
 				grace = 5 * time.Minute
 			}
-			log.Info("draining: no new tasks; running tasks may finish", "grace", grace, "running", len(w.leases()))
+			if isClosed(w.Remove) {
+				grace = 0
+				log.Info("node removed: stopping running tasks, uploading their outputs, then leaving", "running", len(w.leases()))
+			} else {
+				log.Info("draining: no new tasks; running tasks may finish", "grace", grace, "running", len(w.leases()))
+			}
 			drainDeadline = time.After(grace)
 		}
 		if draining {
 			select {
 			case <-drainDeadline:
-				log.Warn("drain grace over: stopping running tasks; the server requeues them")
+				log.Warn("drain grace over: stopping running tasks (their outputs are uploaded as for a failure); the server requeues them")
 				w.cancelAll(errDrained)
 				drainDeadline = nil
 			default:
@@ -211,8 +244,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			log.Info("node removed from pool")
 			return nil
 		}
+		requeued := map[nodeproto.Lease]bool{}
+		for _, l := range work.Requeued {
+			requeued[l] = true
+		}
 		for _, l := range work.Cancel {
-			w.cancel(l)
+			w.cancel(l, requeued[l])
 		}
 		for _, ref := range work.RemoveTaskDirs {
 			if err := layout.RemoveTaskDir(ref.JobID, ref.TaskID); err != nil {
@@ -260,21 +297,40 @@ func (w *Worker) leases() []nodeproto.Lease {
 	return out
 }
 
-func (w *Worker) cancel(l nodeproto.Lease) {
+// cancel stops a run the server no longer leases to this node. A
+// terminated task's run is evicted: its outputs are uploaded (no other run
+// of the task can follow). A requeued task's run is given up without
+// uploading: its next run may already be under way on another node, and
+// the two must not write the same blobs at once.
+func (w *Worker) cancel(l nodeproto.Lease, requeued bool) {
 	w.mu.Lock()
 	r := w.running[leaseKey(l)]
 	w.mu.Unlock()
-	if r != nil && r.lease.Epoch == l.Epoch {
-		r.cancel(nil)
+	if r == nil || r.lease.Epoch != l.Epoch {
+		return
 	}
+	if requeued {
+		r.giveUp(errRequeued)
+		return
+	}
+	r.cancel(ErrTerminated)
 }
 
-// cancelAll stops every run, for cause (nil: shutdown).
+// cancelAll evicts every run, for cause.
 func (w *Worker) cancelAll(cause error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, r := range w.running {
 		r.cancel(cause)
+	}
+}
+
+// giveUpAll gives every run up, for cause (see runningTask.giveUp).
+func (w *Worker) giveUpAll(cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.running {
+		r.giveUp(cause)
 	}
 }
 
@@ -284,16 +340,21 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 	if a.Task.RequiredSlots != nil && *a.Task.RequiredSlots > 1 {
 		slots = int(*a.Task.RequiredSlots)
 	}
-	rctx, cancel := context.WithCancelCause(ctx)
-	rt := &runningTask{lease: a.Lease, slots: slots, cancel: cancel}
+	// The run's context is not ctx's child: only the worker's decisions
+	// (cancel, drain, fence, giving up when Run ends) stop a run, each in
+	// its own way.
+	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	rt := &runningTask{lease: a.Lease, slots: slots, cancel: cancel, abort: make(chan struct{})}
 	key := leaseKey(a.Lease)
 	w.mu.Lock()
 	w.running[key] = rt
 	delete(w.retain, key) // a retry reuses the directory
 	w.mu.Unlock()
+	w.runs.Add(1)
 	go func() {
+		defer w.runs.Done()
 		defer cancel(nil)
-		rep := w.runTask(rctx, node, a)
+		rep := w.runTask(rctx, node, a, rt.abort)
 		// The run stays listed as running until its report is in: the
 		// server requeues leases a node no longer lists, so dropping it
 		// earlier could make a finished task run again.
@@ -320,7 +381,13 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 var errFenced = errors.New("lost contact with the server")
 
 // errDrained cancels runs still going when a drain's grace ends.
-var errDrained = errors.New("node drained")
+var errDrained = errors.New("the node was drained or removed from its pool")
+
+// errRequeued gives up runs of tasks the server requeued.
+var errRequeued = errors.New("the task was requeued")
+
+// errStopped gives up runs still going when the worker stops.
+var errStopped = errors.New("the node stopped")
 
 // FenceMargin is how much earlier than the server a node gives up its
 // runs after losing contact: the server requeues a node's tasks once it has
@@ -361,7 +428,7 @@ func (w *Worker) fence(ctx context.Context, timeout time.Duration, log *slog.Log
 		if silent > limit && n > 0 {
 			log.Warn("lost contact with the server; stopping running tasks before the server requeues them",
 				"silent_for", silent.Round(time.Millisecond), "timeout", timeout)
-			w.cancelAll(errFenced)
+			w.giveUpAll(errFenced)
 		}
 	}
 }
@@ -397,7 +464,8 @@ func isClosed(ch <-chan struct{}) bool {
 // report sends a run's outcome, retrying transient errors, unless the node
 // is shutting down or fenced (the server requeues those tasks itself).
 func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *slog.Logger) {
-	if c := context.Cause(rctx); ctx.Err() != nil || errors.Is(c, errFenced) || errors.Is(c, errDrained) {
+	if c := context.Cause(rctx); ctx.Err() != nil || errors.Is(c, errFenced) || errors.Is(c, errDrained) ||
+		errors.Is(c, errRequeued) || errors.Is(c, errStopped) {
 		return
 	}
 	// Report with the node's context, not the run's: a run cancelled by
@@ -417,12 +485,12 @@ func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *sl
 	}
 }
 
-func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment) nodeproto.Report {
+func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment, abort <-chan struct{}) nodeproto.Report {
 	t := &a.Task
 	rep := nodeproto.Report{NodeID: node.NodeID, PoolID: node.PoolID, Lease: a.Lease}
 	spec := Spec{Kind: KindTask, Node: node, JobID: a.Lease.JobID, TaskID: t.ID, CommandLine: t.CommandLine,
 		JobEnvironment: a.JobEnvironment, Environment: t.EnvironmentSettings, ResourceFiles: t.ResourceFiles,
-		OutputFiles: t.OutputFiles, UserIdentity: t.UserIdentity}
+		OutputFiles: t.OutputFiles, UserIdentity: t.UserIdentity, Abort: abort}
 	if c := t.Constraints; c != nil {
 		if c.MaxWallClockTime != nil {
 			spec.MaxWallClockTime = c.MaxWallClockTime.Std()

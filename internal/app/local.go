@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/agent"
@@ -44,6 +45,8 @@ type LocalNodes struct {
 	log    *slog.Logger
 	store  store.Store
 	max    int
+	// removeWait bounds how long removing a node waits for its agent.
+	removeWait time.Duration
 
 	mu    sync.Mutex
 	nodes map[string]map[string]*localNode // pool -> node ID -> node
@@ -56,6 +59,10 @@ type LocalNodes struct {
 
 type localNode struct {
 	cancel context.CancelFunc
+	// remove, closed, removes the node through its agent: running tasks
+	// are stopped and their outputs uploaded before it leaves (see
+	// agent.Worker.Remove).
+	remove chan struct{}
 	done   chan struct{}
 	// dedicated is false for a low-priority (spot) node.
 	dedicated bool
@@ -70,8 +77,12 @@ func newLocalNodes(ctx context.Context, sched *scheduler.Scheduler, st store.Sto
 	if max <= 0 {
 		max = DefaultMaxLocalNodes
 	}
+	grace := rc.EvictUploadGrace
+	if grace <= 0 {
+		grace = agent.DefaultEvictUploadGrace
+	}
 	return &LocalNodes{ctx: ctx, sched: sched, coord: sched, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
-		log: cfg.Log, store: st, max: max, nodes: map[string]map[string]*localNode{}}
+		log: cfg.Log, store: st, max: max, nodes: map[string]map[string]*localNode{}, removeWait: grace + time.Minute}
 }
 
 // room is how many nodes poolID may have: the maximum less the nodes of
@@ -188,7 +199,7 @@ func (l *LocalNodes) Resize(ctx context.Context, pool *api.Pool, target int) err
 		l.startNode(pool.ID, scheduler.NewNodeID(), false)
 	}
 	for _, id := range remove {
-		l.stopNode(pool.ID, id)
+		l.removeNode(pool.ID, id)
 		if err := l.sched.RemoveNode(ctx, pool.ID, id); err != nil {
 			return err
 		}
@@ -224,9 +235,9 @@ func (l *LocalNodes) startNode(poolID, nodeID string, dedicated bool) {
 		return
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
-	ln := &localNode{cancel: cancel, done: make(chan struct{}), dedicated: dedicated}
+	ln := &localNode{cancel: cancel, remove: make(chan struct{}), done: make(chan struct{}), dedicated: dedicated}
 	l.nodes[poolID][nodeID] = ln
-	w := &agent.Worker{Coord: l.coord, Runner: l.runner, Log: l.log,
+	w := &agent.Worker{Coord: l.coord, Runner: l.runner, Log: l.log, Remove: ln.remove,
 		Registration: nodeproto.Registration{PoolID: poolID, NodeID: nodeID, Root: filepath.Join(l.dir, nodeID),
 			IPAddress: "127.0.0.1", Dedicated: dedicated}}
 	l.wg.Add(1)
@@ -245,6 +256,30 @@ func (l *LocalNodes) stopNode(poolID, nodeID string) {
 	delete(l.nodes[poolID], nodeID)
 	l.mu.Unlock()
 	if ln != nil {
+		ln.cancel()
+		<-ln.done
+	}
+}
+
+// removeNode removes a node as a resize down or a node removal does: its
+// agent stops its running tasks, uploads their outputs (upload on
+// eviction) and leaves. It is stopped at once if that takes longer than
+// the upload grace and a margin (a start task still running, say).
+func (l *LocalNodes) removeNode(poolID, nodeID string) {
+	l.mu.Lock()
+	ln := l.nodes[poolID][nodeID]
+	delete(l.nodes[poolID], nodeID)
+	l.mu.Unlock()
+	if ln == nil {
+		return
+	}
+	close(ln.remove)
+	t := time.NewTimer(l.removeWait)
+	defer t.Stop()
+	select {
+	case <-ln.done:
+	case <-t.C:
+		l.log.Warn("local node did not leave within the upload grace: stopping it", "node", nodeID)
 		ln.cancel()
 		<-ln.done
 	}
@@ -273,7 +308,7 @@ type nodeRemover struct {
 func (r nodeRemover) RemoveNodes(ctx context.Context, poolID string, ids []string) error {
 	for _, id := range ids {
 		if r.local != nil {
-			r.local.stopNode(poolID, id)
+			r.local.removeNode(poolID, id)
 		}
 		if err := r.sched.RemoveNode(ctx, poolID, id); err != nil {
 			return err
