@@ -14,8 +14,8 @@ import (
 // TestUploadOnEviction stops a running task in each way the service can,
 // through the REST API of `openbatch dev` with Azurite as storage, and
 // checks what reached the container: a task killed by maxWallClockTime,
-// terminated by task or job terminate, or whose node is removed (requeue)
-// has its taskfailure and taskcompletion outputs stored (never its
+// terminated by task or job terminate, or whose node is removed (requeue
+// or terminate) has its taskfailure and taskcompletion outputs stored (never its
 // tasksuccess ones), and keeps what the eviction says; with
 // OPENBATCH_UPLOAD_ON_EVICT=false nothing is uploaded on eviction.
 func TestUploadOnEviction(t *testing.T) {
@@ -32,6 +32,8 @@ func TestUploadOnEviction(t *testing.T) {
 		check func(t *testing.T, task *api.Task)
 		// upload is whether outputs are expected in storage.
 		upload bool
+		// gone: the node, and with it the task's files, is gone.
+		gone bool
 	}{
 		{name: "wall clock", upload: true, check: ended(api.ServerError)},
 		{name: "task terminate", upload: true, check: ended(api.UserError),
@@ -42,7 +44,7 @@ func TestUploadOnEviction(t *testing.T) {
 			stop: func(ctx context.Context, t *testing.T, c *client.Client, task *api.Task) {
 				do(ctx, t, c, "/jobs/j1/terminate", map[string]string{"terminateReason": "enough"})
 			}},
-		{name: "remove node requeue", upload: true,
+		{name: "remove node requeue", upload: true, gone: true,
 			stop: func(ctx context.Context, t *testing.T, c *client.Client, task *api.Task) {
 				do(ctx, t, c, "/pools/p1/removenodes", api.NodeRemove{NodeList: []string{task.NodeInfo.NodeID}, NodeDeallocationOption: "requeue"})
 			},
@@ -50,6 +52,10 @@ func TestUploadOnEviction(t *testing.T) {
 				if task.State != api.TaskActive || task.ExecutionInfo == nil || task.ExecutionInfo.RequeueCount != 1 {
 					t.Errorf("task after its node was removed: %s %+v, want active and requeued once", task.State, task.ExecutionInfo)
 				}
+			}},
+		{name: "remove node terminate", upload: true, gone: true, check: ended(api.UserError),
+			stop: func(ctx context.Context, t *testing.T, c *client.Client, task *api.Task) {
+				do(ctx, t, c, "/pools/p1/removenodes", api.NodeRemove{NodeList: []string{task.NodeInfo.NodeID}, NodeDeallocationOption: "terminate"})
 			}},
 		{name: "task terminate opted out", optOut: true, check: ended(api.UserError),
 			stop: func(ctx context.Context, t *testing.T, c *client.Client, task *api.Task) {
@@ -131,7 +137,7 @@ func TestUploadOnEviction(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, after)
 			}
-			if tt.upload && after.State == api.TaskCompleted {
+			if tt.upload && !tt.gone {
 				log, err := c.GetTaskFile(ctx, "j1", task.ID, "fileuploadout.txt")
 				if err != nil || !strings.Contains(string(log), "Upload on eviction") {
 					t.Errorf("fileuploadout.txt does not say the upload was on eviction: %v\n%s", err, log)

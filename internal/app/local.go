@@ -22,6 +22,11 @@ import (
 type AgentOptions struct {
 	// Runner is the task runner configuration (output steps, storage).
 	Runner agent.Config
+	// NoUploadOnEvict turns upload on eviction off by default for the
+	// tasks of these agents (`openbatch agent --upload-on-evict=false`, so
+	// per pool when a pool's agents are started so); a task's or job's
+	// OPENBATCH_UPLOAD_ON_EVICT setting overrides it.
+	NoUploadOnEvict bool
 }
 
 // DefaultMaxLocalNodes is how many local nodes openbatch dev runs at most

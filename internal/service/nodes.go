@@ -113,6 +113,10 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 	if len(body.NodeList) > 100 {
 		return AsError(api.Invalid("nodeList", fmt.Sprint(len(body.NodeList)), "At most 100 nodes can be removed in one call."))
 	}
+	opt, err := nodeTaskOption("nodeDeallocationOption", body.NodeDeallocationOption)
+	if err != nil {
+		return err
+	}
 	// Each removed node lowers the target of its kind: dedicated or
 	// low-priority.
 	var ded, low int32
@@ -146,6 +150,17 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 	}
 	if s.NodeRemover == nil {
 		return errorf(http.StatusConflict, api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
+	}
+	// terminate: the running tasks complete as terminated and never run
+	// again (their nodes still upload their failure outputs on the way
+	// out, see docs/compatibility.md "Upload on eviction"). requeue, and
+	// for now taskcompletion and retaineddata: they are requeued.
+	if opt == "terminate" {
+		for _, id := range body.NodeList {
+			if err := s.endNodeTasks(ctx, id, false, "Task was ended because its node was removed from the pool"); err != nil {
+				return err
+			}
+		}
 	}
 	return s.NodeRemover.RemoveNodes(ctx, poolID, body.NodeList)
 }
