@@ -2,17 +2,20 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/blob/azure"
+	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/outputfiles"
 )
 
@@ -203,4 +206,103 @@ func listDir(t *testing.T, dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// cancelling is a coordinator that hands out one task with output files
+// and, once stop is closed, cancels it on every poll while the node still
+// runs it: as terminated, or as requeued.
+type cancelling struct {
+	task     api.Task
+	requeued bool
+	stop     chan struct{}
+
+	mu       sync.Mutex
+	acquires int
+}
+
+func (c *cancelling) Register(_ context.Context, reg nodeproto.Registration) (*nodeproto.NodeConfig, error) {
+	return &nodeproto.NodeConfig{NodeID: "n1", PoolID: reg.PoolID, Slots: 1,
+		HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: time.Minute}, nil
+}
+
+func (c *cancelling) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*nodeproto.Work, error) {
+	c.mu.Lock()
+	c.acquires++
+	first := c.acquires == 1
+	c.mu.Unlock()
+	if first {
+		return &nodeproto.Work{Assignments: []nodeproto.Assignment{{Lease: nodeproto.Lease{JobID: "j", TaskID: c.task.ID, Epoch: 1}, Task: c.task}}}, nil
+	}
+	select {
+	case <-c.stop:
+		w := &nodeproto.Work{Cancel: st.Running}
+		if c.requeued {
+			w.Requeued = st.Running
+		}
+		return w, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(20 * time.Millisecond):
+		return &nodeproto.Work{}, nil
+	}
+}
+
+func (c *cancelling) Complete(context.Context, nodeproto.Report) error { return nodeproto.ErrStaleLease }
+
+func (c *cancelling) PrepRelease(context.Context, nodeproto.PrepReleaseReport) error { return nil }
+
+// A node told to cancel a terminated task's lease uploads its failure
+// outputs; told that the task was requeued (it may already run elsewhere),
+// it uploads nothing, so that the two runs never write the same blobs.
+func TestWorkerCancelTerminatedUploadsRequeuedDoesNot(t *testing.T) {
+	op, err := outputfiles.NewOpener(azure.Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		requeued bool
+		want     []string
+	}{
+		{"terminated", false, []string{"taskcompletion.txt", "taskfailure.txt"}},
+		{"requeued", true, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dest := t.TempDir()
+			root := t.TempDir()
+			coord := &cancelling{requeued: tt.requeued, stop: make(chan struct{}),
+				task: api.Task{ID: "t", CommandLine: evictCommand, OutputFiles: evictOutputs("file://" + dest)}}
+			r := testRunner(t, func(c *Config) { c.AfterProcess = []Step{OutputFilesStep{Opener: op}} })
+			w := &Worker{Coord: coord, Runner: r, Log: testLogger(t), RetryInterval: 50 * time.Millisecond,
+				Registration: nodeproto.Registration{PoolID: "p", Root: root}}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			layout, err := NewLayout(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := layout.TaskPaths("j", "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFile(t, filepath.Join(p.WorkingDir, "started"))
+			close(coord.stop)
+			deadline := time.Now().Add(60 * time.Second)
+			for len(w.leases()) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the cancelled run never ended")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatal(err)
+			}
+			if got := listDir(t, dest); strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("uploaded %v, want %v", got, tt.want)
+			}
+		})
+	}
 }
