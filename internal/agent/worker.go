@@ -160,7 +160,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		startInfo = &api.StartTaskInformation{State: api.StartTaskRunning, StartTime: time.Now().UTC()}
 		// Report that the start task is running, then run it.
 		_, _ = w.Coord.Acquire(ctx, nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo})
-		startInfo = w.runStartTask(ctx, node, st)
+		// A node removed while its start task runs stops it.
+		sctx, stop := withAbort(ctx, w.Remove)
+		startInfo = w.runStartTask(sctx, node, st)
+		stop()
 		switch {
 		case startInfo.Result == api.ResultSuccess:
 			state = api.NodeIdle
@@ -313,7 +316,7 @@ func (w *Worker) cancel(l nodeproto.Lease, requeued bool) {
 		r.giveUp(errRequeued)
 		return
 	}
-	r.cancel(ErrTerminated)
+	r.cancel(errServerEnded)
 }
 
 // cancelAll evicts every run, for cause.
@@ -382,6 +385,10 @@ var errFenced = errors.New("lost contact with the server")
 
 // errDrained cancels runs still going when a drain's grace ends.
 var errDrained = errors.New("the node was drained or removed from its pool")
+
+// errServerEnded evicts runs of tasks the server ended: terminated by a
+// user, with their job, or by a node operation's terminate option.
+var errServerEnded = errors.New("the task was ended by the service (task or job terminated or deleted, or its node's terminate option)")
 
 // errRequeued gives up runs of tasks the server requeued.
 var errRequeued = errors.New("the task was requeued")
