@@ -190,14 +190,15 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	var drainDeadline <-chan time.Time
 	draining := false
+	removed := false // the server asked for the node's removal (Work.Remove)
 	for ctx.Err() == nil {
-		if !draining && (isClosed(w.Drain) || isClosed(w.Remove)) {
+		if !draining && (isClosed(w.Drain) || isClosed(w.Remove) || removed) {
 			draining = true
 			grace := w.DrainGrace
 			if grace <= 0 {
 				grace = 5 * time.Minute
 			}
-			if isClosed(w.Remove) {
+			if isClosed(w.Remove) || removed {
 				grace = 0
 				log.Info("node removed: stopping running tasks, uploading their outputs, then leaving", "running", len(w.leases()))
 			} else {
@@ -247,6 +248,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			log.Info("node removed from pool")
 			return nil
 		}
+		removed = removed || work.Remove
 		requeued := map[nodeproto.Lease]bool{}
 		for _, l := range work.Requeued {
 			requeued[l] = true

@@ -258,7 +258,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	svc.NodeRemover = nodeRemover{local: s.local, sched: sched}
+	svc.NodeRemover = nodeRemover{local: s.local, sched: sched, store: obs}
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: apiReadHeaderTimeout, ReadTimeout: apiReadTimeout,
 		IdleTimeout: apiIdleTimeout, MaxHeaderBytes: apiMaxHeaderBytes}
 	if mln != nil {

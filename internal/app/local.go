@@ -290,6 +290,14 @@ func (l *LocalNodes) removeNode(poolID, nodeID string) {
 	}
 }
 
+// has reports whether nodeID is a local node of poolID.
+func (l *LocalNodes) has(poolID, nodeID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.nodes[poolID][nodeID]
+	return ok
+}
+
 func (l *LocalNodes) stop() {
 	l.mu.Lock()
 	for _, m := range l.nodes {
@@ -301,19 +309,29 @@ func (l *LocalNodes) stop() {
 	l.wg.Wait()
 }
 
-// nodeRemover removes named nodes: local nodes are stopped first; every
-// node is then deleted from the pool, which tells a remote agent to leave
-// and requeues its running tasks.
+// nodeRemover removes named nodes. A local node's agent stops its tasks,
+// uploads their failure outputs and leaves; the node is then deleted (its
+// leftover tasks requeued). A remote node becomes leavingpool: its agent
+// does the same on its next poll (scheduler.BeginRemoveNode).
 type nodeRemover struct {
 	local *LocalNodes
 	sched *scheduler.Scheduler
+	store store.Store
 }
 
 // RemoveNodes implements service.NodeRemover.
 func (r nodeRemover) RemoveNodes(ctx context.Context, poolID string, ids []string) error {
 	for _, id := range ids {
-		if r.local != nil {
+		if r.local != nil && r.local.has(poolID, id) {
 			r.local.removeNode(poolID, id)
+		} else {
+			n, err := r.store.GetNode(ctx, poolID, id)
+			if err == nil && n.Address != "" {
+				if err := r.sched.BeginRemoveNode(ctx, poolID, id); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if err := r.sched.RemoveNode(ctx, poolID, id); err != nil {
 			return err

@@ -123,6 +123,10 @@ type Work struct {
 	Releases []Release `json:"releases,omitempty"`
 	// Leave is true when the node has been removed from its pool.
 	Leave bool `json:"leave,omitempty"`
+	// Remove is true when the node is being removed (leavingpool): it
+	// takes no new work, stops its running tasks as evictions (uploading
+	// their failure outputs), then leaves its pool (Leaver).
+	Remove bool `json:"remove,omitempty"`
 }
 
 // Release is a job release task to run on a node.

@@ -37,6 +37,10 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 		if work.Requeued, err = s.requeued(ctx, work.Cancel); err != nil {
 			return nil, err
 		}
+		if node.Node.State == api.NodeLeavingPool {
+			work.Remove = true
+			return work, nil
+		}
 		if work.Releases, err = s.releases(ctx, st.NodeID); err != nil {
 			return nil, err
 		}
@@ -124,6 +128,8 @@ func (s *Scheduler) heartbeat(ctx context.Context, st nodeproto.NodeStatus) (*st
 // nothing (start makes it idle again).
 func heldState(stored, reported api.NodeState, running int) api.NodeState {
 	switch stored {
+	case api.NodeLeavingPool:
+		return api.NodeLeavingPool
 	case api.NodeDeallocated:
 		return api.NodeDeallocated
 	case api.NodeDeallocating:

@@ -234,6 +234,28 @@ func (s *Scheduler) Leave(ctx context.Context, poolID, nodeID string) error {
 
 var _ nodeproto.Leaver = (*Scheduler)(nil)
 
+// BeginRemoveNode removes a remote node through its agent: the node
+// becomes leavingpool, and its agent, told so on its next poll
+// (nodeproto.Work.Remove), stops its running tasks, uploads their failure
+// outputs (upload on eviction) and leaves (Leave → RemoveNode), which
+// requeues what it still held. Until then the node holds its leases, so no
+// retry can start while it uploads. A leaving node silent for the
+// heartbeat timeout is removed by the node check.
+func (s *Scheduler) BeginRemoveNode(ctx context.Context, poolID, nodeID string) error {
+	_, err := s.store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
+		n.Node.State, n.Node.StateTransitionTime = api.NodeLeavingPool, api.T(s.now())
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("begin removing node %s: %w", nodeID, err)
+	}
+	s.NodeChanged(nodeID)
+	return nil
+}
+
 // RemoveNode deletes a node; its running tasks are requeued.
 func (s *Scheduler) RemoveNode(ctx context.Context, poolID, nodeID string) error {
 	s.forget(nodeID)

@@ -66,14 +66,18 @@ func TestSIGTERMDrainsAgent(t *testing.T) {
 	}
 }
 
-// A drain whose grace ends while a task runs stops the task, uploads the
-// outputs its outputFiles name for a failure (taskfailure and
-// taskcompletion, not tasksuccess) before the node leaves, and the task is
-// requeued; with OPENBATCH_UPLOAD_ON_EVICT=false nothing is uploaded.
-func TestSIGTERMDrainUploadsOnEviction(t *testing.T) {
+// A drain whose grace ends while a task runs, or a removenodes (requeue)
+// of the agent's node, stops the task, uploads the outputs its outputFiles
+// name for a failure (taskfailure and taskcompletion, not tasksuccess)
+// before the node leaves, and the task is requeued; with
+// OPENBATCH_UPLOAD_ON_EVICT=false nothing is uploaded.
+func TestAgentUploadsOnEviction(t *testing.T) {
 	az := testenv.SharedAzurite(t)
-	for _, optOut := range []bool{false, true} {
-		t.Run(fmt.Sprintf("optOut=%v", optOut), func(t *testing.T) {
+	for _, tc := range []struct {
+		optOut, remove bool
+	}{{false, false}, {true, false}, {false, true}} {
+		optOut := tc.optOut
+		t.Run(fmt.Sprintf("optOut=%v,removenodes=%v", tc.optOut, tc.remove), func(t *testing.T) {
 			container := az.NewContainer(t)
 			sas := az.ContainerSAS(t, container, "w", time.Now().Add(time.Hour))
 			srv, c := startServer(t)
@@ -109,13 +113,18 @@ func TestSIGTERMDrainUploadsOnEviction(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if tc.remove {
+				body := api.NodeRemove{NodeList: []string{"drainer"}, NodeDeallocationOption: "requeue"}
+				if _, err := c.Do(ctx, "POST", "/pools/p1/removenodes", body, nil); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 			select {
 			case <-a.exited:
 			case <-time.After(90 * time.Second):
-				t.Fatal("the drained agent did not exit")
+				t.Fatal("the agent did not leave")
 			}
 			// The agent exits only after its uploads and leaving its pool.
 			want := []string{"failure.txt", "stdout.txt"}
@@ -133,6 +142,10 @@ func TestSIGTERMDrainUploadsOnEviction(t *testing.T) {
 			tk, err := c.GetTask(ctx, "j1", "long")
 			if err != nil || tk.State != api.TaskActive || tk.ExecutionInfo == nil || tk.ExecutionInfo.RequeueCount != 1 {
 				t.Fatalf("the task after the drain: %+v, %v; want active, requeued once", tk, err)
+			}
+			nodes, err := client.ListAll[api.ComputeNode](ctx, c, "/pools/p1/nodes")
+			if err != nil || len(nodes) != 0 {
+				t.Fatalf("nodes after the agent left: %+v, %v", nodes, err)
 			}
 		})
 	}
