@@ -209,7 +209,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		if draining {
 			select {
 			case <-drainDeadline:
-				log.Warn("drain grace over: stopping running tasks (their outputs are uploaded as for a failure); the server requeues them")
+				if n := len(w.leases()); n > 0 {
+					log.Warn("stopping running tasks (their outputs are uploaded as for a failure); the server requeues them when the node has left",
+						"running", n, "removed", removed || isClosed(w.Remove))
+				}
 				w.cancelAll(errDrained)
 				drainDeadline = nil
 			default:
