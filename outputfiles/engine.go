@@ -106,6 +106,11 @@ type Request struct {
 	// Resumed says the request finishes an upload an agent restart
 	// interrupted (with or without Recorded): fileuploadout.txt says so.
 	Resumed bool
+	// Evicted, when not empty, says that the task did not end by itself but
+	// was stopped (terminated, its node removed or drained) and why; it is
+	// written to fileuploadout.txt so that a reader knows the upload was
+	// one on eviction.
+	Evicted string
 }
 
 // FileResult is the outcome of one file's upload.
@@ -188,6 +193,9 @@ func (e *Engine) Upload(ctx context.Context, req Request) (*Result, error) {
 		lg.Printf("INFO", "Resuming output file upload after an agent restart - files recorded at exit: %d; the task's command is not run again", len(req.Recorded))
 	case req.Resumed:
 		lg.Printf("INFO", "Resuming output file upload after an agent restart - files matched again (none were recorded); the task's command is not run again")
+	}
+	if req.Evicted != "" {
+		lg.Printf("INFO", "Upload on eviction - the task was stopped before it exited: %s", req.Evicted)
 	}
 	lg.Printf("INFO", "Starting output file upload - entries: %d, outcome: %s", len(req.OutputFiles), req.Outcome)
 	plan := planner.Plan(req.OutputFiles, req.Outcome)

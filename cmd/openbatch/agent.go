@@ -23,7 +23,8 @@ import (
 
 func newAgentCmd() *cobra.Command {
 	var server, pool, token, tokenFile, root, nodeID, logLevel, listen, advertise, logFormat string
-	var drainGrace time.Duration
+	var drainGrace, evictGrace time.Duration
+	var uploadOnEvict bool
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a compute node that joins a pool on an openbatch server",
@@ -94,6 +95,7 @@ listens on, or --advertise when the server must reach it by another URL
 				log.Warn("the agent does not run as root: every task runs as this user and can read what it can (see docs/security.md)")
 			}
 			cfg := app.Config{Log: log}
+			cfg.Agent.NoUploadOnEvict = !uploadOnEvict
 			if err := configureAgent(&cfg); err != nil {
 				return err
 			}
@@ -155,6 +157,7 @@ listens on, or --advertise when the server must reach it by another URL
 			rc := cfg.Agent.Runner
 			rc.Logger = log
 			rc.Users = users
+			rc.EvictUploadGrace = evictGrace
 			if reaper := startReaper(log); reaper != nil {
 				defer reaper.Close()
 				rc.Groups = reaper
@@ -185,6 +188,8 @@ listens on, or --advertise when the server must reach it by another URL
 	fl := cmd.Flags()
 	fl.StringVar(&server, "server", "", "openbatch server endpoint, e.g. http://10.0.0.1:8080, or several servers' endpoints separated by commas to fail over between (env OPENBATCH_SERVER)")
 	fl.DurationVar(&drainGrace, "drain-grace", 5*time.Minute, "on SIGTERM, how long running tasks may go on before they are stopped and requeued (env OPENBATCH_DRAIN_GRACE)")
+	fl.DurationVar(&evictGrace, "evict-upload-grace", agent.DefaultEvictUploadGrace, "how long the output upload of a task stopped before it exited (terminated, drained, node removed) may take (env OPENBATCH_EVICT_UPLOAD_GRACE)")
+	fl.BoolVar(&uploadOnEvict, "upload-on-evict", true, "upload the taskfailure/taskcompletion outputs of a task stopped before it exited; a task's or job's OPENBATCH_UPLOAD_ON_EVICT setting overrides it (env OPENBATCH_UPLOAD_ON_EVICT)")
 	fl.StringVar(&pool, "pool", "", "pool to join (env OPENBATCH_POOL)")
 	fl.StringVar(&tokenFile, "token-file", "", "file holding the node join token, mode 0600: the server's DATA_DIR/join-token (env OPENBATCH_TOKEN_FILE; or the token itself in OPENBATCH_TOKEN)")
 	// --token only explains that it is refused; OPENBATCH_TOKEN fills it.

@@ -60,6 +60,16 @@ func NewFailure(category api.ErrorCategory, code, message string, preProcessing 
 // message. A *Failure given as the cause is reported as is.
 var ErrTerminated = errors.New("the task was terminated by a user request")
 
+// errEvicted is the eviction cause when the caller gave none.
+var errEvicted = errors.New("the task was stopped before it exited")
+
+// errAborted ends the after-process steps of a run given up (Spec.Abort).
+var errAborted = errors.New("the node gave the task up (it no longer holds its lease)")
+
+// errEvictGraceOver ends the output upload of an evicted run that took
+// longer than Config.EvictUploadGrace.
+var errEvictGraceOver = errors.New("the upload grace of an evicted task is over")
+
 // errWallClock is the cause of the run context's deadline.
 var errWallClock = errors.New("the task exceeded its maximum wall clock time")
 

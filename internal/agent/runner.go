@@ -16,6 +16,10 @@ const (
 	DefaultKillGrace           = 5 * time.Second
 	DefaultDownloadConcurrency = 4
 	DefaultDownloadTimeout     = 30 * time.Minute
+	// DefaultEvictUploadGrace bounds the output upload of an evicted run:
+	// long enough for logs and checkpoints of a few GiB, short enough that a
+	// node being removed or drained goes within minutes.
+	DefaultEvictUploadGrace = 2 * time.Minute
 )
 
 // StorageAccount is the storage account that resolves a resource file's
@@ -75,6 +79,10 @@ type Config struct {
 	// AfterProcess are steps run after the process step, in order, such as
 	// output-file upload. See Step and RunsAfterFailure.
 	AfterProcess []Step
+	// EvictUploadGrace bounds the AfterProcess steps (the output upload) of
+	// an evicted run, one whose context was cancelled (see Runner.Run);
+	// 0 means DefaultEvictUploadGrace.
+	EvictUploadGrace time.Duration
 	// Groups, when set, is told about every task process group started and
 	// emptied (see Reaper): it kills them if the agent dies.
 	Groups GroupTracker
@@ -135,6 +143,12 @@ type TaskRun struct {
 	// User is the account the process runs as, set by the task directory
 	// step; nil means the agent's own user.
 	User *Identity
+	// Evicted is set, before the AfterProcess steps run, when the run was
+	// stopped by something other than its own exit or its wall clock time
+	// (terminate, node removal, drain): it is the cancellation cause, which
+	// says why. The output-files step then uploads what outputFiles say for
+	// a failure, unless the task opted out (EvictUploadEnv).
+	Evicted error
 
 	cfg *Config
 	// rec, when set, records the run in the node's run journal (a
@@ -171,6 +185,9 @@ func NewRunner(cfg Config) *Runner {
 	if cfg.DownloadTimeout <= 0 {
 		cfg.DownloadTimeout = DefaultDownloadTimeout
 	}
+	if cfg.EvictUploadGrace <= 0 {
+		cfg.EvictUploadGrace = DefaultEvictUploadGrace
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
@@ -187,10 +204,19 @@ func builtinSteps() []Step {
 
 // Run runs spec to completion and reports what happened. It blocks until
 // the process and its whole process group are gone and every step has
-// finished. Cancelling ctx terminates the run (see ErrTerminated). The
-// wall-clock limit covers the built-in steps; steps in Config.AfterProcess
-// run under ctx alone so that, for example, outputs of a task killed for
-// exceeding its wall clock time can still be uploaded.
+// finished. The wall-clock limit covers the built-in steps; steps in
+// Config.AfterProcess run under ctx alone so that, for example, outputs of
+// a task killed for exceeding its wall clock time can still be uploaded.
+//
+// Cancelling ctx evicts the run (its cause, e.g. ErrTerminated, says why):
+// the process is stopped, the run ends with TaskEnded, and the
+// AfterProcess steps still run, on a context of their own that ends after
+// Config.EvictUploadGrace, so that the outputs the task's outputFiles name
+// for a failure are kept (upload on eviction, as HTCondor's
+// ON_EXIT_OR_EVICT). Closing spec.Abort gives the run up at once instead:
+// the process is stopped and the AfterProcess steps get an ended context
+// (an upload underway stops), for a node that no longer holds the task's
+// lease.
 func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 	res := &Result{StartTime: time.Now().UTC()}
 	if spec.TaskID == "" {
@@ -210,6 +236,11 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 		limited, cancel = context.WithDeadlineCause(ctx, res.StartTime.Add(d), errWallClock)
 		defer cancel()
 	}
+	if spec.Abort != nil {
+		var stop context.CancelFunc
+		limited, stop = withAbort(limited, spec.Abort)
+		defer stop()
+	}
 
 	paths, err := spec.Node.Layout.PathsFor(spec.Kind, spec.JobID, spec.TaskID)
 	if err != nil {
@@ -225,6 +256,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 		builtin = append(append(append([]Step(nil), builtin[:n-1]...), r.cfg.BeforeProcess...), builtin[n-1])
 	}
 	steps := append(builtin, r.cfg.AfterProcess...)
+	var afterCtx context.Context // of the AfterProcess steps, made before the first
 	for i, step := range steps {
 		if i == len(builtin) {
 			r.recordExit(ctx, run)
@@ -237,7 +269,12 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 		}
 		sctx := limited
 		if after {
-			sctx = ctx
+			if afterCtx == nil {
+				var cancel context.CancelFunc
+				afterCtx, cancel = r.afterContext(ctx, spec.Abort, run)
+				defer cancel()
+			}
+			sctx = afterCtx
 		}
 		t0 := time.Now()
 		var err error
@@ -260,8 +297,16 @@ func (r *Runner) Run(ctx context.Context, spec Spec) Result {
 
 // recordExit records in the run journal, before any output is uploaded or
 // anything reported, that the run's process has ended and how. A run being
-// cancelled (terminate, shutdown) is not recorded: it is not reported
-// either. Failing to record only loses the crash guarantee.
+// cancelled is not recorded, and that includes an evicted run that uploads
+// on eviction (task or job terminated, node drained or removed): the
+// journal exists so that a restarted agent finishes a run the server still
+// leases to it, and an evicted run's lease is already gone (the task
+// completed as terminated, or is requeued when the node leaves), so a
+// restarted agent could only have its record discarded. Its upload on
+// eviction is best effort within Config.EvictUploadGrace instead. A run
+// that exceeded its wall clock time ended by itself (ctx is not the
+// limited context) and is recorded. Failing to record only loses the
+// crash guarantee.
 func (r *Runner) recordExit(ctx context.Context, run *TaskRun) {
 	if run.rec == nil {
 		return
@@ -313,6 +358,56 @@ func (r *Runner) resume(ctx context.Context, spec Spec, rec *runRecorder) Result
 	}
 	res.EndTime = time.Now().UTC()
 	return *res
+}
+
+// afterContext returns the context of the AfterProcess steps. A run that
+// ended by itself (or by its wall clock time) gets ctx. An evicted run (ctx
+// ended) gets a context that ctx's cancellation does not reach, ending
+// after Config.EvictUploadGrace or when abort is closed, and run.Evicted is
+// set. A run given up (abort closed) gets an ended context, so that steps
+// that must run whatever happened (stopping streams) still run but upload
+// nothing.
+func (r *Runner) afterContext(ctx context.Context, abort <-chan struct{}, run *TaskRun) (context.Context, context.CancelFunc) {
+	if isClosed(abort) {
+		actx, cancel := context.WithCancelCause(ctx)
+		cancel(errAborted)
+		return actx, func() {}
+	}
+	if ctx.Err() == nil {
+		if abort == nil {
+			return ctx, func() {}
+		}
+		return withAbort(ctx, abort)
+	}
+	run.Evicted = context.Cause(ctx)
+	if run.Evicted == nil || errors.Is(run.Evicted, context.Canceled) {
+		run.Evicted = errEvicted
+	}
+	grace := r.cfg.EvictUploadGrace
+	run.Log.Info("task evicted: after-process steps (output upload) run within the grace", "cause", run.Evicted.Error(), "grace", grace)
+	tctx, cancelT := context.WithTimeoutCause(context.WithoutCancel(ctx), grace, errEvictGraceOver)
+	actx, cancelA := withAbort(tctx, abort)
+	return actx, func() { cancelA(); cancelT() }
+}
+
+// withAbort returns a child of ctx that also ends when abort is closed.
+// The goroutine that watches abort is owned by the returned cancel
+// function, which stops it (and waits for it).
+func withAbort(ctx context.Context, abort <-chan struct{}) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancelCause(ctx)
+	if abort == nil {
+		return actx, func() { cancel(nil) }
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-abort:
+			cancel(errAborted)
+		case <-actx.Done():
+		}
+	}()
+	return actx, func() { cancel(nil); <-done }
 }
 
 // fail records f unless an earlier failure is already recorded: the first

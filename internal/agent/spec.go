@@ -86,6 +86,11 @@ type Spec struct {
 	// included); zero, api.Infinite.Std() or anything over 100 years mean
 	// no limit.
 	MaxWallClockTime time.Duration
+	// Abort, when closed, gives the run up at once (see Runner.Run): the
+	// process is stopped and nothing more is uploaded. A node closes it
+	// when it no longer holds the task's lease (fencing, a requeue) or
+	// stops at once. nil: never.
+	Abort <-chan struct{}
 	// JobPreparationTaskID is set when the job has a preparation task: it
 	// makes AZ_BATCH_JOB_PREP_DIR and AZ_BATCH_JOB_PREP_WORKING_DIR
 	// available to the job's tasks and release task.

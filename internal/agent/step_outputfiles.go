@@ -25,6 +25,11 @@ type OutputFilesStep struct {
 	// files there (e.g. $AZ_BATCH_NODE_SHARED_DIR), as on Azure, but never
 	// the agent's own files in the node root.
 	Options outputfiles.Options
+	// NoUploadOnEvict turns upload on eviction off for every task of this
+	// node (the node's default, e.g. from the agent's own
+	// OPENBATCH_UPLOAD_ON_EVICT=false); a task's or job's EvictUploadEnv
+	// setting overrides it either way.
+	NoUploadOnEvict bool
 }
 
 // Name implements Step.
@@ -53,6 +58,29 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 			return nil
 		}
 	}
+	if res.FailureInfo != nil && outcome.Succeeded() {
+		// A process that exits 0 when stopped (a trap) still ended a failed
+		// run: taskfailure and taskcompletion entries apply, never
+		// tasksuccess ones.
+		outcome = outputfiles.Outcome{}
+	}
+	evicted := ""
+	if run.Evicted != nil {
+		if !uploadOnEvict(run.Env, !s.NoUploadOnEvict) {
+			run.Log.Info("output files not uploaded: the task was evicted and upload on eviction is off ("+EvictUploadEnv+")", "cause", run.Evicted.Error())
+			return nil
+		}
+		evicted = run.Evicted.Error()
+	} else if f := res.FailureInfo; f != nil && f.Code == api.FailureTaskEnded {
+		// Stopped at its maxWallClockTime: uploaded as Azure does for a
+		// failure, whatever EvictUploadEnv says; noted all the same.
+		evicted = f.Message
+	}
+	if ctx.Err() != nil {
+		// Given up (the node no longer holds the lease): nothing to do.
+		run.Log.Info("output files not uploaded: the node gave the task up", "cause", context.Cause(ctx))
+		return nil
+	}
 	opts := s.Options
 	opts.ExtraRoots = append(append([]string(nil), opts.ExtraRoots...), spec.Node.Layout.TaskVisibleDirs()...)
 	if opts.Logger == nil {
@@ -60,7 +88,7 @@ func (s OutputFilesStep) Run(ctx context.Context, run *TaskRun) error {
 	}
 	req := outputfiles.Request{
 		TaskDir: run.Paths.Dir, WorkingDir: run.Paths.WorkingDir, Env: map[string]string(run.Env),
-		OutputFiles: spec.OutputFiles, Outcome: outcome,
+		OutputFiles: spec.OutputFiles, Outcome: outcome, Evicted: evicted,
 	}
 	if rr := run.rec; rr != nil {
 		req.Journal = rr.uploads()
@@ -113,4 +141,23 @@ const ManifestEnv = "OPENBATCH_UPLOAD_MANIFEST"
 func manifestWanted(env Environment) bool {
 	v := strings.ToLower(env[ManifestEnv])
 	return v == "true" || v == "1"
+}
+
+// EvictUploadEnv is the task (or job) environment variable that turns
+// upload on eviction off: "false" or "0". By default the outputs of a task
+// stopped before it exited (terminate, job terminate, node removal, agent
+// drain) are uploaded as for a failure, which Azure Batch does not do;
+// see docs/compatibility.md, "Upload on eviction".
+const EvictUploadEnv = "OPENBATCH_UPLOAD_ON_EVICT"
+
+// uploadOnEvict says whether an evicted run's outputs are uploaded: the
+// task's setting when it has one ("true"/"1" or "false"/"0"), else def.
+func uploadOnEvict(env Environment, def bool) bool {
+	switch strings.ToLower(strings.TrimSpace(env[EvictUploadEnv])) {
+	case "false", "0", "no", "off":
+		return false
+	case "true", "1", "yes", "on":
+		return true
+	}
+	return def
 }

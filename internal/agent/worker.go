@@ -37,6 +37,12 @@ type Worker struct {
 	// DrainGrace bounds how long a drain waits for running tasks
 	// (default 5 minutes).
 	DrainGrace time.Duration
+	// Remove, when closed, removes the node as a pool resize or node
+	// removal with nodeDeallocationOption requeue does: a drain with no
+	// grace. Running tasks are stopped at once as evictions (their outputs
+	// are uploaded as outputFiles say for a failure, within the runner's
+	// Config.EvictUploadGrace) and, the node having left, requeued.
+	Remove <-chan struct{}
 
 	mu sync.Mutex
 	// lastContact is when a call to the server last succeeded: the fence
@@ -53,6 +59,9 @@ type Worker struct {
 	// journal is the node's run journal (nil if it cannot be opened: runs
 	// are then not resumable after a crash).
 	journal *runJournal
+	// runs counts the goroutines of started task runs; Run waits for them
+	// before it returns.
+	runs sync.WaitGroup
 }
 
 // retained is a completed task's directory and when it may be removed.
@@ -62,9 +71,21 @@ type retained struct {
 }
 
 type runningTask struct {
-	lease  nodeproto.Lease
-	slots  int
+	lease nodeproto.Lease
+	slots int
+	// cancel evicts the run: its process is stopped and its outputs are
+	// still uploaded (Runner.Run).
 	cancel context.CancelCauseFunc
+	// abort is the run's Spec.Abort, closed once by giveUp.
+	abort     chan struct{}
+	abortOnce sync.Once
+}
+
+// giveUp stops the run without uploading anything more: the node no longer
+// holds its lease, or stops at once.
+func (r *runningTask) giveUp(cause error) {
+	r.abortOnce.Do(func() { close(r.abort) })
+	r.cancel(cause)
 }
 
 type prepState struct {
@@ -150,7 +171,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		// Report that the start task is running, then run it.
 		_, _ = w.Coord.Acquire(ctx, nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo,
 			Running: w.leases()})
-		startInfo = w.runStartTask(ctx, node, st)
+		// A node removed while its start task runs stops it.
+		sctx, stop := withAbort(ctx, w.Remove)
+		startInfo = w.runStartTask(sctx, node, st)
+		stop()
 		switch {
 		case startInfo.Result == api.ResultSuccess:
 			state = api.NodeIdle
@@ -161,7 +185,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 
-	defer w.cancelAll(nil)
+	// However Run ends, every run is given up and waited for: the node no
+	// longer reports for them (a removed node's tasks were requeued when it
+	// was removed; a stopped one's are requeued after the heartbeat
+	// timeout).
+	defer func() {
+		w.giveUpAll(errStopped)
+		w.runs.Wait()
+	}()
 	w.contact()
 	fctx, stopFence := context.WithCancel(ctx)
 	fenced := make(chan struct{})
@@ -170,20 +201,29 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	var drainDeadline <-chan time.Time
 	draining := false
+	removed := false // the server asked for the node's removal (Work.Remove)
 	for ctx.Err() == nil {
-		if !draining && isClosed(w.Drain) {
+		if !draining && (isClosed(w.Drain) || isClosed(w.Remove) || removed) {
 			draining = true
 			grace := w.DrainGrace
 			if grace <= 0 {
 				grace = 5 * time.Minute
 			}
-			log.Info("draining: no new tasks; running tasks may finish", "grace", grace, "running", len(w.leases()))
+			if isClosed(w.Remove) || removed {
+				grace = 0
+				log.Info("node removed: stopping running tasks, uploading their outputs, then leaving", "running", len(w.leases()))
+			} else {
+				log.Info("draining: no new tasks; running tasks may finish", "grace", grace, "running", len(w.leases()))
+			}
 			drainDeadline = time.After(grace)
 		}
 		if draining {
 			select {
 			case <-drainDeadline:
-				log.Warn("drain grace over: stopping running tasks; the server requeues them")
+				if n := len(w.leases()); n > 0 {
+					log.Warn("stopping running tasks (their outputs are uploaded as for a failure); the server requeues them when the node has left",
+						"running", n, "removed", removed || isClosed(w.Remove))
+				}
 				w.cancelAll(errDrained)
 				drainDeadline = nil
 			default:
@@ -222,8 +262,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			log.Info("node removed from pool")
 			return nil
 		}
+		removed = removed || work.Remove
+		requeued := map[nodeproto.Lease]bool{}
+		for _, l := range work.Requeued {
+			requeued[l] = true
+		}
 		for _, l := range work.Cancel {
-			w.cancel(l)
+			w.cancel(l, requeued[l])
 		}
 		for _, ref := range work.RemoveTaskDirs {
 			if err := layout.RemoveTaskDir(ref.JobID, ref.TaskID); err != nil {
@@ -271,21 +316,40 @@ func (w *Worker) leases() []nodeproto.Lease {
 	return out
 }
 
-func (w *Worker) cancel(l nodeproto.Lease) {
+// cancel stops a run the server no longer leases to this node. A
+// terminated task's run is evicted: its outputs are uploaded (no other run
+// of the task can follow). A requeued task's run is given up without
+// uploading: its next run may already be under way on another node, and
+// the two must not write the same blobs at once.
+func (w *Worker) cancel(l nodeproto.Lease, requeued bool) {
 	w.mu.Lock()
 	r := w.running[leaseKey(l)]
 	w.mu.Unlock()
-	if r != nil && r.lease.Epoch == l.Epoch {
-		r.cancel(nil)
+	if r == nil || r.lease.Epoch != l.Epoch {
+		return
 	}
+	if requeued {
+		r.giveUp(errRequeued)
+		return
+	}
+	r.cancel(errServerEnded)
 }
 
-// cancelAll stops every run, for cause (nil: shutdown).
+// cancelAll evicts every run, for cause.
 func (w *Worker) cancelAll(cause error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, r := range w.running {
 		r.cancel(cause)
+	}
+}
+
+// giveUpAll gives every run up, for cause (see runningTask.giveUp).
+func (w *Worker) giveUpAll(cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.running {
+		r.giveUp(cause)
 	}
 }
 
@@ -299,26 +363,32 @@ func taskSlots(t *api.Task) int {
 
 // start runs one assignment in the background.
 func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, log *slog.Logger) {
-	w.launch(ctx, a.Lease, taskSlots(&a.Task), retention(&a.Task), log, func(rctx context.Context) nodeproto.Report {
-		return w.runTask(rctx, node, a)
+	w.launch(ctx, a.Lease, taskSlots(&a.Task), retention(&a.Task), log, func(rctx context.Context, abort <-chan struct{}) nodeproto.Report {
+		return w.runTask(rctx, node, a, abort)
 	})
 }
 
 // launch runs run for lease in the background, listed as running (with
 // slots) until its report is in, and keeps the task directory for keep
-// (-1: forever) afterwards.
+// (-1: forever) afterwards. run is given the run's context and its abort
+// channel (Spec.Abort, closed by runningTask.giveUp).
 func (w *Worker) launch(ctx context.Context, lease nodeproto.Lease, slots int, keep time.Duration, log *slog.Logger,
-	run func(context.Context) nodeproto.Report) {
-	rctx, cancel := context.WithCancelCause(ctx)
-	rt := &runningTask{lease: lease, slots: slots, cancel: cancel}
+	run func(rctx context.Context, abort <-chan struct{}) nodeproto.Report) {
+	// The run's context is not ctx's child: only the worker's decisions
+	// (cancel, drain, fence, giving up when Run ends) stop a run, each in
+	// its own way.
+	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	rt := &runningTask{lease: lease, slots: slots, cancel: cancel, abort: make(chan struct{})}
 	key := leaseKey(lease)
 	w.mu.Lock()
 	w.running[key] = rt
 	delete(w.retain, key) // a retry reuses the directory
 	w.mu.Unlock()
+	w.runs.Add(1)
 	go func() {
+		defer w.runs.Done()
 		defer cancel(nil)
-		rep := run(rctx)
+		rep := run(rctx, rt.abort)
 		// The run stays listed as running until its report is in: the
 		// server requeues leases a node no longer lists, so dropping it
 		// earlier could make a finished task run again.
@@ -391,9 +461,9 @@ func (w *Worker) resumePending(ctx context.Context, node Node, pending []*runRec
 		}
 		log.Info("resuming a task whose process exited before the agent restarted: its outputs are uploaded, its command is not run again",
 			"job", r.Lease.JobID, "task", r.Lease.TaskID, "exitCode", r.ExitCode, "files", len(r.Uploads))
-		w.launch(ctx, r.Lease, max(r.Slots, 1), r.Retention, log, func(rctx context.Context) nodeproto.Report {
+		w.launch(ctx, r.Lease, max(r.Slots, 1), r.Retention, log, func(rctx context.Context, abort <-chan struct{}) nodeproto.Report {
 			spec := Spec{Kind: KindTask, Node: node, JobID: r.Lease.JobID, TaskID: r.Lease.TaskID,
-				OutputFiles: r.OutputFiles, Retryable: r.Retryable}
+				OutputFiles: r.OutputFiles, Retryable: r.Retryable, Abort: abort}
 			res := w.Runner.resume(rctx, spec, &runRecorder{j: w.journal, rec: *r, resumed: true})
 			rep := nodeproto.Report{NodeID: node.NodeID, PoolID: node.PoolID, Lease: r.Lease, StartTime: res.StartTime, EndTime: res.EndTime,
 				ExitCode: res.ExitCode, FailureInfo: res.FailureInfo, Stats: res.Stats, Uploads: res.Uploads}
@@ -407,7 +477,17 @@ func (w *Worker) resumePending(ctx context.Context, node Node, pending []*runRec
 var errFenced = errors.New("lost contact with the server")
 
 // errDrained cancels runs still going when a drain's grace ends.
-var errDrained = errors.New("node drained")
+var errDrained = errors.New("the node was drained or removed from its pool")
+
+// errServerEnded evicts runs of tasks the server ended: terminated by a
+// user, with their job, or by a node operation's terminate option.
+var errServerEnded = errors.New("the task was ended by the service (task or job terminated or deleted, or its node's terminate option)")
+
+// errRequeued gives up runs of tasks the server requeued.
+var errRequeued = errors.New("the task was requeued")
+
+// errStopped gives up runs still going when the worker stops.
+var errStopped = errors.New("the node stopped")
 
 // FenceMargin is how much earlier than the server a node gives up its
 // runs after losing contact: the server requeues a node's tasks once it has
@@ -448,7 +528,7 @@ func (w *Worker) fence(ctx context.Context, timeout time.Duration, log *slog.Log
 		if silent > limit && n > 0 {
 			log.Warn("lost contact with the server; stopping running tasks before the server requeues them",
 				"silent_for", silent.Round(time.Millisecond), "timeout", timeout)
-			w.cancelAll(errFenced)
+			w.giveUpAll(errFenced)
 		}
 	}
 }
@@ -484,7 +564,8 @@ func isClosed(ch <-chan struct{}) bool {
 // report sends a run's outcome, retrying transient errors, unless the node
 // is shutting down or fenced (the server requeues those tasks itself).
 func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *slog.Logger) {
-	if c := context.Cause(rctx); ctx.Err() != nil || errors.Is(c, errFenced) || errors.Is(c, errDrained) {
+	if c := context.Cause(rctx); ctx.Err() != nil || errors.Is(c, errFenced) || errors.Is(c, errDrained) ||
+		errors.Is(c, errRequeued) || errors.Is(c, errStopped) {
 		return
 	}
 	// Report with the node's context, not the run's: a run cancelled by
@@ -504,12 +585,12 @@ func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *sl
 	}
 }
 
-func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment) nodeproto.Report {
+func (w *Worker) runTask(ctx context.Context, node Node, a nodeproto.Assignment, abort <-chan struct{}) nodeproto.Report {
 	t := &a.Task
 	rep := nodeproto.Report{NodeID: node.NodeID, PoolID: node.PoolID, Lease: a.Lease}
 	spec := Spec{Kind: KindTask, Node: node, JobID: a.Lease.JobID, TaskID: t.ID, CommandLine: t.CommandLine,
 		JobEnvironment: a.JobEnvironment, Environment: t.EnvironmentSettings, ResourceFiles: t.ResourceFiles,
-		OutputFiles: t.OutputFiles, UserIdentity: t.UserIdentity}
+		OutputFiles: t.OutputFiles, UserIdentity: t.UserIdentity, Abort: abort}
 	if c := t.Constraints; c != nil {
 		if c.MaxWallClockTime != nil {
 			spec.MaxWallClockTime = c.MaxWallClockTime.Std()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/openbatch/openbatch/internal/agent"
 	"github.com/openbatch/openbatch/internal/nodeproto"
@@ -19,6 +20,11 @@ import (
 type AgentOptions struct {
 	// Runner is the task runner configuration (output steps, storage).
 	Runner agent.Config
+	// NoUploadOnEvict turns upload on eviction off by default for the
+	// tasks of these agents (`openbatch agent --upload-on-evict=false`, so
+	// per pool when a pool's agents are started so); a task's or job's
+	// OPENBATCH_UPLOAD_ON_EVICT setting overrides it.
+	NoUploadOnEvict bool
 }
 
 // DefaultMaxLocalNodes is how many local nodes openbatch dev runs at most
@@ -41,6 +47,8 @@ type LocalNodes struct {
 	dir    string
 	log    *slog.Logger
 	max    int
+	// removeWait bounds how long removing a node waits for its agent.
+	removeWait time.Duration
 
 	mu    sync.Mutex
 	nodes map[string]map[string]*localNode // pool -> node ID -> node
@@ -58,6 +66,10 @@ var (
 
 type localNode struct {
 	cancel context.CancelFunc
+	// remove, closed, removes the node through its agent: running tasks
+	// are stopped and their outputs uploaded before it leaves (see
+	// agent.Worker.Remove).
+	remove chan struct{}
 	done   chan struct{}
 	// dedicated is false for a low-priority (spot) node.
 	dedicated bool
@@ -72,8 +84,12 @@ func newLocalNodes(ctx context.Context, coord nodeproto.Coordinator, cfg Config)
 	if max <= 0 {
 		max = DefaultMaxLocalNodes
 	}
+	grace := rc.EvictUploadGrace
+	if grace <= 0 {
+		grace = agent.DefaultEvictUploadGrace
+	}
 	return &LocalNodes{ctx: ctx, coord: coord, runner: agent.NewRunner(rc), dir: filepath.Join(cfg.DataDir, "nodes"),
-		log: cfg.Log, max: max, nodes: map[string]map[string]*localNode{}}
+		log: cfg.Log, max: max, nodes: map[string]map[string]*localNode{}, removeWait: grace + time.Minute}
 }
 
 // Room implements provider.Bounded: the maximum less the nodes of other
@@ -147,10 +163,11 @@ func (l *LocalNodes) Launch(_ context.Context, spec provider.Spec) (provider.Ins
 	return provider.Instance{NodeID: spec.NodeID, Dedicated: spec.Dedicated}, nil
 }
 
-// Terminate implements provider.Provider: the node's agent stops, and its
-// directory is removed.
+// Terminate implements provider.Provider: the node's agent is removed
+// through itself (removeNode: it stops its running tasks, uploads their
+// failure outputs and leaves), and its directory is removed.
 func (l *LocalNodes) Terminate(_ context.Context, poolID string, inst provider.Instance) error {
-	l.stopNode(poolID, inst.NodeID)
+	l.removeNode(poolID, inst.NodeID)
 	if err := os.RemoveAll(filepath.Join(l.dir, inst.NodeID)); err != nil {
 		return fmt.Errorf("remove the directory of node %s: %w", inst.NodeID, err)
 	}
@@ -167,17 +184,24 @@ func (l *LocalNodes) startNode(poolID, nodeID string, dedicated bool) {
 		return
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
-	ln := &localNode{cancel: cancel, done: make(chan struct{}), dedicated: dedicated}
+	ln := &localNode{cancel: cancel, remove: make(chan struct{}), done: make(chan struct{}), dedicated: dedicated}
 	l.nodes[poolID][nodeID] = ln
-	w := &agent.Worker{Coord: l.coord, Runner: l.runner, Log: l.log,
+	w := &agent.Worker{Coord: l.coord, Runner: l.runner, Log: l.log, Remove: ln.remove,
 		Registration: nodeproto.Registration{PoolID: poolID, NodeID: nodeID, Root: filepath.Join(l.dir, nodeID),
 			IPAddress: "127.0.0.1", Dedicated: dedicated}}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		defer close(ln.done)
-		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+		err := w.Run(ctx)
+		if err != nil && ctx.Err() == nil {
 			l.log.Error(fmt.Sprintf("local node %s stopped", nodeID), "err", err)
+		}
+		if err == nil && ctx.Err() == nil {
+			// The node left its pool by itself (removed through its agent,
+			// nodeproto.Work.Remove): it is no instance any more, and its
+			// directory goes as Terminate's would.
+			l.forget(poolID, nodeID, ln)
 		}
 	}()
 }
@@ -190,6 +214,47 @@ func (l *LocalNodes) stopNode(poolID, nodeID string) {
 	if ln != nil {
 		ln.cancel()
 		<-ln.done
+	}
+}
+
+// removeNode removes a node as a resize down or a node removal does: its
+// agent stops its running tasks, uploads their outputs (upload on
+// eviction) and leaves. It is stopped at once if that takes longer than
+// the upload grace and a margin (a start task still running, say).
+func (l *LocalNodes) removeNode(poolID, nodeID string) {
+	l.mu.Lock()
+	ln := l.nodes[poolID][nodeID]
+	delete(l.nodes[poolID], nodeID)
+	l.mu.Unlock()
+	if ln == nil {
+		return
+	}
+	close(ln.remove)
+	t := time.NewTimer(l.removeWait)
+	defer t.Stop()
+	select {
+	case <-ln.done:
+	case <-t.C:
+		l.log.Warn("local node did not leave within the upload grace: stopping it", "node", nodeID)
+		ln.cancel()
+		<-ln.done
+	}
+}
+
+// forget drops ln, a node whose agent left its pool, and removes its
+// directory (unless a node of that ID was started again).
+func (l *LocalNodes) forget(poolID, nodeID string, ln *localNode) {
+	l.mu.Lock()
+	mine := l.nodes[poolID][nodeID] == ln
+	if mine {
+		delete(l.nodes[poolID], nodeID)
+	}
+	l.mu.Unlock()
+	if !mine {
+		return
+	}
+	if err := os.RemoveAll(filepath.Join(l.dir, nodeID)); err != nil {
+		l.log.Warn("remove the directory of a node that left its pool", "node", nodeID, "err", err)
 	}
 }
 

@@ -99,7 +99,7 @@ func ConfigureAgentWithS3(cfg *Config, az azure.Options, s3o *s3.Options, auto *
 	cfg.Agent.Runner.S3 = s3o
 	st := &agent.Streamer{Opener: op}
 	cfg.Agent.Runner.BeforeProcess = append(cfg.Agent.Runner.BeforeProcess, agent.PreflightStep{Opener: op}, st.StartStep())
-	cfg.Agent.Runner.AfterProcess = append(cfg.Agent.Runner.AfterProcess, st.StopStep(), agent.OutputFilesStep{Opener: op})
+	cfg.Agent.Runner.AfterProcess = append(cfg.Agent.Runner.AfterProcess, st.StopStep(), agent.OutputFilesStep{Opener: op, NoUploadOnEvict: cfg.Agent.NoUploadOnEvict})
 	if auto != nil {
 		cfg.Agent.Runner.AutoStorage = auto
 	}

@@ -125,8 +125,14 @@ type Assignment struct {
 // Work is the answer to Acquire.
 type Work struct {
 	Assignments []Assignment `json:"assignments,omitempty"`
-	// Cancel lists leases the node must stop (kill the process, report nothing).
+	// Cancel lists leases the node must stop (kill the process, report
+	// nothing). A node uploads the outputs of a cancelled run as for a
+	// failure (upload on eviction) unless its lease is also in Requeued.
 	Cancel []Lease `json:"cancel,omitempty"`
+	// Requeued are the leases of Cancel whose task went back to the queue:
+	// it may run again elsewhere at once, so the node uploads nothing more
+	// for them (the next run's outputs must not race with this one's).
+	Requeued []Lease `json:"requeued,omitempty"`
 	// RemoveTaskDirs lists task directories to delete (task or job deleted).
 	RemoveTaskDirs []TaskRef `json:"removeTaskDirs,omitempty"`
 	// Releases are job release tasks to run now: their job completed and
@@ -134,6 +140,13 @@ type Work struct {
 	Releases []Release `json:"releases,omitempty"`
 	// Leave is true when the node has been removed from its pool.
 	Leave bool `json:"leave,omitempty"`
+	// Remove is true when the node is being removed through its agent
+	// (leavingpool, drained with nodeDeallocationOption requeue or
+	// terminate): it takes no new work, stops its running tasks as
+	// evictions (uploading their failure outputs), then leaves its pool
+	// (Leaver), which requeues the tasks it still held. A node drained
+	// with taskcompletion or retaineddata is not told: its tasks finish.
+	Remove bool `json:"remove,omitempty"`
 }
 
 // Release is a job release task to run on a node.

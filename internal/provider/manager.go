@@ -253,6 +253,16 @@ func (m *Manager) leaveIfIdle(ctx context.Context, prov Provider, poolID, nodeID
 	if len(leases) > 0 {
 		return false, nil
 	}
+	// A remote agent drained with terminate holds no lease (its tasks
+	// completed as terminated) but may still be uploading their failure
+	// outputs (upload on eviction): it leaves by itself once done
+	// (nodeproto.Work.Remove), or the heartbeat check removes it if it
+	// falls silent. Removing it now would cut those uploads short. (An
+	// in-process agent is removed through itself by its provider's
+	// Terminate.)
+	if n, err := m.Store.GetNode(ctx, poolID, nodeID); err == nil && n.Address != "" && n.DrainOption == "terminate" {
+		return false, nil
+	}
 	if prov != nil && hasInst {
 		if err := prov.Terminate(ctx, poolID, in); err != nil {
 			return false, fmt.Errorf("terminate node %s: %w", nodeID, err)

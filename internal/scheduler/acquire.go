@@ -33,6 +33,13 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 		if work.Cancel, err = s.reconcile(ctx, st); err != nil {
 			return nil, err
 		}
+		if work.Requeued, err = s.requeued(ctx, work.Cancel); err != nil {
+			return nil, err
+		}
+		if removedByAgent(node) {
+			work.Remove = true
+			return work, nil
+		}
 		if work.Releases, err = s.releases(ctx, st.NodeID); err != nil {
 			return nil, err
 		}
@@ -54,6 +61,21 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 		case <-t.C:
 		}
 	}
+}
+
+// removedByAgent reports whether node is leaving its pool through its
+// agent (drained with requeue or terminate, see service.DrainNode): the
+// agent stops its tasks, uploads their failure outputs and leaves. A node
+// drained with taskcompletion or retaineddata lets its tasks finish.
+func removedByAgent(node *store.Node) bool {
+	if node.Node.State != api.NodeLeavingPool {
+		return false
+	}
+	switch node.DrainOption {
+	case "taskcompletion", "retaineddata":
+		return false
+	}
+	return true
 }
 
 func schedulable(n *api.ComputeNode) bool {
@@ -262,6 +284,28 @@ func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus) ([]n
 		s.log.Warn("requeued a task its node no longer runs", "job", l.JobID, "task", l.TaskID, "node", st.NodeID)
 	}
 	return cancel, nil
+}
+
+// requeued returns the leases of cancel whose task is not completed: it
+// went back to the queue (node reboot, deallocate or removal with requeue)
+// and may run again at once, so the node must not upload for the old run
+// (see nodeproto.Work.Requeued). A completed (terminated) or deleted task
+// runs no more: its node uploads on eviction.
+func (s *Scheduler) requeued(ctx context.Context, cancel []nodeproto.Lease) ([]nodeproto.Lease, error) {
+	var out []nodeproto.Lease
+	for _, l := range cancel {
+		row, err := s.store.GetTask(ctx, l.JobID, l.TaskID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("state of cancelled task %s/%s: %w", l.JobID, l.TaskID, err)
+		}
+		if row.Task.State != api.TaskCompleted {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 // assign leases runnable tasks of the node's pool to it.

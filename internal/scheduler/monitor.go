@@ -164,6 +164,14 @@ func (s *Scheduler) checkNodes(ctx context.Context) {
 		if n.Node.State == api.NodeUnknown || s.now().Sub(seen) < s.cfg.HeartbeatTimeout {
 			return
 		}
+		if n.Node.State == api.NodeLeavingPool {
+			// Its agent never came to leave: remove it now.
+			s.log.Warn("node being removed missed its heartbeats; removing it", "pool", p.ID, "node", n.Node.ID)
+			if err := s.RemoveNode(ctx, p.ID, n.Node.ID); err != nil {
+				s.log.Error("remove silent leaving node", "node", n.Node.ID, "err", err)
+			}
+			return
+		}
 		_, _ = s.store.UpdateNode(ctx, p.ID, n.Node.ID, func(n *store.Node) error {
 			lifecycle.SetNodeState(n.Node, api.NodeUnknown, s.now())
 			return nil

@@ -10,20 +10,26 @@ import (
 	"github.com/openbatch/openbatch/internal/store"
 )
 
-// DrainNode moves a node to leavingpool and treats its running task as
-// the nodeDeallocationOption says; draining again, or a node that is gone,
-// changes nothing; an unknown option is refused before anything changes.
+// DrainNode moves a node to leavingpool, records its
+// nodeDeallocationOption and treats its running task as the option says:
+// requeue keeps the task running under the node's lease (its agent stops
+// it, uploads on eviction and leaves, which requeues it: see the
+// scheduler's TestLeavingNodeKeepsLeasesUntilItLeaves), terminate ends it
+// at once, taskcompletion and retaineddata let it finish; draining again,
+// or a node that is gone, changes nothing; an unknown option is refused
+// before anything changes.
 func TestDrainNode(t *testing.T) {
 	for _, tc := range []struct {
 		opt       string
+		wantOpt   string
 		wantState api.TaskState
 		requeued  int32
 	}{
-		{"", api.TaskActive, 1},
-		{"Requeue", api.TaskActive, 1},
-		{"terminate", api.TaskCompleted, 0},
-		{"taskcompletion", api.TaskRunning, 0},
-		{"retaineddata", api.TaskRunning, 0},
+		{"", "requeue", api.TaskRunning, 0},
+		{"Requeue", "requeue", api.TaskRunning, 0},
+		{"terminate", "terminate", api.TaskCompleted, 0},
+		{"taskcompletion", "taskcompletion", api.TaskRunning, 0},
+		{"retaineddata", "retaineddata", api.TaskRunning, 0},
 	} {
 		t.Run("opt="+tc.opt, func(t *testing.T) {
 			svc, _ := newScheduleService(t)
@@ -56,8 +62,8 @@ func TestDrainNode(t *testing.T) {
 			if err := svc.DrainNode(ctx, "p1", "n1", tc.opt); err != nil {
 				t.Fatal(err)
 			}
-			if n, _ := st.GetNode(ctx, "p1", "n1"); n.Node.State != api.NodeLeavingPool {
-				t.Fatalf("node state %s", n.Node.State)
+			if n, _ := st.GetNode(ctx, "p1", "n1"); n.Node.State != api.NodeLeavingPool || n.DrainOption != tc.wantOpt {
+				t.Fatalf("node state %s, drain option %q; want leavingpool, %q", n.Node.State, n.DrainOption, tc.wantOpt)
 			}
 			row, err := st.GetTask(ctx, "j", "t")
 			if err != nil {

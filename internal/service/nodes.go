@@ -150,11 +150,19 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 	return nil
 }
 
-// DrainNode moves a node to leavingpool: it takes no new task, and its
-// running tasks are requeued (opt requeue or ""), terminated (terminate)
-// or left to finish (taskcompletion, retaineddata). The pool's
-// Provisioner removes the node once it runs nothing. Draining a node that
-// is already leaving, or gone, is no error.
+// DrainNode moves a node to leavingpool: it takes no new task, and what
+// becomes of its running tasks opt says. requeue (or ""): the node keeps
+// their leases while its agent, told to on its next poll
+// (nodeproto.Work.Remove), stops them, uploads their failure outputs
+// (upload on eviction) and leaves; leaving requeues them (a silent
+// agent's node is removed, and they are requeued, after the heartbeat
+// timeout). Holding the leases until then keeps a retry from running while
+// the old run still uploads. terminate: they complete as terminated at
+// once, and the agent, told to stop them, still uploads their failure
+// outputs before it leaves. taskcompletion, retaineddata: they finish.
+// The pool's Provisioner removes the node once it runs nothing (see
+// provider.Manager). Draining a node that is already leaving, or gone, is
+// no error.
 func (s *Service) DrainNode(ctx context.Context, poolID, nodeID, opt string) error {
 	opt, err := nodeTaskOption("nodeDeallocationOption", opt)
 	if err != nil {
@@ -166,6 +174,7 @@ func (s *Service) DrainNode(ctx context.Context, poolID, nodeID, opt string) err
 			return errAlreadyLeaving
 		}
 		lifecycle.SetNodeState(n.Node, api.NodeLeavingPool, now)
+		n.DrainOption = opt
 		return nil
 	})
 	if errors.Is(err, errAlreadyLeaving) || errors.Is(err, store.ErrNotFound) {
@@ -174,15 +183,10 @@ func (s *Service) DrainNode(ctx context.Context, poolID, nodeID, opt string) err
 	if err != nil {
 		return fmt.Errorf("drain node %s: %w", nodeID, err)
 	}
-	s.kick(ctx)
-	switch opt {
-	case "requeue":
-		err = s.endNodeTasks(ctx, nodeID, true, "")
-	case "terminate":
-		err = s.endNodeTasks(ctx, nodeID, false, "Task was ended because its node was removed from the pool")
-	}
-	if err != nil {
-		return err
+	if opt == "terminate" {
+		if err := s.endNodeTasks(ctx, nodeID, false, "Task was ended because its node was removed from the pool"); err != nil {
+			return err
+		}
 	}
 	s.kick(ctx)
 	return nil

@@ -107,6 +107,11 @@ type Node struct {
 	// CredentialGen is the generation of the node's credential
 	// (nodeproto.NodeCredential); 0 for in-process nodes, which have none.
 	CredentialGen int64 `json:",omitempty"`
+	// DrainOption is the nodeDeallocationOption a leavingpool node was
+	// drained with (service.DrainNode): requeue and terminate have its
+	// agent stop its tasks and leave (nodeproto.Work.Remove);
+	// taskcompletion and retaineddata let them finish.
+	DrainOption string `json:",omitempty"`
 }
 
 // AutoScaleSample is the value of each of a pool's sampled autoscale

@@ -100,8 +100,9 @@ func startAgent(t *testing.T, srv *app.Server, poolID, nodeID, root string) *age
 }
 
 // startAgentAt starts `openbatch agent` as nodeID against the server at
-// endpoint, joining with token.
-func startAgentAt(t *testing.T, endpoint, token, poolID, nodeID, root string) *agentProc {
+// endpoint, joining with token; env adds NAME=value settings to its
+// environment.
+func startAgentAt(t *testing.T, endpoint, token, poolID, nodeID, root string, env ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{nodeID: nodeID, root: root, logs: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	dumpOnFailure(t, "agent "+nodeID+" log", a.logs)
@@ -110,7 +111,7 @@ func startAgentAt(t *testing.T, endpoint, token, poolID, nodeID, root string) *a
 	// read a command line).
 	a.cmd = exec.Command(openbatchBin, "agent", "--server", endpoint, "--pool", poolID,
 		"--root", root, "--node-id", nodeID, "--log-level", "debug")
-	a.cmd.Env = append(agentEnv(), "OPENBATCH_TOKEN="+token)
+	a.cmd.Env = append(append(agentEnv(), "OPENBATCH_TOKEN="+token), env...)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := a.cmd.Start(); err != nil {
