@@ -25,24 +25,21 @@ const (
 // connection after use and the next one dials again. Each Backend owns its
 // client, so its connections are reused across all the containers it opens
 // and all the uploads that go through it.
+//
+// It is built from scratch rather than cloned from http.DefaultTransport,
+// which a program (or a test) may have replaced with another RoundTripper;
+// like the SDK's client, it does not depend on it.
 func newTransport() *http.Client {
-	var t *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		t = dt.Clone()
-	} else {
-		// A program (or test) replaced http.DefaultTransport with its own
-		// RoundTripper: start from the standard library's defaults.
-		t = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}
-	}
-	t.MaxIdleConns = maxConnsIdle
-	t.MaxIdleConnsPerHost = maxConnsIdlePerHost
-	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, Renegotiation: tls.RenegotiateFreelyAsClient}
-	return &http.Client{Transport: t}
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          maxConnsIdle,
+		MaxIdleConnsPerHost:   maxConnsIdlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, Renegotiation: tls.RenegotiateFreelyAsClient},
+	}}
 }
