@@ -23,8 +23,8 @@ import (
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/blob"
 	"github.com/openbatch/openbatch/blob/local"
-	"github.com/openbatch/openbatch/internal/agent/nodefiles"
 	"github.com/openbatch/openbatch/internal/console"
+	"github.com/openbatch/openbatch/internal/httpapi"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
 	"github.com/openbatch/openbatch/internal/store/sqlite"
@@ -48,35 +48,11 @@ func testKey(t testing.TB) []byte {
 	return k
 }
 
-// localDir is a task directory on this machine (what internal/app's
-// file router returns for openbatch dev's nodes).
-type localDir string
-
-func (d localDir) List(_ context.Context, rel string, recursive bool, prefix string) ([]api.NodeFile, error) {
-	return nodefiles.List(string(d), rel, recursive, prefix)
-}
-
-func (d localDir) Stat(_ context.Context, rel string) (api.NodeFile, error) {
-	nf, _, err := nodefiles.Stat(string(d), rel)
-	return nf, err
-}
-
-func (d localDir) Open(_ context.Context, rel string, start, length int64) (io.ReadCloser, error) {
-	f, _, err := nodefiles.Open(string(d), rel)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.NewSectionReader(f, start, length), f}, nil
-}
-
 // dirFiles keeps task directories under root/JOB/TASK.
 type dirFiles struct{ root string }
 
 func (f dirFiles) TaskDir(_ context.Context, jobID, taskID string) (console.Dir, error) {
-	return localDir(filepath.Join(f.root, jobID, taskID)), nil
+	return httpapi.LocalDir(filepath.Join(f.root, jobID, taskID)), nil
 }
 
 // env is a console over a real service and SQLite store holding pool p1
