@@ -347,7 +347,8 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 	return nil
 }
 
-// bareExec is the peer: 8 goroutines exec /bin/true n times in all.
+// bareExec is the peer of the tasks and scale parts: 8 goroutines exec
+// /bin/true n times in all.
 func bareExec(ctx context.Context, n int) (time.Duration, error) {
 	var next atomic.Int64
 	start := time.Now()

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -29,23 +27,7 @@ func benchTasks(ctx context.Context, cfg *config, res *Results) error {
 	}
 	n := cfg.tasks
 	set := fmt.Sprintf("%d × /bin/true, 8 slots: throughput", n)
-	bare := func() (time.Duration, error) {
-		var next atomic.Int64
-		start := time.Now()
-		g, _ := errgroup.WithContext(ctx)
-		for range 8 {
-			g.Go(func() error {
-				for next.Add(1) <= int64(n) {
-					if err := exec.Command("/bin/true").Run(); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		}
-		err := g.Wait()
-		return time.Since(start), err
-	}
+	bare := func() (time.Duration, error) { return bareExec(ctx, n) }
 	ob := func(round int) (time.Duration, error) {
 		job := fmt.Sprintf("tasks-r%d", round)
 		if err := dev.C.AddJob(ctx, &api.Job{ID: job, PoolInfo: &api.PoolInformation{PoolID: "tasks"}}); err != nil {
