@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -120,6 +122,7 @@ func TestProcessLifecycle(t *testing.T) {
 	if err := p.Terminate(ctx, "pool", insts[0]); err != nil {
 		t.Fatal(err)
 	}
+	waitExited(t, insts[0].Ref)
 	if insts, _ = p.Instances(ctx, "pool"); strings.Join(ids(insts), ",") != "n2" {
 		t.Fatalf("after terminating n1: instances %v", ids(insts))
 	}
@@ -161,6 +164,24 @@ func TestProcessKillsAgentIgnoringSIGTERM(t *testing.T) {
 	}
 	if insts, _ := p.Instances(ctx, "p"); len(insts) != 0 {
 		t.Errorf("instances after terminate: %v", ids(insts))
+	}
+	waitExited(t, in.Ref)
+}
+
+// waitExited polls until the process pid (an Instance's Ref) is gone
+// (killed and reaped by the provider).
+func waitExited(t *testing.T, ref string) {
+	t.Helper()
+	pid, err := strconv.Atoi(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %d still running", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

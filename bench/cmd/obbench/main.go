@@ -123,7 +123,7 @@ func main() {
 			cfg.asNodes = 5
 		}
 		if !flagSet("autoscale-tasks") {
-			cfg.asTasks = 50
+			cfg.asTasks = 200 // one node runs ≈1 task/s for the formula's first ≈130 s
 		}
 	}
 	if cfg.openbatch == "" {
