@@ -1,5 +1,5 @@
 # Convenience targets; each is one documented command.
-.PHONY: demo test bench bench-scale build
+.PHONY: demo test bench bench-scale bench-autoscale build
 
 build:
 	go build -o bin/openbatch ./cmd/openbatch
@@ -18,3 +18,9 @@ bench:
 # (BIGJOB=1000000 for the issue's figure).
 bench-scale:
 	bash bench/run.sh -only scale,bigjob -bigjob $(or $(BIGJOB),100000)
+
+# Scale-out (issue #14): one server whose pool grows from 0 to 50 `openbatch
+# agent` processes (process node provider) under Azure's pending-tasks sample
+# formula, and shrinks back to 0.
+bench-autoscale:
+	bash bench/run.sh -only autoscale

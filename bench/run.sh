@@ -5,6 +5,7 @@
 #   bash bench/run.sh -quick     # a smoke run with small sizes (≈2 min)
 #   bash bench/run.sh -only uploads -endpoints sink -runs 3   # any obbench flag passes through
 #   bash bench/run.sh -only scale,bigjob -bigjob 1000000      # servers on SQLite/PostgreSQL (make bench-scale)
+#   bash bench/run.sh -only autoscale                          # pool 0 → 50 agent processes → 0 (make bench-autoscale)
 #
 # It installs its own peers when missing: azcopy (npm @azure-tools/azcopy-linux,
 # pinned in bench/node/package-lock.json, installed with `npm ci`), the Azure CLI

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openbatch/openbatch/internal/app"
 	"github.com/openbatch/openbatch/internal/provider"
+	"github.com/openbatch/openbatch/internal/service"
 )
 
 type serverFlags struct {
@@ -133,6 +134,7 @@ then never printed.`,
 func newServerCmd() *cobra.Command {
 	var f serverFlags
 	var insecureDevKey, printToken bool
+	var asMinInterval, asSamplePeriod time.Duration
 	var database, nodeProviders string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -181,7 +183,8 @@ informational, and the pool's resizeErrors say so.`,
 			}
 			cfg := app.Config{Listen: f.listen, AccountName: f.account, AccountKey: f.key,
 				DataDir: f.dataDir, Database: database, HeartbeatTimeout: f.heartbeatTimeout, Log: log,
-				MetricsListen: f.metricsListen}
+				MetricsListen: f.metricsListen,
+				AutoScale:     service.AutoScaleConfig{MinInterval: asMinInterval, SamplePeriod: asSamplePeriod}}
 			if nodeProviders != "" {
 				if cfg.NodeProviders, err = provider.LoadConfig(nodeProviders); err != nil {
 					return err
@@ -210,6 +213,12 @@ informational, and the pool's resizeErrors say so.`,
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://user@host/db) shared by several servers; empty: SQLite in --data-dir (env OPENBATCH_DATABASE)")
 	cmd.Flags().StringVar(&nodeProviders, "node-providers", "", "JSON file mapping pools to node providers (slurm, local, static) and their settings; see docs/providers.md (env OPENBATCH_NODE_PROVIDERS)")
 	cmd.Flags().BoolVar(&printToken, "print-token", false, "also print the node join token (it is always in DATA_DIR/join-token)")
+	// For tests and benchmarks only, hence hidden: Azure accepts no
+	// autoScaleEvaluationInterval under 5 minutes and samples every 30 s.
+	cmd.Flags().DurationVar(&asMinInterval, "autoscale-min-interval", 0, "TESTING ONLY, not Azure-compatible: the shortest autoScaleEvaluationInterval accepted (default Azure's 5m)")
+	cmd.Flags().DurationVar(&asSamplePeriod, "autoscale-sample-period", 0, "TESTING ONLY, not Azure-compatible: how often autoscale variables are sampled (default Azure's 30s)")
+	_ = cmd.Flags().MarkHidden("autoscale-min-interval")
+	_ = cmd.Flags().MarkHidden("autoscale-sample-period")
 	return cmd
 }
 

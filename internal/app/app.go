@@ -137,6 +137,9 @@ type Server struct {
 	// schedDone closes when the scheduler's loop has stopped.
 	schedDone chan struct{}
 	local     *LocalNodes
+	// processes are the process node providers, whose agents end with
+	// the server.
+	processes []*provider.Process
 
 	// metricsHTTP serves Config.MetricsListen; metricsDone closes when it stops.
 	metricsHTTP *http.Server
@@ -356,6 +359,17 @@ func (s *Server) nodeProviders(ctx, runCtx context.Context, cfg Config, coord no
 					return nil, fmt.Errorf("node provider %s: %w", name, err)
 				}
 				m.Providers[name] = sl
+			case provider.TypeProcess:
+				tokenFile, err := s.WriteJoinTokenFile()
+				if err != nil {
+					return nil, err
+				}
+				pr, err := provider.NewProcess(*set.Process, s.Endpoint, tokenFile, exe, filepath.Join(cfg.DataDir, "process", name), cfg.Log)
+				if err != nil {
+					return nil, fmt.Errorf("node provider %s: %w", name, err)
+				}
+				m.Providers[name] = pr
+				s.processes = append(s.processes, pr)
 			}
 		}
 	}
@@ -375,6 +389,9 @@ func (s *Server) Close() error {
 		s.local.stop()
 	}
 	s.cancel()
+	for _, p := range s.processes {
+		p.Close() // while the API still answers their drain reports
+	}
 	err := s.http.Shutdown(ctx)
 	<-s.done
 	<-s.schedDone

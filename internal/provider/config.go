@@ -25,6 +25,8 @@ const (
 	TypeStatic = "static"
 	TypeLocal  = "local"
 	TypeSlurm  = "slurm"
+	// TypeProcess: agents run as child processes of the server.
+	TypeProcess = "process"
 )
 
 // Limits of a configuration file, checked before it is used.
@@ -62,9 +64,10 @@ type Rule struct {
 
 // Settings configure one provider.
 type Settings struct {
-	// Type is static, local or slurm.
-	Type  string       `json:"type"`
-	Slurm *SlurmConfig `json:"slurm,omitempty"`
+	// Type is static, local, slurm or process.
+	Type    string         `json:"type"`
+	Slurm   *SlurmConfig   `json:"slurm,omitempty"`
+	Process *ProcessConfig `json:"process,omitempty"`
 }
 
 // LoadConfig reads a configuration file.
@@ -110,10 +113,21 @@ func ParseConfig(b []byte) (*Config, error) {
 		if name == "" {
 			return nil, fmt.Errorf("a provider has an empty name")
 		}
+		if s.Slurm != nil && s.Type != TypeSlurm {
+			return nil, fmt.Errorf("provider %q: slurm settings on a %s provider", name, s.Type)
+		}
+		if s.Process != nil && s.Type != TypeProcess {
+			return nil, fmt.Errorf("provider %q: process settings on a %s provider", name, s.Type)
+		}
 		switch s.Type {
 		case TypeStatic, TypeLocal:
-			if s.Slurm != nil {
-				return nil, fmt.Errorf("provider %q: slurm settings on a %s provider", name, s.Type)
+		case TypeProcess:
+			if s.Process == nil {
+				s.Process = &ProcessConfig{}
+				c.Providers[name] = s
+			}
+			if err := s.Process.check(); err != nil {
+				return nil, fmt.Errorf("provider %q: %w", name, err)
 			}
 		case TypeSlurm:
 			if s.Slurm == nil {
@@ -124,7 +138,7 @@ func ParseConfig(b []byte) (*Config, error) {
 				return nil, fmt.Errorf("provider %q: %w", name, err)
 			}
 		default:
-			return nil, fmt.Errorf("provider %q: type %q; want static, local or slurm", name, s.Type)
+			return nil, fmt.Errorf("provider %q: type %q; want static, local, slurm or process", name, s.Type)
 		}
 	}
 	for i, r := range c.Pools {

@@ -259,10 +259,29 @@ func (s *Scheduler) RemoveNode(ctx context.Context, poolID, nodeID string) error
 }
 
 // syncPoolCounts sets the pool's currentDedicatedNodes from its node list.
+// The list is read outside the pool's update, so nodes registering at once
+// could each write a count that misses the others (50 agents starting
+// together left a pool of 50 nodes at 45). Each caller therefore counts
+// again after writing, until a pass changes nothing: the last writer reads
+// the node list after every other write and corrects it. The bound only
+// stops a caller that keeps losing to newer writers, each of which
+// re-checks in turn.
 func (s *Scheduler) syncPoolCounts(ctx context.Context, poolID string) error {
+	for range 8 {
+		changed, err := s.syncPoolCountsOnce(ctx, poolID)
+		if err != nil || !changed {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncPoolCountsOnce writes the pool's node counts once; it reports
+// whether they changed.
+func (s *Scheduler) syncPoolCountsOnce(ctx context.Context, poolID string) (bool, error) {
 	nodes, err := s.store.ListNodes(ctx, poolID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var ded, low int32
 	for _, n := range nodes {
@@ -282,9 +301,9 @@ func (s *Scheduler) syncPoolCounts(ctx context.Context, poolID string) error {
 		return nil
 	})
 	if errors.Is(err, errNoChange) || errors.Is(err, store.ErrNotFound) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 var errNoChange = errors.New("no change")

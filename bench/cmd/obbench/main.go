@@ -43,6 +43,10 @@ type config struct {
 	sinkSets, aziteSets []fileSet
 	uploadEndpoints     string
 	clients             string
+	// The autoscale part: pool size, tasks, their command, time limit.
+	asNodes, asTasks int
+	asCommand        string
+	asTimeout        time.Duration
 }
 
 func main() {
@@ -55,7 +59,11 @@ func main() {
 	flag.StringVar(&cfg.openbatch, "openbatch", "", "the openbatch binary (built by run.sh)")
 	flag.StringVar(&cfg.azcopy, "azcopy", "", "the azcopy binary")
 	flag.StringVar(&cfg.az, "az", "az", "the Azure CLI")
-	flag.StringVar(&cfg.only, "only", "uploads,tasks,latency,scale,bigjob", "comma-separated parts to run: uploads, tasks, latency, scale, bigjob")
+	flag.StringVar(&cfg.only, "only", "uploads,tasks,latency,scale,bigjob,autoscale", "comma-separated parts to run: uploads, tasks, latency, scale, bigjob, autoscale")
+	flag.IntVar(&cfg.asNodes, "autoscale-nodes", 50, "autoscale part: the formula's maxNumberofVMs (agents as processes)")
+	flag.IntVar(&cfg.asTasks, "autoscale-tasks", 500, "autoscale part: tasks added to the empty pool")
+	flag.StringVar(&cfg.asCommand, "autoscale-command", "sleep 1", "autoscale part: each task's command line")
+	flag.DurationVar(&cfg.asTimeout, "autoscale-timeout", 30*time.Minute, "autoscale part: give up when the pool is not back to 0 nodes by then")
 	flag.StringVar(&cfg.uploadEndpoints, "endpoints", "sink,azurite", "upload endpoints: sink, azurite")
 	flag.StringVar(&cfg.clients, "clients", "", "comma-separated upload clients to run (default all): openbatch-lib, openbatch-e2e, azcopy, azcopy-md5, az, raw-put, raw-put-md5, md5")
 	flag.IntVar(&cfg.tasks, "tasks", 2000, "trivial tasks per round of the task-throughput benchmark")
@@ -110,6 +118,12 @@ func main() {
 		}
 		if !flagSet("bigjob") {
 			cfg.bigJob = 5000
+		}
+		if !flagSet("autoscale-nodes") {
+			cfg.asNodes = 5
+		}
+		if !flagSet("autoscale-tasks") {
+			cfg.asTasks = 200 // one node runs ≈1 task/s for the formula's first ≈130 s
 		}
 	}
 	if cfg.openbatch == "" {
@@ -180,6 +194,11 @@ func run(ctx context.Context, cfg *config) error {
 	if parts["bigjob"] {
 		if err := benchBigJob(ctx, cfg, res); err != nil {
 			return fmt.Errorf("bigjob: %w", err)
+		}
+	}
+	if parts["autoscale"] {
+		if err := benchAutoscale(ctx, cfg, res); err != nil {
+			return fmt.Errorf("autoscale: %w", err)
 		}
 	}
 	res.LoadAfter = loadavg()

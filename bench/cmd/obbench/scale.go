@@ -45,8 +45,9 @@ type serverProc struct {
 
 // startServer starts `openbatch server` with its data in dir and, when dsn
 // is set, its state in that PostgreSQL database (given by environment: a
-// DSN may hold a password, and argv is readable by every local user).
-func startServer(ctx context.Context, bin, dir, dsn string) (*serverProc, error) {
+// DSN may hold a password, and argv is readable by every local user);
+// extra are more server flags.
+func startServer(ctx context.Context, bin, dir, dsn string, extra ...string) (*serverProc, error) {
 	port, err := azurite.FreePort()
 	if err != nil {
 		return nil, err
@@ -62,6 +63,7 @@ func startServer(ctx context.Context, bin, dir, dsn string) (*serverProc, error)
 	s := &serverProc{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: data, logFile: lf}
 	s.cmd = exec.Command(bin, "server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", data,
 		"--log-level", "warn", "--account-name", benchAccount)
+	s.cmd.Args = append(s.cmd.Args, extra...)
 	env := []string{"OPENBATCH_ACCOUNT_KEY=" + benchKey}
 	if dsn != "" {
 		env = append(env, "OPENBATCH_DATABASE="+dsn)
