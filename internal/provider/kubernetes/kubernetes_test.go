@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/yaml"
 
 	"github.com/openbatch/openbatch/internal/provider"
 )
@@ -395,5 +397,25 @@ func TestProvidersFile(t *testing.T) {
 				t.Fatalf("err %v, want one with %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestDeployExample parses the example node providers file shipped in
+// deploy/kubernetes, as the server would, so the manifest stays valid.
+func TestDeployExample(t *testing.T) {
+	b, err := os.ReadFile("../../../deploy/kubernetes/node-providers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	if err := yaml.UnmarshalStrict(b, &cm); err != nil {
+		t.Fatal(err)
+	}
+	c, err := provider.ParseConfig([]byte(cm.Data["node-providers.json"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Providers["cluster"]; s.Type != provider.TypeKubernetes {
+		t.Fatalf("providers %+v", c.Providers)
 	}
 }
