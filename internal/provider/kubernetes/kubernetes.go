@@ -32,7 +32,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
-	k8s "k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -76,7 +76,9 @@ func init() {
 }
 
 // clientset connects with the kubeconfig file, or in-cluster when empty.
-func clientset(kubeconfig string) (k8s.Interface, error) {
+// It builds only the core/v1 client, not the whole clientset, whose every
+// API group would be linked into the binary for nothing.
+func clientset(kubeconfig string) (corev1client.CoreV1Interface, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig == "" {
@@ -87,7 +89,7 @@ func clientset(kubeconfig string) (k8s.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	cs, err := k8s.NewForConfig(rc)
+	cs, err := corev1client.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
@@ -97,16 +99,17 @@ func clientset(kubeconfig string) (k8s.Interface, error) {
 // Provider makes a pool's nodes as pods in one namespace.
 type Provider struct {
 	cfg    Config
-	client k8s.Interface
+	client corev1client.CoreV1Interface
 	log    *slog.Logger
 }
 
 var _ provider.Provider = (*Provider)(nil)
 
-// New returns a provider using client (a fake clientset in tests); server
+// New returns a provider using client (a fake clientset's CoreV1() in
+// tests); server
 // is the agents' server URL when c.Server is empty. c must have passed
 // parseConfig's checks.
-func New(c Config, client k8s.Interface, server string, log *slog.Logger) *Provider {
+func New(c Config, client corev1client.CoreV1Interface, server string, log *slog.Logger) *Provider {
 	if c.Server == "" {
 		c.Server = server
 	}
@@ -146,7 +149,7 @@ func (p *Provider) Instances(ctx context.Context, poolID string) ([]provider.Ins
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
 	defer cancel()
 	sel := labels.SelectorFromSet(labels.Set{LabelPool: poolLabel(poolID)}).String()
-	pods, err := p.client.CoreV1().Pods(p.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	pods, err := p.client.Pods(p.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: list pods of pool %s: %w", poolID, err)
 	}
@@ -172,7 +175,7 @@ func (p *Provider) Launch(ctx context.Context, spec provider.Spec) (provider.Ins
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
 	defer cancel()
-	_, err = p.client.CoreV1().Pods(p.cfg.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	_, err = p.client.Pods(p.cfg.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return provider.Instance{}, fmt.Errorf("kubernetes: create pod %s: %w", pod.Name, err)
 	}
@@ -190,7 +193,7 @@ func (p *Provider) Terminate(ctx context.Context, poolID string, inst provider.I
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
 	defer cancel()
-	err := p.client.CoreV1().Pods(p.cfg.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	err := p.client.Pods(p.cfg.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("kubernetes: delete pod %s: %w", name, err)
 	}

@@ -45,7 +45,7 @@ func testConfig(t *testing.T, extra string) Config {
 
 func newTest(t *testing.T, c Config, objs ...runtime.Object) (*Provider, *fake.Clientset) {
 	cs := fake.NewClientset(objs...)
-	return New(c, cs, "http://unused", quiet), cs
+	return New(c, cs.CoreV1(), "http://unused", quiet), cs
 }
 
 func TestLaunchCreatesPod(t *testing.T) {

@@ -60,7 +60,7 @@ func TestManagerGrowsAndShrinksPods(t *testing.T) {
 	cs := fake.NewClientset()
 	n := 0
 	m := &provider.Manager{Store: st, Remover: cluster{st}, Drainer: cluster{st}, Log: quiet, Config: cfg,
-		Default: provider.Static, Providers: map[string]provider.Provider{"k": New(*c, cs, "http://server:8080", quiet)},
+		Default: provider.Static, Providers: map[string]provider.Provider{"k": New(*c, cs.CoreV1(), "http://server:8080", quiet)},
 		NewNodeID: func() string { n++; return fmt.Sprintf("tvmps_%02d_d", n) }}
 
 	pool := &api.Pool{ID: "k8s-pool", State: api.PoolActive, VMSize: "standard_d2s_v3"}
