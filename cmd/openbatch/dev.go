@@ -211,7 +211,7 @@ informational, and the pool's resizeErrors say so.`,
 	f.register(cmd)
 	cmd.Flags().BoolVar(&insecureDevKey, "insecure-dev-key", false, "allow the public dev account key (anyone can then call this server)")
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://user@host/db) shared by several servers; empty: SQLite in --data-dir (env OPENBATCH_DATABASE)")
-	cmd.Flags().StringVar(&nodeProviders, "node-providers", "", "JSON file mapping pools to node providers (slurm, local, static) and their settings; see docs/providers.md (env OPENBATCH_NODE_PROVIDERS)")
+	cmd.Flags().StringVar(&nodeProviders, "node-providers", "", "JSON file mapping pools to node providers (slurm, kubernetes, local, static) and their settings; see docs/providers.md (env OPENBATCH_NODE_PROVIDERS)")
 	cmd.Flags().BoolVar(&printToken, "print-token", false, "also print the node join token (it is always in DATA_DIR/join-token)")
 	// For tests and benchmarks only, hence hidden: Azure accepts no
 	// autoScaleEvaluationInterval under 5 minutes and samples every 30 s.

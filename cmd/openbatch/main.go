@@ -11,6 +11,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	// The kubernetes node provider registers itself; it is imported only
+	// here so client-go is linked into this binary alone.
+	_ "github.com/openbatch/openbatch/internal/provider/kubernetes"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -345,6 +345,7 @@ func (s *Server) nodeProviders(ctx, runCtx context.Context, cfg Config, coord no
 		}
 		for name, set := range c.Providers {
 			switch set.Type {
+			case provider.TypeStatic: // nothing acts on a static pool's target
 			case provider.TypeLocal:
 				if s.local != nil { // nil when no rule names it
 					m.Providers[name] = s.local
@@ -370,6 +371,16 @@ func (s *Server) nodeProviders(ctx, runCtx context.Context, cfg Config, coord no
 				}
 				m.Providers[name] = pr
 				s.processes = append(s.processes, pr)
+			default: // a registered type; ParseConfig checked it exists
+				t, ok := provider.Registered(set.Type)
+				if !ok {
+					return nil, fmt.Errorf("node provider %s: type %q is not registered", name, set.Type)
+				}
+				p, err := t.New(set.Raw(), provider.Env{Name: name, Server: s.Endpoint, Log: cfg.Log})
+				if err != nil {
+					return nil, fmt.Errorf("node provider %s: %w", name, err)
+				}
+				m.Providers[name] = p
 			}
 		}
 	}

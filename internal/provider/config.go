@@ -27,6 +27,9 @@ const (
 	TypeSlurm  = "slurm"
 	// TypeProcess: agents run as child processes of the server.
 	TypeProcess = "process"
+	// TypeKubernetes is registered by internal/provider/kubernetes, which
+	// only the openbatch binary imports (see Register).
+	TypeKubernetes = "kubernetes"
 )
 
 // Limits of a configuration file, checked before it is used.
@@ -64,10 +67,23 @@ type Rule struct {
 
 // Settings configure one provider.
 type Settings struct {
-	// Type is static, local, slurm or process.
+	// Type is static, local, slurm, process or a registered type
+	// (kubernetes).
 	Type    string         `json:"type"`
 	Slurm   *SlurmConfig   `json:"slurm,omitempty"`
 	Process *ProcessConfig `json:"process,omitempty"`
+	// Kubernetes holds a kubernetes provider's settings, which the
+	// registered type checks (internal/provider/kubernetes).
+	Kubernetes json.RawMessage `json:"kubernetes,omitempty"`
+}
+
+// Raw returns the settings of a registered type: the JSON under the key
+// named like the type.
+func (s Settings) Raw() json.RawMessage {
+	if s.Type == TypeKubernetes {
+		return s.Kubernetes
+	}
+	return nil
 }
 
 // LoadConfig reads a configuration file.
@@ -119,6 +135,9 @@ func ParseConfig(b []byte) (*Config, error) {
 		if s.Process != nil && s.Type != TypeProcess {
 			return nil, fmt.Errorf("provider %q: process settings on a %s provider", name, s.Type)
 		}
+		if s.Kubernetes != nil && s.Type != TypeKubernetes {
+			return nil, fmt.Errorf("provider %q: kubernetes settings on a %s provider", name, s.Type)
+		}
 		switch s.Type {
 		case TypeStatic, TypeLocal:
 		case TypeProcess:
@@ -138,7 +157,16 @@ func ParseConfig(b []byte) (*Config, error) {
 				return nil, fmt.Errorf("provider %q: %w", name, err)
 			}
 		default:
-			return nil, fmt.Errorf("provider %q: type %q; want static, local, slurm or process", name, s.Type)
+			t, ok := Registered(s.Type)
+			if !ok {
+				return nil, fmt.Errorf("provider %q: type %q; want static, local, slurm, process or kubernetes (kubernetes only in the openbatch binary)", name, s.Type)
+			}
+			if s.Slurm != nil || s.Process != nil {
+				return nil, fmt.Errorf("provider %q: slurm or process settings on a %s provider", name, s.Type)
+			}
+			if err := t.Check(s.Raw()); err != nil {
+				return nil, fmt.Errorf("provider %q: %w", name, err)
+			}
 		}
 	}
 	for i, r := range c.Pools {
@@ -178,3 +206,8 @@ func (c *Config) Resolve(pool *api.Pool, def string) string {
 	}
 	return def
 }
+
+// MatchPattern matches name against a configuration pattern as rules do
+// (case-insensitive glob, empty matches anything), for providers' own
+// vmSize tables.
+func MatchPattern(pattern, name string) bool { return globMatch(pattern, name) }
