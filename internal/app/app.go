@@ -355,7 +355,7 @@ func (s *Server) nodeProviders(ctx, runCtx context.Context, cfg Config, coord no
 				if err != nil {
 					return nil, err
 				}
-				sl, err := provider.NewSlurm(*set.Slurm, s.Endpoint, tokenFile, exe, filepath.Join(cfg.DataDir, "slurm"), cfg.Log)
+				sl, err := provider.NewSlurm(*set.Slurm, provider.AgentLaunch{Server: s.Endpoint, TokenFile: tokenFile, Agent: exe, RootDir: filepath.Join(cfg.DataDir, "slurm")}, cfg.Log)
 				if err != nil {
 					return nil, fmt.Errorf("node provider %s: %w", name, err)
 				}
@@ -365,7 +365,7 @@ func (s *Server) nodeProviders(ctx, runCtx context.Context, cfg Config, coord no
 				if err != nil {
 					return nil, err
 				}
-				pr, err := provider.NewProcess(*set.Process, s.Endpoint, tokenFile, exe, filepath.Join(cfg.DataDir, "process", name), cfg.Log)
+				pr, err := provider.NewProcess(*set.Process, provider.AgentLaunch{Server: s.Endpoint, TokenFile: tokenFile, Agent: exe, RootDir: filepath.Join(cfg.DataDir, "process", name)}, cfg.Log)
 				if err != nil {
 					return nil, fmt.Errorf("node provider %s: %w", name, err)
 				}

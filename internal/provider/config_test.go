@@ -89,7 +89,7 @@ func TestSlurmSize(t *testing.T) {
 }
 
 func TestSlurmScriptHoldsNoSecretAndQuotes(t *testing.T) {
-	s := &Slurm{Config: SlurmConfig{Server: "http://10.0.0.1:8080", TokenFile: "/shared/it's/join-token", Agent: "/opt/openbatch",
+	s := &Slurm{Config: SlurmConfig{AgentLaunch: AgentLaunch{Server: "http://10.0.0.1:8080", TokenFile: "/shared/it's/join-token", Agent: "/opt/openbatch"},
 		DrainGrace: "1m", AgentArgs: []string{"--listen", "0.0.0.0:7070"}, Env: map[string]string{"HTTPS_PROXY": "http://proxy:3128"}}}
 	got := s.script(Spec{PoolID: "p1", NodeID: "tvmps_1_d"}, "/scratch/tvmps_1_d")
 	for _, want := range []string{

@@ -29,17 +29,10 @@ import (
 // ProcessConfig configures a process provider (JSON in the node providers
 // file).
 type ProcessConfig struct {
-	// Server is the URL the agents reach the server at (default: the
-	// server's own endpoint).
-	Server string `json:"server,omitempty"`
-	// TokenFile holds the node join token, mode 0600 (default: the
-	// server's DATA_DIR/join-token). Only its path is passed.
-	TokenFile string `json:"tokenFile,omitempty"`
-	// Agent is the openbatch binary (default: the server's own executable).
-	Agent string `json:"agent,omitempty"`
-	// RootDir holds the node roots, RootDir/NODE_ID, and the agents' logs,
-	// RootDir/logs/NODE_ID.log (default DATA_DIR/process).
-	RootDir string `json:"rootDir,omitempty"`
+	// AgentLaunch: the server's endpoint, DATA_DIR/join-token, the
+	// server's own executable and DATA_DIR/process/NAME by default.
+	// RootDir also holds the agents' logs, RootDir/logs/NODE_ID.log.
+	AgentLaunch
 	// MaxNodes bounds the nodes of each pool (default 100): a formula's
 	// target beyond it is a resize error, not a fork bomb.
 	MaxNodes int `json:"maxNodes,omitempty"`
@@ -105,21 +98,10 @@ type processNode struct {
 	done   chan struct{}
 }
 
-// NewProcess returns a process provider; server, tokenFile, agent and
-// rootDir are the defaults of the settings left empty.
-func NewProcess(c ProcessConfig, server, tokenFile, agent, rootDir string, log *slog.Logger) (*Process, error) {
-	if c.Server == "" {
-		c.Server = server
-	}
-	if c.TokenFile == "" {
-		c.TokenFile = tokenFile
-	}
-	if c.Agent == "" {
-		c.Agent = agent
-	}
-	if c.RootDir == "" {
-		c.RootDir = rootDir
-	}
+// NewProcess returns a process provider; def gives the agent-launch
+// settings left empty.
+func NewProcess(c ProcessConfig, def AgentLaunch, log *slog.Logger) (*Process, error) {
+	c.AgentLaunch = c.AgentLaunch.withDefaults(def)
 	if c.MaxNodes == 0 {
 		c.MaxNodes = defaultProcessMaxNodes
 	}

@@ -41,7 +41,7 @@ func newTestProcess(t *testing.T, c ProcessConfig, ignoreTerm bool) *Process {
 	if err := os.WriteFile(tok, []byte(testToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProcess(c, "http://127.0.0.1:1", tok, fakeAgent(t, ignoreTerm), filepath.Join(dir, "nodes"), nil)
+	p, err := NewProcess(c, AgentLaunch{Server: "http://127.0.0.1:1", TokenFile: tok, Agent: fakeAgent(t, ignoreTerm), RootDir: filepath.Join(dir, "nodes")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

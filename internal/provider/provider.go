@@ -13,6 +13,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"errors"
 )
@@ -68,3 +69,23 @@ type Bounded interface {
 // ErrUnsupported is returned (wrapped) by Launch for a node the provider
 // cannot make, e.g. a low-priority node where there is no such thing.
 var ErrUnsupported = errors.New("not supported by this node provider")
+
+// AgentLaunch says how a provider that starts `openbatch agent` itself
+// (slurm, process) reaches the agent to the server: the server's URL as the
+// agents see it, the file holding the node join token (mode 0600; only its
+// path is ever passed, never the token), the openbatch binary, and the
+// directory of the node roots (RootDir/NODE_ID). Paths are as seen where the
+// agents run. Each is JSON in the provider's settings; left empty, the
+// server's own (withDefaults).
+type AgentLaunch struct {
+	Server    string `json:"server,omitempty"`
+	TokenFile string `json:"tokenFile,omitempty"`
+	Agent     string `json:"agent,omitempty"`
+	RootDir   string `json:"rootDir,omitempty"`
+}
+
+// withDefaults returns a with every empty setting taken from def.
+func (a AgentLaunch) withDefaults(def AgentLaunch) AgentLaunch {
+	return AgentLaunch{Server: cmp.Or(a.Server, def.Server), TokenFile: cmp.Or(a.TokenFile, def.TokenFile),
+		Agent: cmp.Or(a.Agent, def.Agent), RootDir: cmp.Or(a.RootDir, def.RootDir)}
+}

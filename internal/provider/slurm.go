@@ -27,20 +27,11 @@ import (
 // file). Paths are as seen on the compute nodes, which usually share them
 // with the server through a shared file system.
 type SlurmConfig struct {
-	// Server is the URL the agents reach the openbatch server at
-	// (default: the server's own endpoint).
-	Server string `json:"server,omitempty"`
-	// TokenFile holds the node join token, mode 0600, readable by the
-	// user the jobs run as (default: the server's DATA_DIR/join-token).
-	// Only its path goes into the job; the token never does.
-	TokenFile string `json:"tokenFile,omitempty"`
-	// Agent is the openbatch binary on the compute nodes (default: the
-	// server's own executable).
-	Agent string `json:"agent,omitempty"`
-	// RootDir holds the node roots, RootDir/NODE_ID, and the jobs'
-	// scripts and output (default: DATA_DIR/slurm). It must be private to
-	// the jobs' user.
-	RootDir string `json:"rootDir,omitempty"`
+	// AgentLaunch: the server's endpoint, DATA_DIR/join-token, the
+	// server's own executable and DATA_DIR/slurm by default. RootDir also
+	// holds the jobs' scripts and output and must be private to the jobs'
+	// user; the token file must be readable by it.
+	AgentLaunch
 	// JobName prefixes the job names, which name pool and node; servers
 	// sharing a Slurm cluster need different prefixes (default openbatch).
 	JobName string `json:"jobName,omitempty"`
@@ -160,21 +151,10 @@ type Slurm struct {
 	Env []string
 }
 
-// NewSlurm returns a Slurm provider; server, tokenFile, agent and rootDir
-// are the defaults of the settings left empty.
-func NewSlurm(c SlurmConfig, server, tokenFile, agent, rootDir string, log *slog.Logger) (*Slurm, error) {
-	if c.Server == "" {
-		c.Server = server
-	}
-	if c.TokenFile == "" {
-		c.TokenFile = tokenFile
-	}
-	if c.Agent == "" {
-		c.Agent = agent
-	}
-	if c.RootDir == "" {
-		c.RootDir = rootDir
-	}
+// NewSlurm returns a Slurm provider; def gives the agent-launch settings
+// left empty.
+func NewSlurm(c SlurmConfig, def AgentLaunch, log *slog.Logger) (*Slurm, error) {
+	c.AgentLaunch = c.AgentLaunch.withDefaults(def)
 	if c.JobName == "" {
 		c.JobName = "openbatch"
 	}
