@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -155,6 +156,8 @@ func (a *agentProc) Close() { stopProc(a.cmd); a.logFile.Close() }
 type deployment struct {
 	servers []*serverProc
 	agents  []*agentProc
+	// cleanup runs after the processes stopped (scratch outside dir).
+	cleanup []func()
 }
 
 func (d *deployment) Close() {
@@ -163,6 +166,9 @@ func (d *deployment) Close() {
 	}
 	for _, s := range d.servers {
 		s.Close()
+	}
+	for _, f := range d.cleanup {
+		f()
 	}
 }
 
@@ -192,9 +198,20 @@ func startDeployment(ctx context.Context, cfg *config, dir, dsn string, n int) (
 		d.Close()
 		return nil, err
 	}
+	agentDir := dir
+	if cfg.scaleAgentRoot != "" {
+		var err error
+		if agentDir, err = os.MkdirTemp(cfg.scaleAgentRoot, "obbench-agents-"); err != nil {
+			d.Close()
+			return nil, err
+		}
+		allowTraverse(agentDir)
+		_ = os.Chmod(agentDir, 0o711)
+		d.cleanup = append(d.cleanup, func() { _ = os.RemoveAll(agentDir) })
+	}
 	for i := range scaleAgents {
 		s := d.servers[i%n]
-		a, err := startAgent(cfg.openbatch, s.Endpoint, s.TokenFile(), "scale", fmt.Sprintf("node%d", i), filepath.Join(dir, fmt.Sprintf("agent%d", i)))
+		a, err := startAgent(cfg.openbatch, s.Endpoint, s.TokenFile(), "scale", fmt.Sprintf("node%d", i), filepath.Join(agentDir, fmt.Sprintf("agent%d", i)))
 		if err != nil {
 			d.Close()
 			return nil, err
@@ -299,11 +316,21 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 	n := cfg.scaleTasks
 	set := fmt.Sprintf("scale: %d × /bin/true, %d agents × %d slots", n, scaleAgents, scaleSlots)
 	type variant struct {
-		name    string
-		servers int
-		pg      bool
+		key, name string
+		servers   int
+		pg        bool
 	}
-	variants := []variant{{"bare-exec", 0, false}, {"sqlite, 1 server", 1, false}, {"postgres, 1 server", 1, true}, {"postgres, 3 servers", 3, true}}
+	all := []variant{{"bare-exec", "bare-exec", 0, false}, {"sqlite", "sqlite, 1 server", 1, false},
+		{"postgres", "postgres, 1 server", 1, true}, {"postgres3", "postgres, 3 servers", 3, true}}
+	var variants []variant
+	for _, v := range all {
+		if slices.Contains(strings.Split(cfg.scaleVariants, ","), v.key) {
+			variants = append(variants, v)
+		}
+	}
+	if len(variants) == 0 {
+		return fmt.Errorf("-scale-variants %q names none of bare-exec, sqlite, postgres, postgres3", cfg.scaleVariants)
+	}
 	peaks := map[string][]float64{}
 	for round := range cfg.runs {
 		for i := range variants {

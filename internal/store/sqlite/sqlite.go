@@ -29,8 +29,9 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 var dialect = &sqlstore.Dialect{
-	Name:     "sqlite",
-	IsUnique: func(err error) bool { return strings.Contains(err.Error(), "UNIQUE constraint failed") },
+	Name:            "sqlite",
+	IsUnique:        func(err error) bool { return strings.Contains(err.Error(), "UNIQUE constraint failed") },
+	CacheStatements: true,
 }
 
 //go:embed migrations/*.sql

@@ -44,6 +44,11 @@ type Dialect struct {
 	// Retryable reports whether a transaction that failed with err may be
 	// run again (a deadlock or serialization failure); nil: never.
 	Retryable func(error) bool
+	// CacheStatements says the store prepares each statement once per
+	// connection and reuses it (see stmtCache); for drivers that parse
+	// every unprepared call (SQLite), not for those that cache themselves
+	// (pgx).
+	CacheStatements bool
 }
 
 // Store is a store.Store over database/sql. It does not implement
@@ -57,14 +62,27 @@ type Store struct {
 // New returns a store over w (for transactions) and r (for reads; may be
 // w) in dialect d.
 func New(w, r *sql.DB, d *Dialect) *Store {
-	return &Store{w: &DB{DB: w, d: d}, r: &DB{DB: r, d: d}, d: d}
+	wdb := &DB{DB: w, d: d}
+	rdb := wdb
+	if r != w {
+		rdb = &DB{DB: r, d: d}
+	}
+	if d.CacheStatements {
+		wdb.stmts = newStmtCache(w)
+		if rdb != wdb {
+			rdb.stmts = newStmtCache(r)
+		}
+	}
+	return &Store{w: wdb, r: rdb, d: d}
 }
 
 // Close closes the databases.
 func (s *Store) Close() error {
+	s.w.stmts.close()
 	if s.r.DB == s.w.DB {
 		return s.w.Close()
 	}
+	s.r.stmts.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -75,44 +93,78 @@ func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error { return s.tx(
 // DB is a *sql.DB whose queries are written with ? placeholders.
 type DB struct {
 	*sql.DB
-	d *Dialect
+	d     *Dialect
+	stmts *stmtCache // nil: statements run unprepared
 }
 
 // ExecContext runs q.
 func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return db.DB.ExecContext(ctx, db.d.rebind(q), args...)
+	q = db.d.rebind(q)
+	if st := db.stmts.get(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.DB.ExecContext(ctx, q, args...)
 }
 
 // QueryContext runs q.
 func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return db.DB.QueryContext(ctx, db.d.rebind(q), args...)
+	q = db.d.rebind(q)
+	if st := db.stmts.get(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.DB.QueryContext(ctx, q, args...)
 }
 
 // QueryRowContext runs q.
 func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return db.DB.QueryRowContext(ctx, db.d.rebind(q), args...)
+	q = db.d.rebind(q)
+	if st := db.stmts.get(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.DB.QueryRowContext(ctx, q, args...)
 }
 
 // Tx is a *sql.Tx whose queries are written with ? placeholders.
 type Tx struct {
 	*sql.Tx
-	ctx context.Context
-	d   *Dialect
+	ctx   context.Context
+	d     *Dialect
+	stmts *stmtCache // the writer's; nil: statements run unprepared
+}
+
+// stmt returns the transaction's use of q's cached statement, or nil.
+func (tx *Tx) stmt(q string) *sql.Stmt {
+	if st := tx.stmts.lookup(q); st != nil {
+		return tx.Tx.StmtContext(tx.ctx, st)
+	}
+	return nil
 }
 
 // Exec runs q in the transaction.
 func (tx *Tx) Exec(q string, args ...any) (sql.Result, error) {
-	return tx.Tx.ExecContext(tx.ctx, tx.d.rebind(q), args...)
+	q = tx.d.rebind(q)
+	if st := tx.stmt(q); st != nil {
+		return st.ExecContext(tx.ctx, args...)
+	}
+	return tx.Tx.ExecContext(tx.ctx, q, args...)
 }
 
 // QueryRow runs q in the transaction.
 func (tx *Tx) QueryRow(q string, args ...any) *sql.Row {
-	return tx.Tx.QueryRowContext(tx.ctx, tx.d.rebind(q), args...)
+	q = tx.d.rebind(q)
+	if st := tx.stmt(q); st != nil {
+		return st.QueryRowContext(tx.ctx, args...)
+	}
+	return tx.Tx.QueryRowContext(tx.ctx, q, args...)
 }
 
 // Query runs q in the transaction.
 func (tx *Tx) Query(q string, args ...any) (*sql.Rows, error) {
-	return tx.Tx.QueryContext(tx.ctx, tx.d.rebind(q), args...)
+	q = tx.d.rebind(q)
+	if st := tx.stmt(q); st != nil {
+		return st.QueryContext(tx.ctx, args...)
+	}
+	return tx.Tx.QueryContext(tx.ctx, q, args...)
 }
 
 // Prepare prepares q in the transaction.
@@ -142,6 +194,9 @@ func (d *Dialect) rebind(q string) string {
 func lower(s string) string { return strings.ToLower(s) }
 
 func (s *Store) tx(ctx context.Context, fn func(*Tx) error) error {
+	// The statements the transaction ran unprepared are prepared once it
+	// has given its connection back.
+	defer s.w.stmts.prepareWanted(ctx)
 	for attempt := 0; ; attempt++ {
 		err := s.tx1(ctx, fn)
 		if err == nil || s.d.Retryable == nil || !s.d.Retryable(err) || attempt == 4 || ctx.Err() != nil {
@@ -155,7 +210,7 @@ func (s *Store) tx1(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Tx{Tx: stx, ctx: ctx, d: s.d}); err != nil {
+	if err := fn(&Tx{Tx: stx, ctx: ctx, d: s.d, stmts: s.w.stmts}); err != nil {
 		_ = stx.Rollback()
 		return err
 	}
