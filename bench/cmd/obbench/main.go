@@ -69,7 +69,7 @@ func main() {
 	flag.StringVar(&cfg.uploadEndpoints, "endpoints", "sink,azurite", "upload endpoints: sink, azurite")
 	flag.StringVar(&cfg.clients, "clients", "", "comma-separated upload clients to run (default all): openbatch-lib, openbatch-e2e, azcopy, azcopy-md5, az, raw-put, raw-put-md5, md5")
 	flag.IntVar(&cfg.tasks, "tasks", 2000, "trivial tasks per round of the task-throughput benchmark")
-	flag.StringVar(&cfg.scaleVariants, "scale-variants", "bare-exec,sqlite,postgres,postgres3", "scale part: comma-separated deployments to run: bare-exec, sqlite (1 server), postgres (1 server), postgres3 (3 servers)")
+	flag.StringVar(&cfg.scaleVariants, "scale-variants", "bare-exec,bare-exec+taskdir,sqlite,postgres,postgres3", "scale part: comma-separated deployments to run: bare-exec, bare-exec+taskdir (the bare loop making each task's Azure task directory), sqlite (1 server), postgres (1 server), postgres3 (3 servers)")
 	flag.StringVar(&cfg.scaleAgentRoot, "scale-agent-root", "", "scale part: the directory under which the agents keep their node roots (default: the scratch directory; /dev/shm takes the disk out of the figure)")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 2000, "trivial tasks per round of the scale benchmark (servers and agents as processes)")
 	flag.IntVar(&cfg.bigJob, "bigjob", 100000, "tasks in the PostgreSQL job of the bigjob benchmark (the issue's figure: -bigjob 1000000)")

@@ -215,6 +215,9 @@ func printTable(w io.Writer, r *Results) {
 				if b := r.get("tasks", m.Set, "", "bare-exec"); b != nil {
 					rat = fmt.Sprintf("%.0f%% of bare exec", 100*m.Median()/b.Median())
 				}
+				if b := r.get("tasks", m.Set, "", "bare-exec+taskdir"); b != nil && m.Client != "bare-exec+taskdir" {
+					rat += fmt.Sprintf(", %.0f%% of bare exec+taskdir", 100*m.Median()/b.Median())
+				}
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m.Set, m.Client, num(m.Median()), spread(m), m.Unit, rat)
 		}
@@ -244,6 +247,9 @@ func printMarkdown(w io.Writer, r *Results) {
 			rat := ""
 			if b := r.get("tasks", m.Set, "", "bare-exec"); m.Group == "tasks" && b != nil && m.Client != "bare-exec" {
 				rat = fmt.Sprintf("%.0f%%", 100*m.Median()/b.Median())
+				if b := r.get("tasks", m.Set, "", "bare-exec+taskdir"); b != nil && m.Client != "bare-exec+taskdir" {
+					rat += fmt.Sprintf(" (%.0f%% of bare exec+taskdir)", 100*m.Median()/b.Median())
+				}
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m.Set, m.Client, num(m.Median()), spread(m), m.Unit, rat)
 		}

@@ -320,7 +320,7 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 		servers   int
 		pg        bool
 	}
-	all := []variant{{"bare-exec", "bare-exec", 0, false}, {"sqlite", "sqlite, 1 server", 1, false},
+	all := []variant{{"bare-exec", "bare-exec", 0, false}, {"bare-exec+taskdir", "bare-exec+taskdir", -1, false}, {"sqlite", "sqlite, 1 server", 1, false},
 		{"postgres", "postgres, 1 server", 1, true}, {"postgres3", "postgres, 3 servers", 3, true}}
 	var variants []variant
 	for _, v := range all {
@@ -335,8 +335,15 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 	for round := range cfg.runs {
 		for i := range variants {
 			v := variants[(round+i)%len(variants)]
-			if v.servers == 0 {
-				el, err := bareExec(ctx, n)
+			if v.servers <= 0 {
+				dirs := ""
+				if v.servers < 0 {
+					dirs = cfg.scaleAgentRoot
+					if dirs == "" {
+						dirs = filepath.Join(cfg.work, "scale")
+					}
+				}
+				el, err := bareExec(ctx, n, dirs)
 				if err != nil {
 					return err
 				}
@@ -377,19 +384,64 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 }
 
 // bareExec is the peer of the tasks and scale parts: 8 goroutines exec
-// /bin/true n times in all.
-func bareExec(ctx context.Context, n int) (time.Duration, error) {
+// /bin/true n times in all. With dirs set, each run first makes the task
+// directory Azure's node layout gives every task (the task directory with
+// wd/ and certs/, stdout.txt and stderr.txt; see layout.go in
+// internal/agent) under a new directory in dirs and runs there with its
+// output in those files: the least any Azure-compatible node does per task,
+// the physical limit of the scale figures on this machine's file system.
+func bareExec(ctx context.Context, n int, dirs string) (time.Duration, error) {
+	root := ""
+	if dirs != "" {
+		var err error
+		if err = os.MkdirAll(dirs, 0o755); err != nil {
+			return 0, err
+		}
+		if root, err = os.MkdirTemp(dirs, "bare-taskdirs-"); err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(root)
+	}
 	var next atomic.Int64
 	start := time.Now()
 	g, _ := errgroup.WithContext(ctx)
 	for range 8 {
 		g.Go(func() error {
-			for next.Add(1) <= int64(n) {
-				if err := exec.Command("/bin/true").Run(); err != nil {
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return nil
+				}
+				cmd := exec.Command("/bin/true")
+				if root != "" {
+					dir := filepath.Join(root, fmt.Sprintf("t%d", i))
+					for _, d := range []string{dir, filepath.Join(dir, "wd"), filepath.Join(dir, "certs")} {
+						if err := os.Mkdir(d, 0o755); err != nil {
+							return err
+						}
+					}
+					out, err := os.Create(filepath.Join(dir, "stdout.txt"))
+					if err != nil {
+						return err
+					}
+					errf, err := os.Create(filepath.Join(dir, "stderr.txt"))
+					if err != nil {
+						out.Close()
+						return err
+					}
+					cmd.Dir, cmd.Stdout, cmd.Stderr = filepath.Join(dir, "wd"), out, errf
+					err = cmd.Run()
+					out.Close()
+					errf.Close()
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				if err := cmd.Run(); err != nil {
 					return err
 				}
 			}
-			return nil
 		})
 	}
 	err := g.Wait()

@@ -27,7 +27,7 @@ func benchTasks(ctx context.Context, cfg *config, res *Results) error {
 	}
 	n := cfg.tasks
 	set := fmt.Sprintf("%d × /bin/true, 8 slots: throughput", n)
-	bare := func() (time.Duration, error) { return bareExec(ctx, n) }
+	bare := func() (time.Duration, error) { return bareExec(ctx, n, "") }
 	ob := func(round int) (time.Duration, error) {
 		job := fmt.Sprintf("tasks-r%d", round)
 		if err := dev.C.AddJob(ctx, &api.Job{ID: job, PoolInfo: &api.PoolInformation{PoolID: "tasks"}}); err != nil {
