@@ -247,10 +247,18 @@ func (s *instrumented) TaskStateCounts(ctx context.Context, jobID string) (api.T
 }
 
 // RunnableTasks implements store.Store.
-func (s *instrumented) RunnableTasks(ctx context.Context, poolID string, max int) ([]*store.TaskRow, error) {
+func (s *instrumented) RunnableTasks(ctx context.Context, poolID string, max int) ([]store.Candidate, error) {
 	start := time.Now()
 	r0, err := s.st.RunnableTasks(ctx, poolID, max)
 	s.observe("RunnableTasks", start, err)
+	return r0, err
+}
+
+// TaskState implements store.Store.
+func (s *instrumented) TaskState(ctx context.Context, jobID, taskID string) (api.TaskState, error) {
+	start := time.Now()
+	r0, err := s.st.TaskState(ctx, jobID, taskID)
+	s.observe("TaskState", start, err)
 	return r0, err
 }
 

@@ -294,14 +294,14 @@ func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus) ([]n
 func (s *Scheduler) requeued(ctx context.Context, cancel []nodeproto.Lease) ([]nodeproto.Lease, error) {
 	var out []nodeproto.Lease
 	for _, l := range cancel {
-		row, err := s.store.GetTask(ctx, l.JobID, l.TaskID)
+		state, err := s.store.TaskState(ctx, l.JobID, l.TaskID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("state of cancelled task %s/%s: %w", l.JobID, l.TaskID, err)
 		}
-		if row.Task.State != api.TaskCompleted {
+		if state != api.TaskCompleted {
 			out = append(out, l)
 		}
 	}
@@ -339,7 +339,7 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 			total += l
 		}
 		for _, c := range candidates {
-			total += taskSlotsOf(c.Task)
+			total += c.Slots
 		}
 		n := int32(max(len(loads), 1))
 		fair = (total + n - 1) / n
@@ -357,7 +357,7 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		if spread && loads[node.Node.ID] >= fair {
 			break // this node has its share: leave the rest to the others
 		}
-		need := taskSlotsOf(c.Task)
+		need := c.Slots
 		if need > poolSlots || int(need) > free {
 			continue
 		}
@@ -448,25 +448,19 @@ func (s *Scheduler) peerLoads(ctx context.Context, self *store.Node) (map[string
 	}
 	return slots, nil
 }
-func taskSlotsOf(t *api.Task) int32 {
-	if t.RequiredSlots != nil && *t.RequiredSlots > 0 {
-		return *t.RequiredSlots
-	}
-	return 1
-}
 
 // lease moves one task to running on node, bumping its epoch. The node's
 // slots (nodeSlots) and the job's maxParallelTasks are checked again in
 // the lease's own transaction (store.LeaseTask): what assign planned from
 // earlier reads is only a hint. It returns store.ErrNoCapacity when the
 // lease does not fit.
-func (s *Scheduler) lease(ctx context.Context, c *store.TaskRow, job *api.Job, node *store.Node, nodeSlots int32) (nodeproto.Assignment, bool, error) {
+func (s *Scheduler) lease(ctx context.Context, c store.Candidate, job *api.Job, node *store.Node, nodeSlots int32) (nodeproto.Assignment, bool, error) {
 	now := s.now()
 	maxPar := int32(0)
 	if job.MaxParallelTasks != nil {
 		maxPar = *job.MaxParallelTasks
 	}
-	row, err := s.store.LeaseTask(ctx, c.JobID, c.Task.ID, node.Node.ID, nodeSlots, maxPar, func(r *store.TaskRow) error {
+	row, err := s.store.LeaseTask(ctx, c.JobID, c.TaskID, node.Node.ID, nodeSlots, maxPar, func(r *store.TaskRow) error {
 		if r.Task.State != api.TaskActive || r.Waiting {
 			return errNoChange // taken by another node meanwhile
 		}

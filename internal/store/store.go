@@ -82,6 +82,14 @@ type TaskRow struct {
 	Waiting bool
 }
 
+// Candidate is a runnable task as RunnableTasks finds it: enough to plan a
+// lease (its job, ID and slots), not its body.
+type Candidate struct {
+	JobID  string // lower case
+	TaskID string // lower case
+	Slots  int32
+}
+
 // NodeHistory is what ran on a node: its most recent tasks and how many
 // of the tasks that last ran there completed and succeeded.
 type NodeHistory struct {
@@ -176,8 +184,12 @@ type Store interface {
 	// TaskStateCounts counts a job's tasks by state and result.
 	TaskStateCounts(ctx context.Context, jobID string) (api.TaskCountsResult, error)
 	// RunnableTasks returns up to max active tasks of jobs on poolID, in
-	// scheduling order (job priority, then insertion order).
-	RunnableTasks(ctx context.Context, poolID string, max int) ([]*TaskRow, error)
+	// scheduling order (job priority, then insertion order). It reads no
+	// task bodies: nodes call it on every poll, and a lease reads the one
+	// it takes (LeaseTask).
+	RunnableTasks(ctx context.Context, poolID string, max int) ([]Candidate, error)
+	// TaskState returns a task's state without reading its body.
+	TaskState(ctx context.Context, jobID, taskID string) (api.TaskState, error)
 	// WaitingTasks returns a job's active tasks whose dependencies are not
 	// yet satisfied.
 	WaitingTasks(ctx context.Context, jobID string) ([]*TaskRow, error)

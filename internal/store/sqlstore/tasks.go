@@ -339,7 +339,7 @@ func (s *Store) TaskStateCounts(ctx context.Context, jobID string) (api.TaskCoun
 // highest job priority first, then in insertion order. It walks the pool's
 // jobs by priority and reads each job's queue through the runnable index,
 // so its cost does not grow with the number of queued tasks.
-func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]*store.TaskRow, error) {
+func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]store.Candidate, error) {
 	jobs, err := s.r.QueryContext(ctx, `SELECT id_lower FROM jobs WHERE pool_lower = ? AND state = 'active' ORDER BY priority DESC, seq`, lower(poolID))
 	if err != nil {
 		return nil, fmt.Errorf("runnable jobs of pool %s: %w", poolID, err)
@@ -357,22 +357,43 @@ func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]*s
 	if err := jobs.Err(); err != nil {
 		return nil, err
 	}
-	var out []*store.TaskRow
+	var out []store.Candidate
 	for _, id := range ids {
-		rows, err := s.r.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks
+		rows, err := s.r.QueryContext(ctx, `SELECT id_lower, slots FROM tasks
 			WHERE state = 'active' AND waiting = 0 AND job_lower = ? ORDER BY seq LIMIT ?`, id, max-len(out))
 		if err != nil {
 			return nil, fmt.Errorf("runnable tasks of job %s: %w", id, err)
 		}
-		got, err := collectTasks(rows)
-		if err != nil {
-			return nil, err
+		for rows.Next() {
+			c := store.Candidate{JobID: id}
+			if err := rows.Scan(&c.TaskID, &c.Slots); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, c)
 		}
-		if out = append(out, got...); len(out) >= max {
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("runnable tasks of job %s: %w", id, err)
+		}
+		if len(out) >= max {
 			break
 		}
 	}
 	return out, nil
+}
+
+// TaskState implements store.Store.
+func (s *Store) TaskState(ctx context.Context, jobID, taskID string) (api.TaskState, error) {
+	var st string
+	err := s.r.QueryRowContext(ctx, `SELECT state FROM tasks WHERE job_lower=? AND id_lower=?`, lower(jobID), lower(taskID)).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("state of task %s/%s: %w", jobID, taskID, err)
+	}
+	return api.TaskState(st), nil
 }
 
 // NodeLoads counts the running and preparing tasks leased to each of

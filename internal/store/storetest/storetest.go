@@ -162,11 +162,20 @@ func testRunnableTasksOrderAndFilters(t *testing.T, s store.Store) {
 	}
 	var got []string
 	for _, r := range rows {
-		got = append(got, r.JobID+"/"+r.Task.ID)
+		got = append(got, r.JobID+"/"+r.TaskID)
+		if r.Slots != 1 {
+			t.Errorf("%s/%s: slots %d, want 1", r.JobID, r.TaskID, r.Slots)
+		}
 	}
 	want := "high/1,high/2,low/1,low/2"
 	if fmt.Sprint(got) != fmt.Sprint([]string{"high/1", "high/2", "low/1", "low/2"}) {
 		t.Fatalf("runnable = %v, want %s", got, want)
+	}
+	if st, err := s.TaskState(ctx, "HIGH", "1"); err != nil || st != api.TaskActive {
+		t.Errorf("TaskState(HIGH, 1) = %q, %v; want active", st, err)
+	}
+	if _, err := s.TaskState(ctx, "high", "nosuch"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TaskState of a missing task: %v, want ErrNotFound", err)
 	}
 	waiting, _ := s.WaitingTasks(ctx, "high")
 	if len(waiting) != 1 || waiting[0].Task.ID != "dep" {
