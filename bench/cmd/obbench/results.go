@@ -201,7 +201,7 @@ func printTable(w io.Writer, r *Results) {
 	}
 	var rest []*Measure
 	for _, m := range r.Measures {
-		if m.Group == "tasks" || m.Group == "latency" || m.Group == "autoscale" || (m.Group == "memory" && m.Endpoint == "") {
+		if m.Group == "tasks" || m.Group == "latency" || m.Group == "autoscale" || m.Group == "cpu" || (m.Group == "memory" && m.Endpoint == "") {
 			rest = append(rest, m)
 		}
 	}
@@ -243,7 +243,7 @@ func printMarkdown(w io.Writer, r *Results) {
 	fmt.Fprintln(w, "\n| figure | client | median | min–max | unit | vs bare exec |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---|---:|")
 	for _, m := range r.Measures {
-		if m.Group == "tasks" || m.Group == "latency" || m.Group == "autoscale" || (m.Group == "memory" && m.Endpoint == "") {
+		if m.Group == "tasks" || m.Group == "latency" || m.Group == "autoscale" || m.Group == "cpu" || (m.Group == "memory" && m.Endpoint == "") {
 			rat := ""
 			if b := r.get("tasks", m.Set, "", "bare-exec"); m.Group == "tasks" && b != nil && m.Client != "bare-exec" {
 				rat = fmt.Sprintf("%.0f%%", 100*m.Median()/b.Median())

@@ -362,13 +362,23 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", v.name, err)
 			}
+			var cpu0 [2]float64 // servers, agents
 			for _, s := range d.servers {
 				_ = resetPeak(s.Pid())
+				cpu0[0] += cpuSeconds(s.Pid())
+			}
+			for _, a := range d.agents {
+				cpu0[1] += cpuSeconds(a.cmd.Process.Pid)
 			}
 			el, err := d.run(ctx, fmt.Sprintf("scale-r%d", round), n)
 			var peak float64
+			var cpu [2]float64
 			for _, s := range d.servers {
 				peak = max(peak, peakMB(s.Pid()))
+				cpu[0] += cpuSeconds(s.Pid())
+			}
+			for _, a := range d.agents {
+				cpu[1] += cpuSeconds(a.cmd.Process.Pid)
 			}
 			d.Close()
 			if err != nil {
@@ -377,7 +387,14 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 			peaks[v.name] = append(peaks[v.name], peak)
 			res.add(Measure{Group: "tasks", Set: set, Client: v.name, Unit: "tasks/s"}, float64(n)/el.Seconds())
 			res.add(Measure{Group: "memory", Set: "server peak RSS (VmHWM) during the scale run", Client: v.name, Unit: "MB"}, peak)
-			logf("round %d scale %s: %d in %.2fs (%.0f/s), server peak RSS %.0f MB", round+1, v.name, n, el.Seconds(), float64(n)/el.Seconds(), peak)
+			// CPU per task: the servers' and the agents' own (not the
+			// tasks' processes, nor PostgreSQL's), less sensitive than
+			// tasks/s to whatever else the machine runs.
+			srvCPU, agCPU := 1000*(cpu[0]-cpu0[0])/float64(n), 1000*(cpu[1]-cpu0[1])/float64(n)
+			res.add(Measure{Group: "cpu", Set: "server CPU per task during the scale run", Client: v.name, Unit: "ms"}, srvCPU)
+			res.add(Measure{Group: "cpu", Set: "agent CPU per task during the scale run", Client: v.name, Unit: "ms"}, agCPU)
+			logf("round %d scale %s: %d in %.2fs (%.0f/s), server peak RSS %.0f MB, CPU per task: servers %.2f ms, agents %.2f ms",
+				round+1, v.name, n, el.Seconds(), float64(n)/el.Seconds(), peak, srvCPU, agCPU)
 		}
 	}
 	return nil
