@@ -247,8 +247,8 @@ func (c *cancelling) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*nod
 	}
 }
 
-func (c *cancelling) Complete(context.Context, nodeproto.Report) error {
-	return nodeproto.ErrStaleLease
+func (c *cancelling) Complete(context.Context, nodeproto.Report) (*nodeproto.Completed, error) {
+	return nil, nodeproto.ErrStaleLease
 }
 
 func (c *cancelling) PrepRelease(context.Context, nodeproto.PrepReleaseReport) error { return nil }

@@ -62,6 +62,14 @@ type Worker struct {
 	// runs counts the goroutines of started task runs; Run waits for them
 	// before it returns.
 	runs sync.WaitGroup
+	// slots is the node's task slots (its registration's answer).
+	slots int
+	// accepting says the node takes new leases (it is not draining and its
+	// start task did not fail): a report then offers the free slots
+	// (Report.Next), and startNext runs what the answer leases.
+	accepting bool
+	// startNext starts a lease a report's answer carried (set by Run).
+	startNext func(nodeproto.Assignment)
 }
 
 // retained is a completed task's directory and when it may be removed.
@@ -158,6 +166,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	node := Node{AccountName: cfg.AccountName, AccountURL: cfg.AccountURL, PoolID: cfg.PoolID, NodeID: cfg.NodeID,
 		IsDedicated: w.Registration.Dedicated, Layout: layout, UserAccounts: cfg.UserAccounts}
 	log.Info("node joined pool", "root", layout.Root, "slots", cfg.Slots)
+	w.mu.Lock()
+	w.slots = cfg.Slots
+	w.startNext = func(a nodeproto.Assignment) { w.start(ctx, node, a, log) }
+	w.mu.Unlock()
 	w.resumePending(ctx, node, pending, cfg.Resumed, log)
 
 	state := api.NodeIdle
@@ -236,9 +248,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.sweep(layout, log)
 		status := nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo,
 			FreeSlots: cfg.Slots - w.usedSlots(), Running: w.leases(), Wait: cfg.HeartbeatInterval}
-		if state == api.NodeStartTaskFailed || draining {
+		accepting := state != api.NodeStartTaskFailed && !draining
+		if !accepting {
 			status.FreeSlots = 0
 		}
+		// Runs may have been started from reports' answers beyond the
+		// slots counted when their reports left.
+		status.FreeSlots = max(status.FreeSlots, 0)
+		w.mu.Lock()
+		w.accepting = accepting
+		w.mu.Unlock()
 		if draining {
 			status.Wait = min(status.Wait, 200*time.Millisecond)
 		}
@@ -299,6 +318,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (w *Worker) usedSlots() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.usedSlotsLocked()
+}
+
+// usedSlotsLocked is usedSlots with w.mu held.
+func (w *Worker) usedSlotsLocked() int {
 	n := 0
 	for _, r := range w.running {
 		n += r.slots
@@ -392,7 +416,7 @@ func (w *Worker) launch(ctx context.Context, lease nodeproto.Lease, slots int, k
 		// The run stays listed as running until its report is in: the
 		// server requeues leases a node no longer lists, so dropping it
 		// earlier could make a finished task run again.
-		w.report(ctx, rctx, rep, log)
+		w.report(ctx, rctx, rep, slots, log)
 		// Reported, refused as stale, or given up (fenced, drained: the
 		// server requeues it): its record is done with. Only an agent
 		// that is stopping keeps it, to resume after its restart.
@@ -563,7 +587,10 @@ func isClosed(ch <-chan struct{}) bool {
 
 // report sends a run's outcome, retrying transient errors, unless the node
 // is shutting down or fenced (the server requeues those tasks itself).
-func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *slog.Logger) {
+// report sends a run's outcome, offering the node's free slots (the run's
+// own, slots, included: it is still listed as running) for the server to
+// lease into in its answer, and starts what the answer leases.
+func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, slots int, log *slog.Logger) {
 	if c := context.Cause(rctx); ctx.Err() != nil || errors.Is(c, errFenced) || errors.Is(c, errDrained) ||
 		errors.Is(c, errRequeued) || errors.Is(c, errStopped) {
 		return
@@ -571,7 +598,23 @@ func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, log *sl
 	// Report with the node's context, not the run's: a run cancelled by
 	// terminate still reports (and is refused as stale).
 	for attempt := 0; ; attempt++ {
-		err := w.Coord.Complete(ctx, rep)
+		w.mu.Lock()
+		rep.Next = 0
+		if w.accepting && w.startNext != nil {
+			rep.Next = max(w.slots-w.usedSlotsLocked()+slots, 0)
+		}
+		w.mu.Unlock()
+		done, err := w.Coord.Complete(ctx, rep)
+		if err == nil && done != nil {
+			w.mu.Lock()
+			start := w.startNext
+			w.mu.Unlock()
+			for _, a := range done.Assignments {
+				if start != nil {
+					start(a)
+				}
+			}
+		}
 		if err == nil || errors.Is(err, nodeproto.ErrStaleLease) || ctx.Err() != nil {
 			if errors.Is(err, nodeproto.ErrStaleLease) {
 				log.Info("report refused: lease no longer held", "job", rep.Lease.JobID, "task", rep.Lease.TaskID)

@@ -38,11 +38,11 @@ func (p *partitioned) Acquire(context.Context, nodeproto.NodeStatus) (*nodeproto
 	return nil, errors.New("connection refused")
 }
 
-func (p *partitioned) Complete(context.Context, nodeproto.Report) error {
+func (p *partitioned) Complete(context.Context, nodeproto.Report) (*nodeproto.Completed, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.completes++
-	return nil
+	return &nodeproto.Completed{}, nil
 }
 
 func (p *partitioned) PrepRelease(context.Context, nodeproto.PrepReleaseReport) error { return nil }

@@ -34,12 +34,12 @@ func (c *coordinator) Leave(ctx context.Context, poolID, nodeID string) error {
 }
 
 // Complete implements nodeproto.Coordinator.
-func (c *coordinator) Complete(ctx context.Context, rep nodeproto.Report) error {
-	err := c.Coordinator.Complete(ctx, rep)
+func (c *coordinator) Complete(ctx context.Context, rep nodeproto.Report) (*nodeproto.Completed, error) {
+	out, err := c.Coordinator.Complete(ctx, rep)
 	if err == nil && rep.Uploads != nil {
 		c.m.ObserveUpload(*rep.Uploads)
 	}
-	return err
+	return out, err
 }
 
 // ObserveUpload records one task run's output upload.

@@ -136,7 +136,7 @@ func Handler(c Coordinator, a Authorizer, joinToken string) http.Handler {
 		if err := json.Unmarshal(b, &v); err != nil {
 			return nil, err
 		}
-		return struct{}{}, c.Complete(ctx, v)
+		return c.Complete(ctx, v)
 	})
 	handle("leave", func(b []byte) (node, error) {
 		var v node
@@ -326,8 +326,13 @@ func (c *Client) Acquire(ctx context.Context, st NodeStatus) (*Work, error) {
 }
 
 // Complete implements Coordinator.
-func (c *Client) Complete(ctx context.Context, rep Report) error {
-	return c.call(ctx, "complete", rep, nil)
+func (c *Client) Complete(ctx context.Context, rep Report) (*Completed, error) {
+	// A server older than Report.Next answers {}: no assignments.
+	var out Completed
+	if err := c.call(ctx, "complete", rep, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Leave implements Leaver.

@@ -181,6 +181,19 @@ type Report struct {
 	// has no outputFiles or nothing was attempted); the server counts it in
 	// its metrics.
 	Uploads *UploadStats `json:"uploads,omitempty"`
+	// Next is how many slots the node offers for new leases now that this
+	// run has ended (its own included): the server leases tasks into them
+	// in the same call and returns them (Completed), so that a node keeps
+	// its slots busy with one call per task rather than a report and a
+	// poll. 0 (a draining node, or an agent older than the field) asks for
+	// nothing: the node's waiting poll is woken instead.
+	Next int `json:"next,omitempty"`
+}
+
+// Completed is the answer to Complete: the leases taken for the node's
+// Report.Next slots, to be run as if an Acquire had returned them.
+type Completed struct {
+	Assignments []Assignment `json:"assignments,omitempty"`
 }
 
 // UploadStats summarises one task run's output file upload.
@@ -230,7 +243,9 @@ type Coordinator interface {
 	// to status.Wait.
 	Acquire(ctx context.Context, status NodeStatus) (*Work, error)
 	// Complete reports a run's outcome; ErrStaleLease if the lease is gone.
-	Complete(ctx context.Context, rep Report) error
+	// It returns the leases taken for rep.Next (none when rep.Next is 0):
+	// they are the node's, as leases an Acquire returns are.
+	Complete(ctx context.Context, rep Report) (*Completed, error)
 	// PrepRelease records a job preparation or release task run.
 	PrepRelease(ctx context.Context, rep PrepReleaseReport) error
 }

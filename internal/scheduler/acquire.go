@@ -19,6 +19,9 @@ const maxWait = 30 * time.Second
 // Acquire records a heartbeat and hands out work.
 func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*nodeproto.Work, error) {
 	deadline := time.Now().Add(min(st.Wait, maxWait, s.cfg.HeartbeatInterval))
+	// st is the node's state when it called; leases taken for it after
+	// that (by its reports' Completed answers) are not in st.Running.
+	called := s.now()
 	for {
 		wake := s.wakeChan()
 		node, err := s.heartbeat(ctx, st)
@@ -30,7 +33,7 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 			work.Leave = true
 			return work, nil
 		}
-		if work.Cancel, err = s.reconcile(ctx, st); err != nil {
+		if work.Cancel, err = s.reconcile(ctx, st, called); err != nil {
 			return nil, err
 		}
 		if work.Requeued, err = s.requeued(ctx, work.Cancel); err != nil {
@@ -44,8 +47,14 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 			return nil, err
 		}
 		if st.FreeSlots > 0 && schedulable(node.Node) {
+			// Leases taken before an error are the node's: hand them
+			// out rather than leave them to be requeued.
 			if work.Assignments, err = s.assign(ctx, node, st); err != nil {
-				return nil, err
+				if len(work.Assignments) == 0 {
+					return nil, err
+				}
+				s.log.Warn("assign work", "node", st.NodeID, "leased", len(work.Assignments), "err", err)
+				return work, nil
 			}
 		}
 		if len(work.Assignments) > 0 || len(work.Cancel) > 0 || len(work.Releases) > 0 || time.Now().After(deadline) {
@@ -240,14 +249,22 @@ func sameStartTaskInfo(a, b *api.StartTaskInformation) bool {
 	return a.State == b.State && a.Result == b.Result && a.RetryCount == b.RetryCount && a.StartTime.Equal(b.StartTime)
 }
 
-// reconcile compares the leases a node says it runs with the ones the
-// store says it holds. Leases the node runs but no longer holds (completed,
-// terminated, requeued, deleted) are returned for it to cancel. Leases it
-// holds but does not run (it restarted, stopped them after losing contact,
-// or never received the assignment) are requeued. A node lists each run
-// until its report is acknowledged, so a finished task is never mistaken
-// for a lost one.
-func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus) ([]nodeproto.Lease, error) {
+// leaseAnswerMargin is how long a lease is left alone by reconcile after
+// it was taken: a node's poll that started before a lease was taken for it
+// (in the answer to one of its reports, possibly by another server whose
+// clock differs by less than this) does not list it yet. A lease whose
+// answer was lost is requeued on the node's first poll after the margin.
+const leaseAnswerMargin = 2 * time.Second
+
+// reconcile compares the leases a node says it runs (st.Running, as of
+// called) with the ones the store says it holds. Leases the node runs but
+// no longer holds (completed, terminated, requeued, deleted) are returned
+// for it to cancel. Leases it holds but does not run (it restarted,
+// stopped them after losing contact, or never received the assignment)
+// are requeued, except those taken too recently for st to list them
+// (leaseAnswerMargin). A node lists each run until its report is
+// acknowledged, so a finished task is never mistaken for a lost one.
+func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus, called time.Time) ([]nodeproto.Lease, error) {
 	held, err := s.store.LeasesOnNode(ctx, st.NodeID)
 	if err != nil {
 		return nil, err
@@ -271,6 +288,9 @@ func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus) ([]n
 		}
 		_, err := s.store.UpdateTask(ctx, l.JobID, l.TaskID, func(row *store.TaskRow) error {
 			if row.NodeID != st.NodeID || row.Epoch != l.Epoch {
+				return errNoChange
+			}
+			if ei := row.Task.ExecutionInfo; ei != nil && ei.StartTime != nil && ei.StartTime.After(called.Add(-leaseAnswerMargin)) {
 				return errNoChange
 			}
 			return lifecycle.ApplyTask(row, lifecycle.Requeue, lifecycle.Change{Now: s.now()})

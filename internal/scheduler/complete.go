@@ -11,14 +11,24 @@ import (
 )
 
 // Complete applies a run's outcome: retry, or complete with the result and
-// exit options, then the job-level rules.
-func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
+// exit options, then the job-level rules; then it leases tasks into the
+// node's rep.Next free slots (nextWork).
+//
+// A completion that makes no work for other nodes (the common case: the
+// run finished, nothing depended on it) wakes nobody: the reporting node
+// gets its next tasks in the answer, and the other nodes' slots did not
+// change. A retry (the task is runnable again) and a report that asks for
+// nothing (rep.Next 0: a draining node, or an older agent whose waiting
+// poll must be woken to see its freed slot) wake the nodes waiting for
+// work as before; released dependents and job actions wake them through
+// the service.
+func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) (*nodeproto.Completed, error) {
 	job, err := s.store.GetJob(ctx, rep.Lease.JobID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nodeproto.ErrStaleLease
+			return nil, nodeproto.ErrStaleLease
 		}
-		return err
+		return nil, err
 	}
 	now := s.now()
 	var decision lifecycle.Decision
@@ -39,17 +49,42 @@ func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) error {
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nodeproto.ErrStaleLease
+			return nil, nodeproto.ErrStaleLease
 		}
-		return err
+		return nil, err
 	}
-	if decision.Retry {
+	if !decision.Retry {
+		s.svc.AfterCompletion(ctx, job, row.Task, decision.Options)
+	}
+	if decision.Retry || rep.Next <= 0 {
 		s.Kick()
+	}
+	return &nodeproto.Completed{Assignments: s.nextWork(ctx, rep)}, nil
+}
+
+// nextWork leases tasks into the rep.Next slots a reporting node offers,
+// as its poll would. The report is committed whatever happens here: an
+// error is logged and the node gets what was leased before it (the leases
+// taken are the node's; one whose answer is lost is requeued by reconcile).
+func (s *Scheduler) nextWork(ctx context.Context, rep nodeproto.Report) []nodeproto.Assignment {
+	if rep.Next <= 0 {
 		return nil
 	}
-	s.svc.AfterCompletion(ctx, job, row.Task, decision.Options)
-	s.Kick()
-	return nil
+	node, err := s.cachedNode(ctx, rep.PoolID, rep.NodeID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("next work for a reporting node", "node", rep.NodeID, "err", err)
+		}
+		return nil
+	}
+	if removedByAgent(node) || !schedulable(node.Node) {
+		return nil
+	}
+	out, err := s.assign(ctx, node, nodeproto.NodeStatus{PoolID: rep.PoolID, NodeID: rep.NodeID, FreeSlots: rep.Next})
+	if err != nil {
+		s.log.Warn("next work for a reporting node", "node", rep.NodeID, "leased", len(out), "err", err)
+	}
+	return out
 }
 
 // PrepRelease records a job preparation or release task run on a node.

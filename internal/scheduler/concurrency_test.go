@@ -93,7 +93,7 @@ func concurrentPollers(t *testing.T, st store.Store) {
 						for _, a := range w.Assignments {
 							mine -= tc.required
 							running.Add(-1)
-							if err := s.Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: pool, Lease: a.Lease, ExitCode: api.I32(0)}); err != nil {
+							if _, err := s.Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: pool, Lease: a.Lease, ExitCode: api.I32(0)}); err != nil {
 								errs <- err
 								return
 							}

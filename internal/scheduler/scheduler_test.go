@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,10 @@ func TestOrphanedLeaseIsRequeued(t *testing.T) {
 	}
 	defer st.Close()
 	svc := service.New(st, nil)
+	var mu sync.Mutex
+	now := time.Now().UTC()
+	svc.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
 	if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0)}); err != nil {
 		t.Fatal(err)
@@ -81,7 +86,19 @@ func TestOrphanedLeaseIsRequeued(t *testing.T) {
 	if row, _ := st.GetTask(ctx, "j", "t"); row.Task.State != api.TaskRunning {
 		t.Fatalf("listed lease lost: %s", row.Task.State)
 	}
-	// Not listing it requeues it, and the old lease's report is refused.
+	// A poll that may have left before the lease was taken (within
+	// leaseAnswerMargin of it: the lease could have come in the answer to
+	// one of the node's reports) does not requeue it.
+	advance(leaseAnswerMargin / 2)
+	if _, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, Wait: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if row, _ := st.GetTask(ctx, "j", "t"); row.Task.State != api.TaskRunning {
+		t.Fatalf("a lease younger than the margin was requeued: %s", row.Task.State)
+	}
+	// Later, not listing it requeues it, and the old lease's report is
+	// refused.
+	advance(leaseAnswerMargin)
 	if _, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID}); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +106,7 @@ func TestOrphanedLeaseIsRequeued(t *testing.T) {
 	if row.Task.State != api.TaskActive || row.Task.ExecutionInfo.RequeueCount != 1 {
 		t.Fatalf("orphan not requeued: %s %+v", row.Task.State, row.Task.ExecutionInfo)
 	}
-	err = s.Complete(ctx, nodeproto.Report{NodeID: cfg.NodeID, PoolID: "p", Lease: lease, ExitCode: api.I32(0)})
+	_, err = s.Complete(ctx, nodeproto.Report{NodeID: cfg.NodeID, PoolID: "p", Lease: lease, ExitCode: api.I32(0)})
 	if err != nodeproto.ErrStaleLease {
 		t.Fatalf("late report: %v", err)
 	}
@@ -274,7 +291,7 @@ func TestRestartedNodeKeepsResumedLeases(t *testing.T) {
 			t.Errorf("task %s: %s, want %s", id, row.Task.State, want)
 		}
 	}
-	if err := s.Complete(ctx, nodeproto.Report{NodeID: "n1", PoolID: "p", Lease: leases["finishing"], ExitCode: api.I32(3)}); err != nil {
+	if _, err := s.Complete(ctx, nodeproto.Report{NodeID: "n1", PoolID: "p", Lease: leases["finishing"], ExitCode: api.I32(3)}); err != nil {
 		t.Fatalf("report of the resumed lease: %v", err)
 	}
 	if row, _ := st.GetTask(ctx, "j", "finishing"); row.Task.State != api.TaskCompleted || *row.Task.ExecutionInfo.ExitCode != 3 ||
@@ -329,5 +346,80 @@ func TestConcurrentRegistrationsCount(t *testing.T) {
 			got = *p.CurrentDedicatedNodes
 		}
 		t.Fatalf("currentDedicatedNodes %d after %d registrations", got, n)
+	}
+}
+
+// A report that offers slots (Report.Next) gets the node's next tasks in
+// its answer, within the node's slots and the job's maxParallelTasks as
+// checked in the lease's transaction; one that offers none gets none.
+func TestCompleteLeasesNextWork(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := service.New(st, nil)
+	s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
+	if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0), TaskSlotsPerNode: api.I32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"t1", "t2", "t3", "t4", "t5"} {
+		if err := svc.AddTask(ctx, "j", &api.Task{ID: id, CommandLine: "/bin/true"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, FreeSlots: 2})
+	if err != nil || len(work.Assignments) != 2 {
+		t.Fatalf("acquire: %v %+v", err, work)
+	}
+	held := []nodeproto.Lease{work.Assignments[0].Lease, work.Assignments[1].Lease}
+	for _, tc := range []struct {
+		name string
+		next int
+		want int
+	}{
+		// The node offers both slots, but the other run still holds one:
+		// the lease's transaction counts the store's leases.
+		{"offers more than is free", 2, 1},
+		{"offers nothing", 0, 0},
+		{"offers its one slot", 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done, err := s.Complete(ctx, nodeproto.Report{NodeID: cfg.NodeID, PoolID: "p", Lease: held[0], ExitCode: api.I32(0), Next: tc.next})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(done.Assignments) != tc.want {
+				t.Fatalf("got %d assignments, want %d", len(done.Assignments), tc.want)
+			}
+			held = held[1:]
+			for _, a := range done.Assignments {
+				held = append(held, a.Lease)
+				if row, _ := st.GetTask(ctx, "j", a.Lease.TaskID); row.Task.State != api.TaskRunning || row.NodeID != cfg.NodeID {
+					t.Errorf("%s: %s on %q, want running on the node", a.Lease.TaskID, row.Task.State, row.NodeID)
+				}
+			}
+		})
+	}
+	// A report refused as stale leases nothing.
+	if done, err := s.Complete(ctx, nodeproto.Report{NodeID: cfg.NodeID, PoolID: "p", Lease: nodeproto.Lease{JobID: "j", TaskID: "t1", Epoch: 1}, ExitCode: api.I32(0), Next: 2}); err != nodeproto.ErrStaleLease || done != nil {
+		t.Fatalf("stale report: %+v, %v", done, err)
+	}
+	counts, err := st.TaskStateCounts(ctx, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// t1–t3 completed, t4 leased by the last report, t5 waiting: the
+	// report that offered nothing left its slot empty.
+	if c := counts.TaskCounts; c.Running != 1 || c.Completed != 3 || c.Active != 1 {
+		t.Fatalf("counts %+v; want 1 running, 3 completed, 1 active", c)
 	}
 }
