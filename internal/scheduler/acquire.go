@@ -49,7 +49,7 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 		if st.FreeSlots > 0 && schedulable(node.Node) {
 			// Leases taken before an error are the node's: hand them
 			// out rather than leave them to be requeued.
-			if work.Assignments, err = s.assign(ctx, node, st); err != nil {
+			if work.Assignments, err = s.assign(ctx, node, st, nil); err != nil {
 				if len(work.Assignments) == 0 {
 					return nil, err
 				}
@@ -329,7 +329,11 @@ func (s *Scheduler) requeued(ctx context.Context, cancel []nodeproto.Lease) ([]n
 }
 
 // assign leases runnable tasks of the node's pool to it.
-func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.NodeStatus) ([]nodeproto.Assignment, error) {
+//
+// known, if set, is a job the caller has just read (a report's): the
+// plan uses it rather than reading it again, unless it limits its running
+// tasks (their count is read with it).
+func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.NodeStatus, known *api.Job) ([]nodeproto.Assignment, error) {
 	pool, err := s.cachedPool(ctx, st.PoolID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -369,6 +373,9 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		poolSlots = *pool.TaskSlotsPerNode
 	}
 	jobs := map[string]*jobState{}
+	if known != nil && known.State == api.JobActive && (known.MaxParallelTasks == nil || *known.MaxParallelTasks <= 0) {
+		jobs[strings.ToLower(known.ID)] = &jobState{job: known}
+	}
 	var out []nodeproto.Assignment
 	for _, c := range candidates {
 		if free <= 0 {

@@ -59,14 +59,14 @@ func (s *Scheduler) Complete(ctx context.Context, rep nodeproto.Report) (*nodepr
 	if decision.Retry || rep.Next <= 0 {
 		s.Kick()
 	}
-	return &nodeproto.Completed{Assignments: s.nextWork(ctx, rep)}, nil
+	return &nodeproto.Completed{Assignments: s.nextWork(ctx, rep, job)}, nil
 }
 
 // nextWork leases tasks into the rep.Next slots a reporting node offers,
 // as its poll would. The report is committed whatever happens here: an
 // error is logged and the node gets what was leased before it (the leases
 // taken are the node's; one whose answer is lost is requeued by reconcile).
-func (s *Scheduler) nextWork(ctx context.Context, rep nodeproto.Report) []nodeproto.Assignment {
+func (s *Scheduler) nextWork(ctx context.Context, rep nodeproto.Report, job *api.Job) []nodeproto.Assignment {
 	if rep.Next <= 0 {
 		return nil
 	}
@@ -80,7 +80,7 @@ func (s *Scheduler) nextWork(ctx context.Context, rep nodeproto.Report) []nodepr
 	if removedByAgent(node) || !schedulable(node.Node) {
 		return nil
 	}
-	out, err := s.assign(ctx, node, nodeproto.NodeStatus{PoolID: rep.PoolID, NodeID: rep.NodeID, FreeSlots: rep.Next})
+	out, err := s.assign(ctx, node, nodeproto.NodeStatus{PoolID: rep.PoolID, NodeID: rep.NodeID, FreeSlots: rep.Next}, job)
 	if err != nil {
 		s.log.Warn("next work for a reporting node", "node", rep.NodeID, "leased", len(out), "err", err)
 	}

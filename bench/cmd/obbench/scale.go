@@ -278,17 +278,39 @@ func (d *deployment) run(ctx context.Context, job string, n int) (time.Duration,
 			return 0, err
 		}
 		if int(tc.TaskCounts.Completed) == n {
-			el := time.Since(start)
 			if int(tc.TaskCounts.Succeeded) != n {
-				return el, fmt.Errorf("%d of %d tasks succeeded", tc.TaskCounts.Succeeded, n)
+				return time.Since(start), fmt.Errorf("%d of %d tasks succeeded", tc.TaskCounts.Succeeded, n)
 			}
-			return el, nil
+			return lastEnd(ctx, c, job, start)
 		}
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("job %s: %d of %d tasks completed after 10 min", job, tc.TaskCounts.Completed, n)
 		}
-		time.Sleep(20 * time.Millisecond)
+		// taskcounts reads every task of the job: polled often, it takes
+		// CPU from the run it measures (3.6 ms a call on PostgreSQL at
+		// 3,000 tasks). The end is taken from the tasks' records instead.
+		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// lastEnd returns the time from start to the latest executionInfo.endTime
+// of the job's tasks: when the run ended, whenever the poll noticed it.
+// The end times are the agents' clocks, which are this machine's.
+func lastEnd(ctx context.Context, c *client.Client, job string, start time.Time) (time.Duration, error) {
+	ts, err := client.ListAll[api.Task](ctx, c, "/jobs/"+job+"/tasks?$select=id,executionInfo")
+	if err != nil {
+		return 0, err
+	}
+	var end time.Time
+	for _, t := range ts {
+		if ei := t.ExecutionInfo; ei != nil && ei.EndTime != nil && ei.EndTime.After(end) {
+			end = *ei.EndTime
+		}
+	}
+	if end.IsZero() {
+		return 0, fmt.Errorf("job %s: no task has an end time", job)
+	}
+	return end.Sub(start), nil
 }
 
 // scalePostgres starts the PostgreSQL server of the scale parts: Debian's

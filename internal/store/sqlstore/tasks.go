@@ -186,7 +186,8 @@ func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*s
 }
 
 // LeaseTask implements store.Store. Where rows are locked (PostgreSQL),
-// the transaction first locks the job's and then the node's row, so that
+// the transaction first locks the job's row (when maxParallel limits the
+// job) and then the node's, so that
 // leases on one job, or onto one node, follow one another and each counts
 // the ones committed before it; the task's own row is locked by the read
 // in updateTask, after them (the order every lease takes, so leases do not
@@ -197,8 +198,13 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 			return nil
 		}
 		var one int
-		if err := tx.QueryRow(`SELECT 1 FROM jobs WHERE id_lower=?`+s.d.ForUpdate, lower(jobID)).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
+		// The job's row orders the leases that count its running tasks;
+		// without a limit there is nothing to count, and leases of one
+		// job on different nodes need not wait for each other.
+		if maxParallel > 0 {
+			if err := tx.QueryRow(`SELECT 1 FROM jobs WHERE id_lower=?`+s.d.ForUpdate, lower(jobID)).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
 		}
 		err := tx.QueryRow(`SELECT 1 FROM nodes WHERE id=?`+s.d.ForUpdate, nodeID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
