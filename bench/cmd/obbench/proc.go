@@ -242,3 +242,26 @@ func cpuSeconds(pid int) float64 {
 // clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux on
 // every architecture Go supports.
 const clockTicks = 100
+
+// commCPUSeconds is the CPU time used so far by every process named comm
+// (its /proc/PID/comm), living ones only: PostgreSQL's backends for one
+// deployment live as long as its servers' connections.
+func commCPUSeconds(comm string) float64 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(b)) != comm {
+			continue
+		}
+		sum += cpuSeconds(pid)
+	}
+	return sum
+}

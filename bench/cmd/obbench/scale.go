@@ -384,7 +384,8 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", v.name, err)
 			}
-			var cpu0 [2]float64 // servers, agents
+			var cpu0 [3]float64 // servers, agents, PostgreSQL
+			cpu0[2] = commCPUSeconds("postgres")
 			for _, s := range d.servers {
 				_ = resetPeak(s.Pid())
 				cpu0[0] += cpuSeconds(s.Pid())
@@ -394,7 +395,8 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 			}
 			el, err := d.run(ctx, fmt.Sprintf("scale-r%d", round), n)
 			var peak float64
-			var cpu [2]float64
+			var cpu [3]float64
+			cpu[2] = commCPUSeconds("postgres")
 			for _, s := range d.servers {
 				peak = max(peak, peakMB(s.Pid()))
 				cpu[0] += cpuSeconds(s.Pid())
@@ -415,8 +417,13 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 			srvCPU, agCPU := 1000*(cpu[0]-cpu0[0])/float64(n), 1000*(cpu[1]-cpu0[1])/float64(n)
 			res.add(Measure{Group: "cpu", Set: "server CPU per task during the scale run", Client: v.name, Unit: "ms"}, srvCPU)
 			res.add(Measure{Group: "cpu", Set: "agent CPU per task during the scale run", Client: v.name, Unit: "ms"}, agCPU)
-			logf("round %d scale %s: %d in %.2fs (%.0f/s), server peak RSS %.0f MB, CPU per task: servers %.2f ms, agents %.2f ms",
-				round+1, v.name, n, el.Seconds(), float64(n)/el.Seconds(), peak, srvCPU, agCPU)
+			pgCPU := 0.0
+			if v.pg {
+				pgCPU = 1000 * (cpu[2] - cpu0[2]) / float64(n)
+				res.add(Measure{Group: "cpu", Set: "PostgreSQL CPU per task during the scale run", Client: v.name, Unit: "ms"}, pgCPU)
+			}
+			logf("round %d scale %s: %d in %.2fs (%.0f/s), server peak RSS %.0f MB, CPU per task: servers %.2f ms, agents %.2f ms, PostgreSQL %.2f ms",
+				round+1, v.name, n, el.Seconds(), float64(n)/el.Seconds(), peak, srvCPU, agCPU, pgCPU)
 		}
 	}
 	return nil
