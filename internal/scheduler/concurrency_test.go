@@ -20,7 +20,8 @@ import (
 )
 
 // ConcurrentPollers has many nodes poll one scheduler at once, each running
-// what it gets for a moment and reporting it, and checks that a node never
+// what it gets for a moment and reporting it (half of them taking their
+// next tasks in their reports' answers), and checks that a node never
 // holds more than its slots and the job never runs more than its
 // maxParallelTasks. What a poller counts as running is incremented after
 // its lease committed and decremented before its report commits, so it
@@ -58,26 +59,25 @@ func concurrentPollers(t *testing.T, st store.Store) {
 				t.Fatal(err)
 			}
 			var running, peak atomic.Int32
-			var completed atomic.Int32
+			var completed, viaReport atomic.Int32
 			seen := sync.Map{}
 			var wg sync.WaitGroup
 			errs := make(chan error, tc.nodes)
-			for range tc.nodes {
+			for n := range tc.nodes {
 				cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: pool})
 				if err != nil {
 					t.Fatal(err)
 				}
 				wg.Add(1)
-				go func(nodeID string) {
+				// Half the nodes offer their free slots in their reports
+				// and run what the answers lease (Report.Next); the others
+				// poll for all their work.
+				go func(nodeID string, offer bool) {
 					defer wg.Done()
 					var mine int32
-					for completed.Load() < tc.tasks && ctx.Err() == nil {
-						w, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: pool, NodeID: nodeID, FreeSlots: int(tc.slots), Wait: 20 * time.Millisecond})
-						if err != nil {
-							errs <- err
-							return
-						}
-						for _, a := range w.Assignments {
+					var held []nodeproto.Assignment
+					take := func(as []nodeproto.Assignment) {
+						for _, a := range as {
 							mine += tc.required
 							if mine > tc.slots {
 								errs <- fmt.Errorf("node %s holds %d slots of %d", nodeID, mine, tc.slots)
@@ -88,24 +88,49 @@ func concurrentPollers(t *testing.T, st store.Store) {
 							if _, dup := seen.LoadOrStore(a.Lease.TaskID, true); dup {
 								errs <- fmt.Errorf("task %s leased twice", a.Lease.TaskID)
 							}
+							held = append(held, a)
 						}
-						time.Sleep(time.Millisecond)
-						for _, a := range w.Assignments {
-							mine -= tc.required
-							running.Add(-1)
-							if _, err := s.Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: pool, Lease: a.Lease, ExitCode: api.I32(0)}); err != nil {
+					}
+					for completed.Load() < tc.tasks && ctx.Err() == nil {
+						if len(held) == 0 {
+							w, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: pool, NodeID: nodeID, FreeSlots: int(tc.slots - mine), Wait: 20 * time.Millisecond})
+							if err != nil {
 								errs <- err
 								return
 							}
-							completed.Add(1)
+							take(w.Assignments)
+							continue
 						}
+						time.Sleep(time.Millisecond)
+						a := held[0]
+						held = held[1:]
+						mine -= tc.required
+						running.Add(-1)
+						next := 0
+						if offer {
+							next = int(tc.slots - mine)
+						}
+						done, err := s.Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: pool, Lease: a.Lease, ExitCode: api.I32(0), Next: next})
+						if err != nil {
+							errs <- err
+							return
+						}
+						completed.Add(1)
+						viaReport.Add(int32(len(done.Assignments)))
+						take(done.Assignments)
 					}
-				}(cfg.NodeID)
+					if len(held) > 0 {
+						errs <- fmt.Errorf("node %s still holds %d leases after the job completed", nodeID, len(held))
+					}
+				}(cfg.NodeID, n%2 == 0)
 			}
 			wg.Wait()
 			close(errs)
 			for err := range errs {
 				t.Error(err)
+			}
+			if viaReport.Load() == 0 {
+				t.Error("no task was leased in a report's answer")
 			}
 			if tc.max > 0 && peak.Load() > tc.max {
 				t.Errorf("%d tasks ran at once; maxParallelTasks is %d", peak.Load(), tc.max)
