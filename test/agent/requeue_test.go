@@ -209,8 +209,9 @@ func TestLateReportRefused(t *testing.T) {
 	}
 
 	report := func(nodeID string, l nodeproto.Lease) error {
-		return nc(nodeID).Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: "pool", Lease: l, StartTime: started,
+		_, err := nc(nodeID).Complete(ctx, nodeproto.Report{NodeID: nodeID, PoolID: "pool", Lease: l, StartTime: started,
 			EndTime: time.Now().UTC(), ExitCode: new(int32)})
+		return err
 	}
 	if err := report("late", lease); !errors.Is(err, nodeproto.ErrStaleLease) {
 		t.Fatalf("late report: want ErrStaleLease, got %v", err)
@@ -244,7 +245,7 @@ func TestLateReportRefused(t *testing.T) {
 		t.Fatalf("report of another node's lease: want ErrStaleLease, got %v", err)
 	}
 	// Nor can a node report as another: its credential is its own.
-	if err := clients["late"].Complete(ctx, nodeproto.Report{NodeID: "fresh", PoolID: "pool", Lease: fresh, ExitCode: new(int32)}); err == nil {
+	if _, err := clients["late"].Complete(ctx, nodeproto.Report{NodeID: "fresh", PoolID: "pool", Lease: fresh, ExitCode: new(int32)}); err == nil {
 		t.Fatal("node late reported as node fresh")
 	}
 	if err := report("fresh", fresh); err != nil {
