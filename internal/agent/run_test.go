@@ -156,12 +156,10 @@ func TestRunStdoutReadableWhileRunningAndTerminate(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t0 := time.Now()
 	cancel(ErrTerminated)
 	res := <-done
-	if time.Since(t0) > 3*time.Second {
-		t.Errorf("terminate took %v", time.Since(t0))
-	}
+	// Ended by SIGTERM (exit code 143), not by the SIGKILL that follows
+	// the grace: the exit code says so whatever the machine's load.
 	wantFailure(t, res, api.FailureTaskEnded, api.UserError, false)
 	if res.ExitCode == nil || *res.ExitCode != 128+int32(syscall.SIGTERM) {
 		t.Errorf("exit code %v, want 143", res.ExitCode)
