@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -176,7 +177,8 @@ type Client struct {
 	BaseURL string
 	// Token is the join token, used to register a new node.
 	Token string
-	HTTP  *http.Client
+	// HTTP is the client calls go through; nil: defaultHTTP.
+	HTTP *http.Client
 
 	mu sync.Mutex
 	// current indexes the server that answered last.
@@ -268,7 +270,7 @@ func (c *Client) callOne(ctx context.Context, base, bearer, name string, body []
 	req.Header.Set("Content-Type", "application/json")
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 2 * maxWaitHint}
+		hc = defaultHTTP
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -294,6 +296,25 @@ func (c *Client) callOne(ctx context.Context, base, bearer, name string, body []
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return retry, fmt.Errorf("%s: server answered %s: %s", name, resp.Status, strings.TrimSpace(string(msg)))
+}
+
+// defaultHTTP is the client of a Client without one. A node has a poll
+// waiting and a report per slot in flight at once: net/http's default of 2
+// idle connections per host would close one of them after most calls and
+// open a new one for the next. The transport is built here rather than
+// cloned from http.DefaultTransport, which a program may have replaced.
+var defaultHTTP = &http.Client{
+	Timeout: 2 * maxWaitHint,
+	Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	},
 }
 
 // maxWaitHint bounds a long-poll; the HTTP client allows twice as long.
