@@ -46,6 +46,7 @@ var dialect = &sqlstore.Dialect{
 	// Deadlock detected, serialization failure: the transaction was rolled
 	// back and may run again.
 	Retryable: func(err error) bool { c := pgCode(err); return c == "40P01" || c == "40001" },
+	Lateral:   true,
 }
 
 // Store is a store.Store on a PostgreSQL database.

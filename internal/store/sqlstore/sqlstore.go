@@ -49,6 +49,10 @@ type Dialect struct {
 	// every unprepared call (SQLite), not for those that cache themselves
 	// (pgx).
 	CacheStatements bool
+	// Lateral says the database runs LATERAL joins: queries that would
+	// otherwise be one per row of an outer query (RunnableTasks, one per
+	// job) are one statement, one round trip.
+	Lateral bool
 }
 
 // Store is a store.Store over database/sql. It does not implement

@@ -346,6 +346,9 @@ func (s *Store) TaskStateCounts(ctx context.Context, jobID string) (api.TaskCoun
 // jobs by priority and reads each job's queue through the runnable index,
 // so its cost does not grow with the number of queued tasks.
 func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]store.Candidate, error) {
+	if s.d.Lateral {
+		return s.runnableLateral(ctx, poolID, max)
+	}
 	jobs, err := s.r.QueryContext(ctx, `SELECT id_lower FROM jobs WHERE pool_lower = ? AND state = 'active' ORDER BY priority DESC, seq`, lower(poolID))
 	if err != nil {
 		return nil, fmt.Errorf("runnable jobs of pool %s: %w", poolID, err)
@@ -385,6 +388,33 @@ func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]st
 		if len(out) >= max {
 			break
 		}
+	}
+	return out, nil
+}
+
+// runnableLateral is RunnableTasks in one statement: the same walk of the
+// pool's active jobs by priority, each job's queue read through the
+// runnable index, up to max in all.
+func (s *Store) runnableLateral(ctx context.Context, poolID string, max int) ([]store.Candidate, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT t.job_lower, t.id_lower, t.slots FROM jobs j
+		CROSS JOIN LATERAL (SELECT job_lower, id_lower, slots, seq FROM tasks
+			WHERE state = 'active' AND waiting = 0 AND job_lower = j.id_lower ORDER BY seq LIMIT ?) t
+		WHERE j.pool_lower = ? AND j.state = 'active'
+		ORDER BY j.priority DESC, j.seq, t.seq LIMIT ?`, max, lower(poolID), max)
+	if err != nil {
+		return nil, fmt.Errorf("runnable tasks of pool %s: %w", poolID, err)
+	}
+	defer rows.Close()
+	var out []store.Candidate
+	for rows.Next() {
+		var c store.Candidate
+		if err := rows.Scan(&c.JobID, &c.TaskID, &c.Slots); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("runnable tasks of pool %s: %w", poolID, err)
 	}
 	return out, nil
 }

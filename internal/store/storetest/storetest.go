@@ -171,6 +171,18 @@ func testRunnableTasksOrderAndFilters(t *testing.T, s store.Store) {
 	if fmt.Sprint(got) != fmt.Sprint([]string{"high/1", "high/2", "low/1", "low/2"}) {
 		t.Fatalf("runnable = %v, want %s", got, want)
 	}
+	// Fewer than there are: the first in the same order.
+	rows, err = s.RunnableTasks(ctx, "P", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, r := range rows {
+		got = append(got, r.JobID+"/"+r.TaskID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{"high/1", "high/2", "low/1"}) {
+		t.Fatalf("runnable, at most 3 = %v, want [high/1 high/2 low/1]", got)
+	}
 	if st, err := s.TaskState(ctx, "HIGH", "1"); err != nil || st != api.TaskActive {
 		t.Errorf("TaskState(HIGH, 1) = %q, %v; want active", st, err)
 	}
