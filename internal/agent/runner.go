@@ -154,6 +154,11 @@ type TaskRun struct {
 	// rec, when set, records the run in the node's run journal (a
 	// worker's task with output files): see runjournal.go.
 	rec *runRecorder
+	// freshDir says the task directory step created the task directory
+	// in this run and nothing but the agent has written into it since (no
+	// resource files): the owner step then gives the task's user only the
+	// files it creates, without walking the directory.
+	freshDir bool
 }
 
 // ResumesAfterRestart is implemented by steps that finish a run an agent

@@ -26,19 +26,31 @@ func (ownerStep) Run(_ context.Context, run *TaskRun) error {
 	if id == nil {
 		return nil
 	}
+	uid, gid := int(id.UID), int(id.GID)
 	for _, p := range []string{run.Paths.Stdout, run.Paths.Stderr} {
 		f, err := openLog(p)
 		if err != nil {
 			return launchFailure("The task's "+p+" could not be created", err)
 		}
+		if run.freshDir {
+			// Through the open file: no path to follow.
+			err = f.Chown(uid, gid)
+		}
 		f.Close()
+		if err != nil {
+			return dirFailure(fmt.Errorf("give %s to user %s: %w", p, id.Name, err))
+		}
+	}
+	if run.freshDir {
+		// The directories were given away when they were made, and
+		// nothing else is in them.
+		return nil
 	}
 	root, err := os.OpenRoot(run.Paths.Dir)
 	if err != nil {
 		return dirFailure(fmt.Errorf("open task directory: %w", err))
 	}
 	defer root.Close()
-	uid, gid := int(id.UID), int(id.GID)
 	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {

@@ -33,6 +33,9 @@ func (resourceFilesStep) Run(ctx context.Context, run *TaskRun) error {
 	if len(files) == 0 {
 		return nil
 	}
+	// The downloads write into the task directory: the owner step must
+	// walk it.
+	run.freshDir = false
 	if err := ValidateResourceFiles(files); err != nil {
 		return NewFailure(api.UserError, api.FailureResourceFileCreateFailed, "A resource file specification is invalid", true, err,
 			api.NameValuePair{Name: "Message", Value: err.Error()})

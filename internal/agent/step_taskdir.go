@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -36,17 +37,18 @@ func (taskDirStep) Run(ctx context.Context, run *TaskRun) error {
 			return dirFailure(err)
 		}
 	}
-	// wd and certs are created with their parent, the task directory.
-	for _, d := range []string{run.Paths.WorkingDir, run.Paths.Certs} {
-		if err := os.MkdirAll(d, dirPerm); err != nil {
-			return dirFailure(fmt.Errorf("create task directory: %w", err))
-		}
+	fresh, err := makeTaskDir(run.Paths)
+	if err != nil {
+		return dirFailure(fmt.Errorf("create task directory: %w", err))
 	}
+	run.freshDir = fresh
 	if run.Spec.Kind != KindStartTask {
 		// workitems/{jobId} and workitems/{jobId}/job-1: traverse only.
+		// Read first: a job's later tasks find them restricted already,
+		// and a read costs the file system less than a write.
 		job := filepath.Dir(run.Paths.Dir)
 		for _, d := range []string{job, filepath.Dir(job)} {
-			if err := os.Chmod(d, traversePerm); err != nil {
+			if err := restrictDir(d); err != nil {
 				return dirFailure(fmt.Errorf("restrict job directory: %w", err))
 			}
 		}
@@ -62,6 +64,52 @@ func (taskDirStep) Run(ctx context.Context, run *TaskRun) error {
 		}
 	}
 	return nil
+}
+
+// makeTaskDir creates the task directory with wd/ and certs/ and reports
+// whether it created the task directory itself (false: it existed, a
+// retry or a rerun). It makes each directory with one mkdir, and the
+// job's directories above only when the task directory's parent is
+// missing (the job's first task on the node), rather than MkdirAll's
+// stat of every level for every task.
+func makeTaskDir(p TaskPaths) (fresh bool, err error) {
+	switch err := os.Mkdir(p.Dir, dirPerm); {
+	case err == nil:
+		fresh = true
+	case errors.Is(err, fs.ErrExist):
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(p.Dir), dirPerm); err != nil {
+			return false, err
+		}
+		if err := os.Mkdir(p.Dir, dirPerm); err != nil {
+			if !errors.Is(err, fs.ErrExist) {
+				return false, err
+			}
+		} else {
+			fresh = true
+		}
+	default:
+		return false, err
+	}
+	for _, d := range []string{p.WorkingDir, p.Certs} {
+		if err := os.Mkdir(d, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
+			return false, err
+		}
+	}
+	return fresh, nil
+}
+
+// restrictDir makes the agent's directory d traverse-only, unless it is
+// already.
+func restrictDir(d string) error {
+	fi, err := os.Lstat(d)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == traversePerm {
+		return nil
+	}
+	return os.Chmod(d, traversePerm)
 }
 
 func dirFailure(err error) *Failure {

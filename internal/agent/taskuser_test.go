@@ -249,3 +249,96 @@ func TestLayoutModes(t *testing.T) {
 		}
 	}
 }
+
+// A task directory the run creates is given to the task's user as it is
+// made (the owner step then only opens the logs, without a walk); one
+// that exists (a retry) is walked, so that what an earlier run left is the
+// user's too. The job's directories are restricted again after the job
+// directory was removed and made anew.
+func TestTaskDirFreshAndReused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to change file owners")
+	}
+	node := testNode(t)
+	l := node.Layout
+	if err := l.Init(); err != nil {
+		t.Fatal(err)
+	}
+	const uid, gid = 3999991, 3999991
+	owner := func(p string) uint32 {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Uid
+	}
+	mode := func(p string) os.FileMode {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	runOnce := func(t *testing.T, wantFresh bool) *TaskRun {
+		t.Helper()
+		run := &TaskRun{Spec: &Spec{Kind: KindTask, Node: node, JobID: "job1", TaskID: "task1"}, cfg: &Config{}}
+		var err error
+		if run.Paths, err = l.TaskPaths("job1", "task1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := (taskDirStep{}).Run(context.Background(), run); err != nil {
+			t.Fatal(err)
+		}
+		if run.freshDir != wantFresh {
+			t.Fatalf("freshDir = %v, want %v", run.freshDir, wantFresh)
+		}
+		// As the step does for a task user (Config.Users is not set here).
+		run.User = &Identity{Name: "t", UID: uid, GID: gid}
+		if run.freshDir {
+			for _, d := range []string{run.Paths.Dir, run.Paths.WorkingDir, run.Paths.Certs} {
+				if err := os.Lchown(d, uid, gid); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := (ownerStep{}).Run(context.Background(), run); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{run.Paths.Dir, run.Paths.WorkingDir, run.Paths.Certs, run.Paths.Stdout, run.Paths.Stderr} {
+			if got := owner(p); got != uid {
+				t.Errorf("%s: owner %d, want %d", p, got, uid)
+			}
+		}
+		jobDir, _ := l.JobDir("job1")
+		for _, d := range []string{jobDir, filepath.Dir(jobDir)} {
+			if got := mode(d); got != traversePerm {
+				t.Errorf("%s: mode %v, want %v", d, got, os.FileMode(traversePerm))
+			}
+		}
+		return run
+	}
+	t.Run("fresh", func(t *testing.T) { runOnce(t, true) })
+	t.Run("retry walks what the last run left", func(t *testing.T) {
+		paths, _ := l.TaskPaths("job1", "task1")
+		left := filepath.Join(paths.WorkingDir, "left.txt")
+		if err := os.WriteFile(left, []byte("x"), 0o644); err != nil { // owned by root
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(paths.Stdout, []byte("first run\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run := runOnce(t, false)
+		if got := owner(left); got != uid {
+			t.Errorf("%s: owner %d, want %d", left, got, uid)
+		}
+		if b, _ := os.ReadFile(run.Paths.Stdout); string(b) != "first run\n" {
+			t.Errorf("stdout.txt of the earlier run: %q", b)
+		}
+	})
+	t.Run("job directory made anew", func(t *testing.T) {
+		if err := l.RemoveJobDir("job1"); err != nil {
+			t.Fatal(err)
+		}
+		runOnce(t, true)
+	})
+}
