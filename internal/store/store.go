@@ -57,7 +57,21 @@ type Page struct {
 	// Match, when set, also keeps only entities for which it returns true
 	// (a predicate of the caller's beside the client's $filter).
 	Match func(v any) bool
+	// Scan bounds the rows a store reads for a page whose filter it
+	// evaluates in Go (in part: see Filter); 0 means DefaultScanBudget.
+	// When the bound is reached before the page is full, the page is
+	// short, even empty, and carries a continuation token that resumes
+	// after the last row read: a page costs a bounded amount of work
+	// whatever the size of the listing and however rarely the filter
+	// matches, and a client that follows the tokens (as Azure's clients
+	// follow odata.nextLink) still gets every match, in order.
+	Scan int
 }
+
+// DefaultScanBudget is the rows a page reads at most when its filter is
+// evaluated in Go: 10 pages' worth of the largest page, about 0.15 s of
+// decoding and evaluating on a small machine.
+const DefaultScanBudget = 10000
 
 // Lease records that a node holds a task. Epoch increases every time the
 // task is handed out, requeued or terminated; a report carrying an older

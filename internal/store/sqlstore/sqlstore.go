@@ -348,8 +348,9 @@ type listQuery struct {
 
 // list reads one page of q: the page's $filter runs in SQL as far as the
 // table's filter columns allow, the rest of it and the caller's Match in
-// Go on the rows read. It keeps reading until the page is full or the
-// rows are exhausted, so a filter decided in Go still returns full pages.
+// Go on the rows read. It keeps reading until the page is full, the rows
+// are exhausted, or it has read pg.Scan rows (store.DefaultScanBudget):
+// then the page is short, or empty, with a token after the last row read.
 func (s *Store) list(ctx context.Context, q listQuery, pg store.Page,
 	decode func([]byte) (any, error), emit func(any)) (string, error) {
 	after, err := decodeToken(pg.Token)
@@ -375,11 +376,20 @@ func (s *Store) list(ctx context.Context, q listQuery, pg store.Page,
 	query := `SELECT seq, body FROM ` + q.table + ` WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY seq LIMIT ?`
 
 	want := pageSize(pg)
-	got := 0
+	budget := pg.Scan
+	if budget <= 0 {
+		budget = store.DefaultScanBudget
+	}
+	got, scanned := 0, 0
 	for {
 		batch := want - got + 1
-		if match != nil && batch < 200 {
-			batch = 200
+		if match != nil {
+			batch = min(max(batch, 200), budget-scanned)
+			if batch <= 0 {
+				// Read as much as a page may: the client continues
+				// after the last row read.
+				return encodeToken(after), nil
+			}
 		}
 		rows, err := s.r.QueryContext(ctx, query, append(append([]any{}, args...), after, batch)...)
 		if err != nil {
@@ -396,6 +406,7 @@ func (s *Store) list(ctx context.Context, q listQuery, pg store.Page,
 				return "", err
 			}
 			n++
+			scanned++
 			v, err := decode(body)
 			if err != nil {
 				rows.Close()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/filterprops"
+	"github.com/openbatch/openbatch/internal/odata"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -80,19 +82,31 @@ func testListPagingWithFilterReturnsEachOnce(t *testing.T, s store.Store) {
 	if _, err := s.CreateTasks(ctx, "j", tasks); err != nil {
 		t.Fatal(err)
 	}
+	sparse, err := odata.ParseFilter("startswith(commandLine, 'x') or id eq 't1234'", filterprops.Schemas[filterprops.Task])
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		pg    store.Page
 		count int
+		// minPages, when set, is the fewest pages the listing may take:
+		// the scan budget (pg.Scan) bounds the rows each page reads.
+		minPages int
 	}{
-		{"all", store.Page{Max: 333}, 2500},
-		{"state pushdown", store.Page{Max: 100, State: "completed"}, 834},
-		{"match only", store.Page{Max: 7, Match: func(v any) bool { return v.(*api.Task).ID[4] == '7' }}, 250},
+		{"all", store.Page{Max: 333}, 2500, 0},
+		{"state pushdown", store.Page{Max: 100, State: "completed"}, 834, 0},
+		{"match only", store.Page{Max: 7, Match: func(v any) bool { return v.(*api.Task).ID[4] == '7' }}, 250, 0},
+		// Three matches at the end: with 50 rows read per page at most,
+		// the first pages are empty, with tokens.
+		{"sparse match, scan budget", store.Page{Max: 100, Scan: 50, Match: func(v any) bool { return v.(*api.Task).ID >= "t2497" }}, 3, 2500 / 50},
+		{"sparse $filter in Go, scan budget", store.Page{Max: 2, Scan: 300, Filter: sparse}, 1, 2500 / 300},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seen := map[string]bool{}
 			pg := tc.pg
-			for pages := 0; ; pages++ {
+			pages := 0
+			for ; ; pages++ {
 				rows, next, err := s.ListTasks(ctx, "j", pg)
 				if err != nil {
 					t.Fatal(err)
@@ -109,13 +123,16 @@ func testListPagingWithFilterReturnsEachOnce(t *testing.T, s store.Store) {
 				if next == "" {
 					break
 				}
-				if len(rows) == 0 {
-					t.Fatal("empty page with a continuation token")
+				if len(rows) == 0 && pg.Scan == 0 {
+					t.Fatal("empty page with a continuation token within the default scan budget")
 				}
 				pg.Token = next
 			}
 			if len(seen) != tc.count {
 				t.Fatalf("listed %d, want %d", len(seen), tc.count)
+			}
+			if pages+1 < tc.minPages {
+				t.Fatalf("listed in %d pages; reading at most %d rows a page takes at least %d", pages+1, pg.Scan, tc.minPages)
 			}
 		})
 	}
