@@ -114,24 +114,7 @@ func TestDrainedNodePoll(t *testing.T) {
 	} {
 		t.Run(tc.opt, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			svc := service.New(st, nil)
-			s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
-			if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0)}); err != nil {
-				t.Fatal(err)
-			}
-			if err := svc.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "p"}}); err != nil {
-				t.Fatal(err)
-			}
-			for _, id := range []string{"t", "u"} {
-				if err := svc.AddTask(ctx, "j", &api.Task{ID: id, CommandLine: "/bin/true"}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st, svc, s := schedulerWithJob(t, 0, "t", "u")
 			cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p", Address: "http://127.0.0.1:1"})
 			if err != nil {
 				t.Fatal(err)

@@ -50,26 +50,11 @@ func TestAcquireWaitStaysWithinHeartbeatTimeout(t *testing.T) {
 // back to the queue.
 func TestOrphanedLeaseIsRequeued(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := service.New(st, nil)
+	st, svc, s := schedulerWithJob(t, 0, "t")
 	var mu sync.Mutex
 	now := time.Now().UTC()
 	svc.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
-	if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "p"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.AddTask(ctx, "j", &api.Task{ID: "t", CommandLine: "/bin/true"}); err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p"})
 	if err != nil {
 		t.Fatal(err)
@@ -239,24 +224,7 @@ func TestOneSchedulerLeads(t *testing.T) {
 // leases, stale epochs and other nodes' tasks are requeued or refused.
 func TestRestartedNodeKeepsResumedLeases(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := service.New(st, nil)
-	s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
-	if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0), TaskSlotsPerNode: api.I32(3)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "p"}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"finishing", "lost", "other"} {
-		if err := svc.AddTask(ctx, "j", &api.Task{ID: id, CommandLine: "/bin/true"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, _, s := schedulerWithJob(t, 3, "finishing", "lost", "other")
 	reg := nodeproto.Registration{PoolID: "p", NodeID: "n1"}
 	if _, err := s.Register(ctx, reg); err != nil {
 		t.Fatal(err)
@@ -354,24 +322,7 @@ func TestConcurrentRegistrationsCount(t *testing.T) {
 // checked in the lease's transaction; one that offers none gets none.
 func TestCompleteLeasesNextWork(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := service.New(st, nil)
-	s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
-	if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0), TaskSlotsPerNode: api.I32(2)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "p"}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"t1", "t2", "t3", "t4", "t5"} {
-		if err := svc.AddTask(ctx, "j", &api.Task{ID: id, CommandLine: "/bin/true"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, _, s := schedulerWithJob(t, 2, "t1", "t2", "t3", "t4", "t5")
 	cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p"})
 	if err != nil {
 		t.Fatal(err)
@@ -422,4 +373,36 @@ func TestCompleteLeasesNextWork(t *testing.T) {
 	if c := counts.TaskCounts; c.Running != 1 || c.Completed != 3 || c.Active != 1 {
 		t.Fatalf("counts %+v; want 1 running, 3 completed, 1 active", c)
 	}
+}
+
+// schedulerWithJob opens a SQLite store holding pool "p" (slots task
+// slots per node; 0: the default) and job "j" with tasks ids (command
+// /bin/true), and returns it with the service and a scheduler over it
+// (heartbeat timeout 30 s). The store is closed when the test ends.
+func schedulerWithJob(t *testing.T, slots int32, ids ...string) (*sqlite.Store, *service.Service, *Scheduler) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := service.New(st, nil)
+	s := New(svc, Config{HeartbeatTimeout: 30 * time.Second})
+	pool := &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0)}
+	if slots > 0 {
+		pool.TaskSlotsPerNode = api.I32(slots)
+	}
+	if err := svc.AddPool(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.AddJob(ctx, &api.Job{ID: "j", PoolInfo: &api.PoolInformation{PoolID: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := svc.AddTask(ctx, "j", &api.Task{ID: id, CommandLine: "/bin/true"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, svc, s
 }
