@@ -188,9 +188,13 @@ type Store interface {
 	// plus this one need at most nodeSlots slots and that the job has fewer
 	// than maxParallel tasks leased (maxParallel <= 0: no limit), counting
 	// from the tasks table itself. If not, it returns ErrNodeFull or
-	// ErrJobFull (both ErrNoCapacity) and writes nothing. Concurrent leases, from any server, are serialized on
-	// the job and the node, so the limits hold however many nodes poll at
-	// once. fn sets the lease (epoch, node) as with UpdateTask.
+	// ErrJobFull (both ErrNoCapacity) and writes nothing. Concurrent
+	// leases, from any server, are serialized on the node and, when
+	// maxParallel limits the job, on the job, so the limits hold however
+	// many nodes poll at once. A task another transaction holds at that
+	// moment is not waited for: LeaseTask returns ErrNotFound, and the
+	// caller tries another. fn sets the lease (epoch, node) as with
+	// UpdateTask.
 	LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*TaskRow) error) (*TaskRow, error)
 	DeleteTask(ctx context.Context, jobID, taskID string) error
 	// DeleteJobTasks removes every task of a job.

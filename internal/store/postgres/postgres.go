@@ -39,10 +39,11 @@ func pgCode(err error) string {
 }
 
 var dialect = &sqlstore.Dialect{
-	Name:      "postgres",
-	Numbered:  true,
-	ForUpdate: " FOR UPDATE",
-	IsUnique:  func(err error) bool { return pgCode(err) == "23505" },
+	Name:       "postgres",
+	Numbered:   true,
+	ForUpdate:  " FOR UPDATE",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	IsUnique:   func(err error) bool { return pgCode(err) == "23505" },
 	// Deadlock detected, serialization failure: the transaction was rolled
 	// back and may run again.
 	Retryable: func(err error) bool { c := pgCode(err); return c == "40P01" || c == "40001" },

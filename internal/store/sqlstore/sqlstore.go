@@ -39,6 +39,9 @@ type Dialect struct {
 	// ForUpdate is appended to the SELECT of a read-modify-write to lock
 	// the row ("" where transactions are serialized anyway).
 	ForUpdate string
+	// SkipLocked is ForUpdate that skips a row another transaction holds
+	// rather than waiting for it (a lease's read of its task).
+	SkipLocked string
 	// IsUnique reports whether err is a unique-constraint violation.
 	IsUnique func(error) bool
 	// Retryable reports whether a transaction that failed with err may be

@@ -182,7 +182,7 @@ func (s *Store) ListTasks(ctx context.Context, jobID string, pg store.Page) ([]*
 
 // UpdateTask runs fn on a task in a transaction.
 func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
-	return s.updateTaskLocked(ctx, jobID, taskID, nil, nil, fn)
+	return s.updateTaskLocked(ctx, jobID, taskID, s.d.ForUpdate, nil, nil, fn)
 }
 
 // LeaseTask implements store.Store. Where rows are locked (PostgreSQL),
@@ -212,7 +212,11 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 		}
 		return err
 	}
-	return s.updateTaskLocked(ctx, jobID, taskID, lock, func(tx *Tx, row *store.TaskRow) error {
+	// A task another transaction holds (most often another node's lease
+	// of the same queue head: every poll plans from the same queue) is
+	// skipped, not waited for: the lease reports it not found and the
+	// scheduler tries its next candidate.
+	return s.updateTaskLocked(ctx, jobID, taskID, s.d.SkipLocked, lock, func(tx *Tx, row *store.TaskRow) error {
 		var used int32
 		// "node_id != ''" lets both databases use the partial index
 		// tasks_node; without it they scan every task.
@@ -239,7 +243,11 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 
 // updateTaskLocked, in one transaction, runs lock (if any), reads and
 // locks the task, runs check (if any) and fn on it, and writes it back.
-func (s *Store) updateTaskLocked(ctx context.Context, jobID, taskID string, lock func(*Tx) error, check func(*Tx, *store.TaskRow) error, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
+//
+// forUpdate is how the read locks the row (Dialect.ForUpdate, or
+// Dialect.SkipLocked: a row another transaction holds is then
+// store.ErrNotFound).
+func (s *Store) updateTaskLocked(ctx context.Context, jobID, taskID, forUpdate string, lock func(*Tx) error, check func(*Tx, *store.TaskRow) error, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
 	var row *store.TaskRow
 	err := s.tx(ctx, func(tx *Tx) error {
 		if lock != nil {
@@ -248,7 +256,7 @@ func (s *Store) updateTaskLocked(ctx context.Context, jobID, taskID string, lock
 			}
 		}
 		var err error
-		row, err = scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND id_lower=?`+s.d.ForUpdate, lower(jobID), lower(taskID)))
+		row, err = scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND id_lower=?`+forUpdate, lower(jobID), lower(taskID)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
