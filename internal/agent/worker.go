@@ -586,10 +586,10 @@ func isClosed(ch <-chan struct{}) bool {
 }
 
 // report sends a run's outcome, retrying transient errors, unless the node
-// is shutting down or fenced (the server requeues those tasks itself).
-// report sends a run's outcome, offering the node's free slots (the run's
-// own, slots, included: it is still listed as running) for the server to
-// lease into in its answer, and starts what the answer leases.
+// is shutting down or fenced (the server requeues those tasks itself). It
+// offers the node's free slots (the run's own, slots, included: it is
+// still listed as running) for the server to lease into in its answer,
+// and starts what the answer leases.
 func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, slots int, log *slog.Logger) {
 	if c := context.Cause(rctx); ctx.Err() != nil || errors.Is(c, errFenced) || errors.Is(c, errDrained) ||
 		errors.Is(c, errRequeued) || errors.Is(c, errStopped) {
@@ -599,20 +599,16 @@ func (w *Worker) report(ctx, rctx context.Context, rep nodeproto.Report, slots i
 	// terminate still reports (and is refused as stale).
 	for attempt := 0; ; attempt++ {
 		w.mu.Lock()
+		start := w.startNext
 		rep.Next = 0
-		if w.accepting && w.startNext != nil {
+		if w.accepting && start != nil {
 			rep.Next = max(w.slots-w.usedSlotsLocked()+slots, 0)
 		}
 		w.mu.Unlock()
 		done, err := w.Coord.Complete(ctx, rep)
-		if err == nil && done != nil {
-			w.mu.Lock()
-			start := w.startNext
-			w.mu.Unlock()
+		if err == nil && done != nil && start != nil {
 			for _, a := range done.Assignments {
-				if start != nil {
-					start(a)
-				}
+				start(a)
 			}
 		}
 		if err == nil || errors.Is(err, nodeproto.ErrStaleLease) || ctx.Err() != nil {

@@ -187,11 +187,12 @@ func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*s
 
 // LeaseTask implements store.Store. Where rows are locked (PostgreSQL),
 // the transaction first locks the job's row (when maxParallel limits the
-// job) and then the node's, so that
-// leases on one job, or onto one node, follow one another and each counts
-// the ones committed before it; the task's own row is locked by the read
-// in updateTask, after them (the order every lease takes, so leases do not
-// deadlock). SQLite has one writer, which serializes them anyway.
+// job) and then the node's, so that leases on one job, or onto one node,
+// follow one another and each counts the ones committed before it; the
+// task's own row is taken after them by updateTaskLocked's read, which
+// skips it if another transaction holds it (the order every lease takes,
+// so leases do not deadlock). SQLite has one writer, which serializes
+// them anyway.
 func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
 	lock := func(tx *Tx) error {
 		if s.d.ForUpdate == "" {
@@ -376,21 +377,12 @@ func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]st
 	}
 	var out []store.Candidate
 	for _, id := range ids {
-		rows, err := s.r.QueryContext(ctx, `SELECT id_lower, slots FROM tasks
+		rows, err := s.r.QueryContext(ctx, `SELECT job_lower, id_lower, slots FROM tasks
 			WHERE state = 'active' AND waiting = 0 AND job_lower = ? ORDER BY seq LIMIT ?`, id, max-len(out))
 		if err != nil {
 			return nil, fmt.Errorf("runnable tasks of job %s: %w", id, err)
 		}
-		for rows.Next() {
-			c := store.Candidate{JobID: id}
-			if err := rows.Scan(&c.TaskID, &c.Slots); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if out, err = collectCandidates(rows, out); err != nil {
 			return nil, fmt.Errorf("runnable tasks of job %s: %w", id, err)
 		}
 		if len(out) >= max {
@@ -412,19 +404,25 @@ func (s *Store) runnableLateral(ctx context.Context, poolID string, max int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("runnable tasks of pool %s: %w", poolID, err)
 	}
-	defer rows.Close()
-	var out []store.Candidate
-	for rows.Next() {
-		var c store.Candidate
-		if err := rows.Scan(&c.JobID, &c.TaskID, &c.Slots); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectCandidates(rows, nil)
+	if err != nil {
 		return nil, fmt.Errorf("runnable tasks of pool %s: %w", poolID, err)
 	}
 	return out, nil
+}
+
+// collectCandidates appends the rows (job_lower, id_lower, slots) to out
+// and closes them.
+func collectCandidates(rows *sql.Rows, out []store.Candidate) ([]store.Candidate, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var c store.Candidate
+		if err := rows.Scan(&c.JobID, &c.TaskID, &c.Slots); err != nil {
+			return out, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // TaskState implements store.Store.
