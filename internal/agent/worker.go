@@ -415,8 +415,13 @@ func (w *Worker) launch(ctx context.Context, lease nodeproto.Lease, slots int, k
 		rep := run(rctx, rt.abort)
 		// The run stays listed as running until its report is in: the
 		// server requeues leases a node no longer lists, so dropping it
-		// earlier could make a finished task run again.
-		w.report(ctx, rctx, rep, slots, log)
+		// earlier could make a finished task run again. A run given up
+		// (fenced, drained, requeued, stopped) does not report: giveUp
+		// closes abort before it sets the context's cause, so abort is
+		// what a run that ended because of it is sure to see.
+		if !isClosed(rt.abort) {
+			w.report(ctx, rctx, rep, slots, log)
+		}
 		// Reported, refused as stale, or given up (fenced, drained: the
 		// server requeues it): its record is done with. Only an agent
 		// that is stopping keeps it, to resume after its restart.
