@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -181,18 +180,6 @@ func wantError(t *testing.T, what string, w wire, status int, code string, menti
 		if !strings.Contains(text, strings.ToLower(m)) {
 			t.Fatalf("%s: error does not mention %q: %s", what, m, w.Body)
 		}
-	}
-}
-
-// wantClientError fails unless err is a *client.Error with status and code.
-func wantClientError(t *testing.T, what string, err error, status int, code string) {
-	t.Helper()
-	var ce *client.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("%s: err = %v, want %d %s", what, err, status, code)
-	}
-	if ce.Status != status || ce.Body.Code != code {
-		t.Fatalf("%s: got %d %s (%v), want %d %s", what, ce.Status, ce.Body.Code, ce, status, code)
 	}
 }
 

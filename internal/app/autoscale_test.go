@@ -15,7 +15,7 @@ import (
 // pool's autoScaleRun, and the refusals (with nothing changed) of bad
 // settings and of a resize while autoscale is on.
 func TestAutoScaleAPI(t *testing.T) {
-	srv, _ := startDev(t)
+	srv, c := startDev(t)
 	ep := srv.Endpoint
 	pool := func(id string, extra map[string]any) map[string]any {
 		m := map[string]any{"id": id, "vmSize": "standard_d2s_v3"}
@@ -133,6 +133,9 @@ func TestAutoScaleAPI(t *testing.T) {
 	if tgt := m["targetDedicatedNodes"].(float64); tgt < 1 {
 		t.Fatalf("disableautoscale changed the target to %v", tgt)
 	}
+	// The last evaluation's resize may still be underway: Azure refuses
+	// a resize until the pool is steady.
+	waitSteady(t, c, "fx")
 	wantStatus(t, "resize after disableautoscale", send(t, ep, "POST", "/pools/fx/resize", map[string]any{"targetDedicatedNodes": 0}), http.StatusAccepted)
 	wantError(t, "enableautoscale (missing pool)", send(t, ep, "POST", "/pools/nope/enableautoscale", map[string]any{"autoScaleFormula": "$TargetDedicatedNodes=1"}),
 		http.StatusNotFound, api.CodePoolNotFound)

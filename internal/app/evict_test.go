@@ -46,6 +46,7 @@ func TestUploadOnEviction(t *testing.T) {
 			}},
 		{name: "remove node requeue", upload: true, gone: true,
 			stop: func(ctx context.Context, t *testing.T, c *client.Client, task *api.Task) {
+				waitSteady(t, c, "p1")
 				do(ctx, t, c, "/pools/p1/removenodes", api.NodeRemove{NodeList: []string{task.NodeInfo.NodeID}, NodeDeallocationOption: "requeue"})
 			},
 			check: func(t *testing.T, task *api.Task) {
@@ -55,6 +56,7 @@ func TestUploadOnEviction(t *testing.T) {
 			}},
 		{name: "remove node terminate", upload: true, gone: true, check: ended(api.UserError),
 			stop: func(ctx context.Context, t *testing.T, c *client.Client, task *api.Task) {
+				waitSteady(t, c, "p1")
 				do(ctx, t, c, "/pools/p1/removenodes", api.NodeRemove{NodeList: []string{task.NodeInfo.NodeID}, NodeDeallocationOption: "terminate"})
 			}},
 		{name: "task terminate opted out", optOut: true, check: ended(api.UserError),

@@ -14,7 +14,7 @@ import (
 // TestHugePoolTargetsRefused pins that a pool add or resize to a million
 // nodes is refused with an Azure error before any node is created.
 func TestHugePoolTargetsRefused(t *testing.T) {
-	srv, _ := startDev(t, func(cfg *Config) { cfg.MaxLocalNodes = 4 })
+	srv, c := startDev(t, func(cfg *Config) { cfg.MaxLocalNodes = 4 })
 	ep := srv.Endpoint
 	wantError(t, "pool add 1e6", send(t, ep, "POST", "/pools", map[string]any{"id": "big", "vmSize": "standard_d2s_v3", "targetDedicatedNodes": 1000000}),
 		http.StatusBadRequest, api.CodeInvalidPropertyValue, "targetDedicatedNodes", "at most")
@@ -37,6 +37,7 @@ func TestHugePoolTargetsRefused(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("local nodes = %d, want 1", n)
 	}
+	waitSteady(t, c, "p1") // the pool's first resize (to its 1 node) is over
 	wantStatus(t, "resize within limit", send(t, ep, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": 4}), http.StatusAccepted)
 }
 

@@ -206,17 +206,6 @@ func (l *LocalNodes) startNode(poolID, nodeID string, dedicated bool) {
 	}()
 }
 
-func (l *LocalNodes) stopNode(poolID, nodeID string) {
-	l.mu.Lock()
-	ln := l.nodes[poolID][nodeID]
-	delete(l.nodes[poolID], nodeID)
-	l.mu.Unlock()
-	if ln != nil {
-		ln.cancel()
-		<-ln.done
-	}
-}
-
 // removeNode removes a node as a resize down or a node removal does: its
 // agent stops its running tasks, uploads their outputs (upload on
 // eviction) and leaves. It is stopped at once if that takes longer than

@@ -49,6 +49,7 @@ func TestLowPriorityNodes(t *testing.T) {
 		counts.Value[0].Dedicated.Total != 1 || counts.Value[0].LowPriority.Total != 2 {
 		t.Fatalf("node counts %+v, %v", counts.Value, err)
 	}
+	waitSteady(t, c, "spot")
 	wantStatus(t, "remove a low-priority node", send(t, srv.Endpoint, "POST", "/pools/spot/removenodes", map[string]any{"nodeList": []string{lowIDs[0]}}), http.StatusAccepted)
 	if _, err := c.Do(context.Background(), "GET", "/pools/spot", nil, &p); err != nil || *p.TargetDedicatedNodes != 1 || *p.TargetLowPriorityNodes != 1 {
 		t.Fatalf("targets after removing a low-priority node: %d dedicated, %d low-priority (%v)", *p.TargetDedicatedNodes, *p.TargetLowPriorityNodes, err)

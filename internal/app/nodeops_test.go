@@ -39,6 +39,7 @@ func TestNodeSchedulingAndRemoval(t *testing.T) {
 	if len(counts.Value) != 1 || counts.Value[0].Dedicated.Total != 2 {
 		t.Fatalf("nodecounts = %+v", counts.Value)
 	}
+	waitSteady(t, c, "p1")
 	if _, err := c.Do(ctx, "POST", "/pools/p1/removenodes", map[string]any{"nodeList": []string{a}}, nil); err != nil {
 		t.Fatal(err)
 	}

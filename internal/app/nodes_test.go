@@ -34,6 +34,26 @@ func waitNodes(t *testing.T, c *client.Client, poolID string, n int, ok func(api
 	}
 }
 
+// waitSteady waits until a pool's allocation is steady (its resize is
+// over), as a client must before it resizes the pool again.
+func waitSteady(t *testing.T, c *client.Client, poolID string) *api.Pool {
+	t.Helper()
+	ctx := ctxT(t, 30*time.Second)
+	for {
+		p, err := c.GetPool(ctx, poolID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.AllocationState == api.AllocationSteady {
+			return p
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("pool %s still %s", poolID, p.AllocationState)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func TestStartTask(t *testing.T) {
 	_, c := startDev(t)
 	ctx := ctxT(t, 30*time.Second)

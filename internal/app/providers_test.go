@@ -60,6 +60,7 @@ func TestScaleInNodeDeallocationOption(t *testing.T) {
 	waitState(t, c, "j1", "finish", api.TaskRunning)
 
 	wantError(t, "bad option", send(t, ep, "POST", "/pools/p1/resize", `{"targetDedicatedNodes":0,"nodeDeallocationOption":"later"}`), http.StatusBadRequest, api.CodeInvalidPropertyValue)
+	waitSteady(t, c, "p1")
 	wantStatus(t, "resize", send(t, ep, "POST", "/pools/p1/resize", `{"targetDedicatedNodes":0,"nodeDeallocationOption":"taskcompletion"}`), http.StatusAccepted)
 	// The idle node leaves at once; the busy one drains.
 	waitNodes(t, c, "p1", 1, func(n api.ComputeNode) bool { return n.State == api.NodeLeavingPool })
@@ -71,10 +72,12 @@ func TestScaleInNodeDeallocationOption(t *testing.T) {
 
 	// removenodes with terminate: the node's task ends at once, and the
 	// node leaves.
+	waitSteady(t, c, "p1")
 	wantStatus(t, "resize", send(t, ep, "POST", "/pools/p1/resize", `{"targetDedicatedNodes":1}`), http.StatusAccepted)
 	waitNodes(t, c, "p1", 1, func(n api.ComputeNode) bool { return n.State == api.NodeIdle })
 	addTaskOK(t, c, "j1", &api.Task{ID: "ended", CommandLine: "/bin/sleep 60"})
 	ended := waitState(t, c, "j1", "ended", api.TaskRunning)
+	waitSteady(t, c, "p1")
 	wantStatus(t, "removenodes", send(t, ep, "POST", "/pools/p1/removenodes",
 		`{"nodeList":["`+ended.NodeInfo.NodeID+`"],"nodeDeallocationOption":"terminate"}`), http.StatusAccepted)
 	tk := waitState(t, c, "j1", "ended", api.TaskCompleted)

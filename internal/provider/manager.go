@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -65,6 +67,8 @@ type Manager struct {
 	Providers map[string]Provider
 	// NewNodeID returns a new node ID.
 	NewNodeID func() string
+	// Now is the clock of resize timeouts; nil is the system clock.
+	Now func() time.Time
 
 	// mu serialises passes in this process, so a request's pass and the
 	// loop's never launch the same missing node twice.
@@ -290,29 +294,34 @@ func (m *Manager) static(ctx context.Context, pool *api.Pool, name string, nodes
 }
 
 // setResizeErrors replaces the pool's resize errors with managed codes by
-// errs, writing only when they change.
+// errs and settles its allocation state (lifecycle.SettleAllocation: a
+// resize that reached its target, failed or timed out ends), writing only
+// when something changes.
 func (m *Manager) setResizeErrors(ctx context.Context, pool *api.Pool, errs []api.ResizeError) error {
-	next := func(p *api.Pool) []api.ResizeError {
+	apply := func(p *api.Pool) bool {
 		keep := slices.DeleteFunc(slices.Clone(p.ResizeErrors), func(e api.ResizeError) bool {
 			return slices.Contains(managedCodes, e.Code)
 		})
-		return append(keep, errs...)
+		n := append(keep, errs...)
+		if len(n) == 0 {
+			n = nil
+		}
+		changed := !resizeErrorsEqual(p.ResizeErrors, n)
+		p.ResizeErrors = n
+		return lifecycle.SettleAllocation(p, m.now()) || changed
 	}
-	// Most passes change nothing: check the pool as read before opening
-	// a transaction, and again inside it.
-	if resizeErrorsEqual(pool.ResizeErrors, next(pool)) {
+	// Most passes change nothing: check a copy of the pool as read
+	// before opening a transaction, and the pool again inside it.
+	probe := *pool
+	if !apply(&probe) {
 		return nil
 	}
 	poolID := pool.ID
 	_, err := m.Store.UpdatePool(ctx, poolID, func(p *api.Pool) error {
-		n := next(p)
-		if resizeErrorsEqual(p.ResizeErrors, n) {
+		if !apply(p) {
 			return errUnchanged
 		}
-		if len(n) == 0 {
-			n = nil
-		}
-		p.ResizeErrors = n
+		p.ETag = lifecycle.NextETag(p.ETag, m.now())
 		return nil
 	})
 	if errors.Is(err, errUnchanged) || errors.Is(err, store.ErrNotFound) {
@@ -322,6 +331,13 @@ func (m *Manager) setResizeErrors(ctx context.Context, pool *api.Pool, errs []ap
 		return fmt.Errorf("record resize errors of pool %s: %w", poolID, err)
 	}
 	return nil
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now().UTC()
 }
 
 var errUnchanged = errors.New("unchanged")

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openbatch/openbatch/api"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 	"github.com/openbatch/openbatch/internal/store/sqlite"
 )
@@ -124,9 +126,9 @@ func newFixture(t *testing.T, bounded int) *fixture {
 
 func (f *fixture) pool(id string, ded, low int32) *api.Pool {
 	f.t.Helper()
-	p, err := f.st.GetPool(f.ctx, id)
+	_, err := f.st.GetPool(f.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		p = &api.Pool{ID: id, State: api.PoolActive}
+		p := &api.Pool{ID: id, State: api.PoolActive}
 		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = api.I32(ded), api.I32(low)
 		if err := f.st.CreatePool(f.ctx, p); err != nil {
 			f.t.Fatal(err)
@@ -136,7 +138,7 @@ func (f *fixture) pool(id string, ded, low int32) *api.Pool {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	p, err = f.st.UpdatePool(f.ctx, id, func(p *api.Pool) error {
+	p, err := f.st.UpdatePool(f.ctx, id, func(p *api.Pool) error {
 		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = api.I32(ded), api.I32(low)
 		return nil
 	})
@@ -409,5 +411,64 @@ func TestManagerRemovePool(t *testing.T) {
 	}
 	if len(f.instances()) != 0 || len(f.nodes("managed")) != 0 {
 		t.Fatalf("instances %v, nodes %v left", f.instances(), f.nodes("managed"))
+	}
+}
+
+// A pass ends a resize that is over (lifecycle.SettleAllocation): when the
+// counts reach the target, at once when the provider fails or nobody acts
+// on the target, and after the resize timeout otherwise.
+func TestManagerSettlesAllocation(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	now := t0
+	for _, tc := range []struct {
+		name     string
+		pool     string
+		fail     error
+		counts   int32         // current dedicated nodes before the second pass
+		after    time.Duration // clock at the second pass
+		want     api.AllocationState
+		wantCode string
+	}{
+		{"still short", "managed-a", nil, 1, time.Minute, api.AllocationResizing, ""},
+		{"reached", "managed-b", nil, 2, time.Minute, api.AllocationSteady, ""},
+		{"timed out", "managed-c", nil, 1, 15 * time.Minute, api.AllocationSteady, lifecycle.CodeAllocationTimedOut},
+		{"launch fails", "managed-d", errors.New("sbatch: no"), 0, time.Second, api.AllocationSteady, CodeAllocationFailed},
+		{"static pool", "byhand", nil, 0, time.Second, api.AllocationSteady, CodeNoNodeProvider},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 0)
+			f.m.Now = func() time.Time { return now }
+			f.prov.fail = tc.fail
+			now = t0
+			p := f.pool(tc.pool, 2, 0)
+			p, err := f.st.UpdatePool(f.ctx, p.ID, func(p *api.Pool) error {
+				p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(0), api.I32(0)
+				lifecycle.StartResize(p, now)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.reconcile(p, "")
+			if _, err := f.st.UpdatePool(f.ctx, p.ID, func(p *api.Pool) error { p.CurrentDedicatedNodes = api.I32(tc.counts); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			now = t0.Add(tc.after)
+			f.reconcile(p, "")
+			got, err := f.st.GetPool(f.ctx, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.AllocationState != tc.want {
+				t.Fatalf("allocationState %s, want %s", got.AllocationState, tc.want)
+			}
+			code := ""
+			for _, e := range got.ResizeErrors {
+				code = e.Code
+			}
+			if code != tc.wantCode {
+				t.Fatalf("resize errors %+v, want %q", got.ResizeErrors, tc.wantCode)
+			}
+		})
 	}
 }

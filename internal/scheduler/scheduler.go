@@ -258,7 +258,8 @@ func (s *Scheduler) RemoveNode(ctx context.Context, poolID, nodeID string) error
 	return s.syncPoolCounts(ctx, poolID)
 }
 
-// syncPoolCounts sets the pool's currentDedicatedNodes from its node list.
+// syncPoolCounts sets the pool's currentDedicatedNodes from its node list,
+// ending its resize when they reach its targets.
 // The list is read outside the pool's update, so nodes registering at once
 // could each write a count that misses the others (50 agents starting
 // together left a pool of 50 nodes at 45). Each caller therefore counts
@@ -292,10 +293,12 @@ func (s *Scheduler) syncPoolCountsOnce(ctx context.Context, poolID string) (bool
 		}
 	}
 	_, err = s.store.UpdatePool(ctx, poolID, func(p *api.Pool) error {
-		if p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == ded && p.CurrentLowPriorityNodes != nil && *p.CurrentLowPriorityNodes == low {
+		same := p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == ded && p.CurrentLowPriorityNodes != nil && *p.CurrentLowPriorityNodes == low
+		p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(ded), api.I32(low)
+		// A resize ends when the counts reach the targets.
+		if settled := lifecycle.SettleAllocation(p, s.now()); same && !settled {
 			return errNoChange
 		}
-		p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(ded), api.I32(low)
 		p.ETag = lifecycle.NextETag(p.ETag, s.now())
 		p.LastModified = api.T(s.now())
 		return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openbatch/openbatch/api"
 	"github.com/openbatch/openbatch/internal/autoscale"
+	"github.com/openbatch/openbatch/internal/lifecycle"
 	"github.com/openbatch/openbatch/internal/store"
 )
 
@@ -292,8 +293,15 @@ func (s *Service) autoScale(ctx context.Context, p *api.Pool) error {
 				Values: []api.NameValuePair{{Name: "Message", Value: msg}}}
 			return nil
 		}
+		changed := i32(q.TargetDedicatedNodes) != r.TargetDedicatedNodes || i32(q.TargetLowPriorityNodes) != r.TargetLowPriorityNodes
 		q.TargetDedicatedNodes, q.TargetLowPriorityNodes = api.I32(r.TargetDedicatedNodes), api.I32(r.TargetLowPriorityNodes)
-		q.ResizeErrors = nil
+		// A run that changes the targets starts a resize; one that keeps
+		// them leaves a resize underway (and its timeout) alone, and
+		// starts one only for a steady pool short of its targets.
+		if changed || (lifecycle.PoolSteady(q) && targetsDiffer(q)) {
+			q.ResizeErrors = nil
+			s.startResize(q)
+		}
 		return nil
 	})
 	if errors.Is(err, errAutoScaleChanged) {
@@ -412,4 +420,17 @@ func (s *Service) recordSample(ctx context.Context, p *api.Pool, now time.Time) 
 		}
 	}
 	return s.Store.AddAutoScaleSample(ctx, p.ID, store.AutoScaleSample{Time: now, Values: v}, now.Add(-s.AutoScale.history()))
+}
+
+// targetsDiffer reports whether a pool's targets differ from its current
+// node counts.
+func targetsDiffer(p *api.Pool) bool {
+	return i32(p.TargetDedicatedNodes) != i32(p.CurrentDedicatedNodes) || i32(p.TargetLowPriorityNodes) != i32(p.CurrentLowPriorityNodes)
+}
+
+func i32(v *int32) int32 {
+	if v == nil {
+		return 0
+	}
+	return *v
 }

@@ -134,8 +134,12 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 			}
 			return api.I32(max(v-by, 0))
 		}
+		if err := s.checkSteady(p); err != nil {
+			return err
+		}
 		p.TargetDedicatedNodes = lower(p.TargetDedicatedNodes, ded)
 		p.TargetLowPriorityNodes = lower(p.TargetLowPriorityNodes, low)
+		s.startResize(p)
 		return nil
 	})
 	if err != nil {

@@ -113,7 +113,12 @@ func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
 		p.TaskSchedulingPolicy = &api.TaskSchedulingPolicy{NodeFillType: api.FillSpread}
 	}
 	if p.ResizeTimeout == nil {
-		p.ResizeTimeout = api.D(15 * 60 * 1e9)
+		p.ResizeTimeout = api.D(lifecycle.DefaultResizeTimeout)
+	}
+	// A pool is made by resizing it from nothing (autoscale pools get
+	// their targets from their first evaluation).
+	if s.Provisioner != nil && (p.EnableAutoScale == nil || !*p.EnableAutoScale) && *p.TargetDedicatedNodes+*p.TargetLowPriorityNodes > 0 {
+		lifecycle.StartResize(p, now)
 	}
 	if p.EnableAutoScale == nil {
 		p.EnableAutoScale = api.B(false)
@@ -264,6 +269,9 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 		if p.EnableAutoScale != nil && *p.EnableAutoScale {
 			return errorf(api.CodeAutoScalingEnabled, "The pool has autoscaling enabled and cannot be resized manually: %s.", id)
 		}
+		if err := s.checkSteady(p); err != nil {
+			return err
+		}
 		if r.TargetDedicatedNodes != nil {
 			p.TargetDedicatedNodes = r.TargetDedicatedNodes
 		}
@@ -273,11 +281,13 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 		if r.ResizeTimeout != nil {
 			p.ResizeTimeout = r.ResizeTimeout
 		}
-		// A new resize replaces the errors of the last one, as in Azure.
-		p.ResizeErrors = nil
 		// One of the two targets may come from the stored pool; check the
 		// sum inside the update so nothing is written when it is too big.
-		return s.validateTargetNodes(id, p.TargetDedicatedNodes, p.TargetLowPriorityNodes)
+		if err := s.validateTargetNodes(id, p.TargetDedicatedNodes, p.TargetLowPriorityNodes); err != nil {
+			return err
+		}
+		s.startResize(p)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -286,15 +296,46 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 	return nil
 }
 
-// StopResizePool stops a resize; local resizes complete at once, so this
-// only returns the pool to steady.
+// StopResizePool stops a pool's resize, as Azure's stopresize: the pool
+// keeps the nodes it has now (its targets become its current counts) and
+// goes through stopping to steady; nodes still starting are ended by the
+// node work this starts. A pool that is not resizing is left as it is.
 func (s *Service) StopResizePool(ctx context.Context, id string, cond Conditions) error {
-	_, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
-		p.AllocationState = api.AllocationSteady
-		p.AllocationStateTransitionTime = api.T(s.Now())
+	p, err := s.updatePool(ctx, id, cond, func(p *api.Pool) error {
+		if !lifecycle.StopResize(p, s.Now()) {
+			return nil
+		}
+		if s.Provisioner == nil {
+			lifecycle.SettleAllocation(p, s.Now())
+		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	s.reconcileNodesNow(ctx, p, "")
+	return nil
+}
+
+// checkSteady refuses to change the nodes of a pool whose allocation is
+// not steady, as Azure does (409 PoolBeingResized).
+func (s *Service) checkSteady(p *api.Pool) error {
+	if lifecycle.PoolSteady(p) {
+		return nil
+	}
+	return errorf(api.CodePoolBeingResized, "The specified pool is being resized (allocationState %s): wait until its allocationState is steady, or stop the resize with stopresize: %s.", p.AllocationState, p.ID)
+}
+
+// startResize records that p's targets changed: the pool is resizing until
+// the node work (the Provisioner) brings its nodes to them. Without a
+// Provisioner nothing acts on the targets and the pool stays steady.
+func (s *Service) startResize(p *api.Pool) {
+	if s.Provisioner == nil {
+		p.ResizeErrors = nil // a new resize replaces the last one's errors
+		return
+	}
+	lifecycle.StartResize(p, s.Now())
+	lifecycle.SettleAllocation(p, s.Now())
 }
 
 // DeletePool deletes a pool and its nodes. The pool moves to deleting in

@@ -3,7 +3,6 @@ package service
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/openbatch/openbatch/api"
@@ -172,5 +171,3 @@ func validateDependsOn(property string, d *api.TaskDependencies, job *api.Job) e
 	}
 	return nil
 }
-
-func hasWildcard(s string) bool { return strings.ContainsAny(s, "*?[") }

@@ -220,8 +220,8 @@ func killAgent(node string) error {
 	return fmt.Errorf("no agent process of node %s", node)
 }
 
-// waitIdle waits until pool hpc-a has n idle nodes and Slurm runs n of its
-// jobs.
+// waitIdle waits until pool hpc-a has n idle nodes, Slurm runs n of its
+// jobs and the pool's allocation is steady.
 func waitIdle(ctx context.Context, t *testing.T, c *client.Client, sl *testenv.Slurm, n int) {
 	t.Helper()
 	waitCond(ctx, t, fmt.Sprintf("%d idle Slurm nodes", n), func() (bool, string) {
@@ -238,7 +238,14 @@ func waitIdle(ctx context.Context, t *testing.T, c *client.Client, sl *testenv.S
 			}
 		}
 		jobs := slurmJobs(ctx, t, sl)
-		return idle == n && len(nodes) == n && len(jobs) == n, fmt.Sprintf("nodes %v, slurm jobs %v", states, jobs)
+		// The resize is over (and another may start) once the pool is
+		// steady again, as in Azure.
+		p, err := c.GetPool(ctx, "hpc-a")
+		if err != nil {
+			return false, err.Error()
+		}
+		return idle == n && len(nodes) == n && len(jobs) == n && p.AllocationState == api.AllocationSteady,
+			fmt.Sprintf("nodes %v, slurm jobs %v, allocationState %s", states, jobs, p.AllocationState)
 	})
 	p, err := c.GetPool(ctx, "hpc-a")
 	if err != nil {
