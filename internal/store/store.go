@@ -191,10 +191,11 @@ type Store interface {
 	// ErrJobFull (both ErrNoCapacity) and writes nothing. Concurrent
 	// leases, from any server, are serialized on the node and, when
 	// maxParallel limits the job, on the job, so the limits hold however
-	// many nodes poll at once. A task another transaction holds at that
-	// moment is not waited for: LeaseTask returns ErrNotFound, and the
-	// caller tries another. fn sets the lease (epoch, node) as with
-	// UpdateTask.
+	// many nodes poll at once. Only a runnable task is leased (active, its
+	// dependencies met, on no node): any other, and one another
+	// transaction holds at that moment (not waited for), is ErrNotFound,
+	// and the caller tries another. fn sets the lease (epoch, node) as
+	// with UpdateTask.
 	LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*TaskRow) error) (*TaskRow, error)
 	DeleteTask(ctx context.Context, jobID, taskID string) error
 	// DeleteJobTasks removes every task of a job.

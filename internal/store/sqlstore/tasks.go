@@ -215,9 +215,17 @@ func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nod
 	}
 	// A task another transaction holds (most often another node's lease
 	// of the same queue head: every poll plans from the same queue) is
-	// skipped, not waited for: the lease reports it not found and the
-	// scheduler tries its next candidate.
+	// skipped, not waited for, and so is one that is no longer runnable
+	// (another node's lease committed first, which is how most leases
+	// fail): the lease reports it not found before it counts anything,
+	// and the scheduler tries its next candidate. (The condition is
+	// checked here rather than in the read's WHERE clause: with it there,
+	// PostgreSQL's generic plan scanned the job's runnable tasks instead
+	// of reading the one row by its key.)
 	return s.updateTaskLocked(ctx, jobID, taskID, s.d.SkipLocked, lock, func(tx *Tx, row *store.TaskRow) error {
+		if row.Task.State != api.TaskActive || row.Waiting || row.NodeID != "" {
+			return store.ErrNotFound
+		}
 		var used int32
 		// "node_id != ''" lets both databases use the partial index
 		// tasks_node; without it they scan every task.

@@ -402,7 +402,8 @@ func testPagingWhileInserting(t *testing.T, s store.Store) {
 }
 
 // LeaseTask refuses a lease over the node's slots or the job's
-// maxParallelTasks and writes nothing then.
+// maxParallelTasks and writes nothing then; a task that is not runnable
+// (leased already, waiting for its dependencies) is ErrNotFound.
 func testLeaseTaskLimits(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	seedJob(t, s, "j", "p", 0)
@@ -416,6 +417,10 @@ func testLeaseTaskLimits(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
+	waiting := &api.Task{ID: "after", State: api.TaskActive, DependsOn: &api.TaskDependencies{TaskIDs: []string{"t0"}}}
+	if _, err := s.CreateTasks(ctx, "k", []*api.Task{waiting}); err != nil {
+		t.Fatal(err)
+	}
 	take := func(r *store.TaskRow) error {
 		r.Task.State = api.TaskRunning
 		r.Epoch++
@@ -427,20 +432,23 @@ func testLeaseTaskLimits(t *testing.T, s store.Store) {
 		slots, maxPar int32
 		want          error
 	}{
-		{"j", "t0", 3, 2, nil},                // n1: 1 slot, j: 1
-		{"j", "t1", 3, 2, nil},                // n1: 3 slots, j: 2
-		{"k", "t0", 3, -1, store.ErrNodeFull}, // n1 has no slot left
-		{"j", "t2", 10, 2, store.ErrJobFull},  // j runs 2 of 2
-		{"k", "t0", 10, 1, nil},               // room again with more slots
-		{"k", "t2", 10, 1, store.ErrJobFull},  // k runs 1 of 1
-		{"k", "t2", 10, 0, nil},               // 0: no limit
+		{"j", "t0", 3, 2, nil},                   // n1: 1 slot, j: 1
+		{"j", "t1", 3, 2, nil},                   // n1: 3 slots, j: 2
+		{"k", "t0", 3, -1, store.ErrNodeFull},    // n1 has no slot left
+		{"j", "t2", 10, 2, store.ErrJobFull},     // j runs 2 of 2
+		{"k", "t0", 10, 1, nil},                  // room again with more slots
+		{"k", "t2", 10, 1, store.ErrJobFull},     // k runs 1 of 1
+		{"k", "t2", 10, 0, nil},                  // 0: no limit
+		{"j", "t0", 10, 0, store.ErrNotFound},    // leased already
+		{"k", "after", 10, 0, store.ErrNotFound}, // waiting
+		{"k", "nope", 10, 0, store.ErrNotFound},  // no such task
 	}
 	for i, st := range steps {
 		_, err := s.LeaseTask(ctx, st.job, st.task, "n1", st.slots, st.maxPar, take)
 		if !errors.Is(err, st.want) {
 			t.Fatalf("step %d: lease %s/%s: %v, want %v", i, st.job, st.task, err, st.want)
 		}
-		if st.want != nil {
+		if errors.Is(st.want, store.ErrNoCapacity) {
 			if r, _ := s.GetTask(ctx, st.job, st.task); r.NodeID != "" || r.Task.State != api.TaskActive {
 				t.Fatalf("step %d: a refused lease wrote %+v", i, r)
 			}
