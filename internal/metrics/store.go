@@ -350,6 +350,14 @@ func (s *instrumented) ListNodes(ctx context.Context, poolID string) ([]*store.N
 	return r0, err
 }
 
+// UpdatePoolNodes implements store.Store.
+func (s *instrumented) UpdatePoolNodes(ctx context.Context, poolID string, nodeIDs []string, nodeFn func(*store.Node) error, poolFn func(*api.Pool) error) (*api.Pool, error) {
+	start := time.Now()
+	r0, err := s.st.UpdatePoolNodes(ctx, poolID, nodeIDs, nodeFn, poolFn)
+	s.observe("UpdatePoolNodes", start, err)
+	return r0, err
+}
+
 // UpdateNode implements store.Store.
 func (s *instrumented) UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*store.Node) error) (*store.Node, error) {
 	start := time.Now()

@@ -135,6 +135,13 @@ func (m *Manager) ReconcileNodes(ctx context.Context, pool *api.Pool, opt string
 		in, running := byNode[id]
 		switch {
 		case n.Node.State == api.NodeLeavingPool:
+			// Drained with terminate: draining again ends any task the
+			// drain's request did not get to (it stopped short).
+			if n.DrainOption == "terminate" {
+				if err := m.Drainer.DrainNode(ctx, pool.ID, id, n.DrainOption); err != nil {
+					errs = append(errs, fmt.Errorf("drain node %s: %w", id, err))
+				}
+			}
 			// Drained: it leaves once it runs nothing.
 			done, err := m.leaveIfIdle(ctx, prov, pool.ID, id, in, running)
 			if err != nil {

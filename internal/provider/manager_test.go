@@ -472,3 +472,33 @@ func TestManagerSettlesAllocation(t *testing.T) {
 		})
 	}
 }
+
+// A node drained with terminate that still holds a task (its drain's
+// request stopped before the task ended) is drained again by each pass,
+// which ends the task; it leaves once it runs nothing.
+func TestManagerResumesTerminateDrains(t *testing.T) {
+	f := newFixture(t, 0)
+	p := f.pool("managed", 1, 0)
+	f.reconcile(p, "")
+	f.register("managed", api.NodeIdle)
+	id := f.prov.launched[0]
+	row := f.lease(id)
+	if _, err := f.st.UpdateNode(f.ctx, "managed", id, func(n *store.Node) error {
+		n.Node.State, n.DrainOption = api.NodeLeavingPool, "terminate"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.reconcile(f.pool("managed", 0, 0), "terminate")
+	if f.cl.drained[id] != "terminate" {
+		t.Fatalf("drains %v: the pass did not resume the terminate drain of %s", f.cl.drained, id)
+	}
+	if got := strings.Join(f.nodes("managed"), ","); got != id+":leavingpool" {
+		t.Fatalf("nodes %s: a node with a task left", got)
+	}
+	f.finish(row)
+	f.reconcile(f.pool("managed", 0, 0), "")
+	if got := f.nodes("managed"); len(got) != 0 {
+		t.Fatalf("nodes %v after its task ended", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
@@ -91,10 +92,15 @@ func (s *Service) setScheduling(ctx context.Context, poolID, nodeID string, st a
 }
 
 // RemoveNodes removes up to 100 named nodes from a pool and lowers its
-// target accordingly. Each node is drained (leavingpool): its running
-// tasks are requeued, terminated or left to finish as
-// nodeDeallocationOption says; it leaves the pool, its instance ended by
-// its provider, once it runs nothing.
+// target accordingly. In one transaction the pool's targets go down by
+// the named nodes of each kind (dedicated, low-priority) and the nodes are
+// drained (leavingpool, with the option recorded): a client that
+// disconnects midway leaves either nothing changed or the whole removal,
+// which the node work (the Provisioner's passes) finishes: each drained
+// node leaves once it runs nothing, its running tasks requeued,
+// terminated or left to finish as nodeDeallocationOption says, and its
+// instance is ended by its provider. A node already leaving is not counted
+// again.
 func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.NodeRemove) error {
 	if len(body.NodeList) == 0 {
 		return AsError(api.Missing("nodeList"))
@@ -109,24 +115,36 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 	if s.Provisioner == nil {
 		return errorf(api.CodeOperationInvalidForCurrentState, "This server cannot remove nodes.")
 	}
-	// Each removed node lowers the target of its kind: dedicated or
-	// low-priority.
-	var ded, low int32
-	for _, id := range body.NodeList {
-		n, err := s.Store.GetNode(ctx, poolID, id)
-		if err != nil {
-			if _, perr := s.Store.GetPool(ctx, poolID); perr != nil {
-				return mapStoreErr(perr, api.CodePoolNotFound, "pool", poolID)
+	ids := slices.Compact(slices.Sorted(slices.Values(body.NodeList)))
+	now := s.Now()
+	// The nodes as found, by ID: the transaction may run more than once
+	// (a retried deadlock), so what it learns is kept idempotently.
+	found := map[string]*api.ComputeNode{}
+	p, err := s.Store.UpdatePoolNodes(ctx, poolID, ids, func(n *store.Node) error {
+		before := *n.Node
+		found[n.Node.ID] = &before
+		if n.Node.State != api.NodeLeavingPool {
+			lifecycle.SetNodeState(n.Node, api.NodeLeavingPool, now)
+			n.DrainOption = opt
+		}
+		return nil
+	}, func(p *api.Pool) error {
+		if p.State == api.PoolDeleting {
+			return errorf(api.CodePoolBeingDeleted, "The specified pool has been marked for deletion and is being reclaimed: %s.", poolID)
+		}
+		if err := s.checkSteady(p); err != nil {
+			return err
+		}
+		var ded, low int32
+		for _, id := range ids {
+			switch n := found[id]; {
+			case n.State == api.NodeLeavingPool:
+			case n.IsDedicated:
+				ded++
+			default:
+				low++
 			}
-			return mapStoreErr(err, api.CodeNodeNotFound, "node", id)
 		}
-		if n.Node.IsDedicated {
-			ded++
-		} else {
-			low++
-		}
-	}
-	p, err := s.updatePool(ctx, poolID, Conditions{}, func(p *api.Pool) error {
 		lower := func(t *int32, by int32) *int32 {
 			v := int32(0)
 			if t != nil {
@@ -134,25 +152,43 @@ func (s *Service) RemoveNodes(ctx context.Context, poolID string, body *api.Node
 			}
 			return api.I32(max(v-by, 0))
 		}
-		if err := s.checkSteady(p); err != nil {
-			return err
-		}
 		p.TargetDedicatedNodes = lower(p.TargetDedicatedNodes, ded)
 		p.TargetLowPriorityNodes = lower(p.TargetLowPriorityNodes, low)
 		s.startResize(p)
+		p.ETag = lifecycle.NextETag(p.ETag, now)
+		p.LastModified = api.T(now)
 		return nil
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		if _, perr := s.Store.GetPool(ctx, poolID); perr != nil {
+			return mapStoreErr(perr, api.CodePoolNotFound, "pool", poolID)
+		}
+		for _, id := range ids {
+			if _, nerr := s.Store.GetNode(ctx, poolID, id); nerr != nil {
+				return mapStoreErr(nerr, api.CodeNodeNotFound, "node", id)
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
-	for _, id := range body.NodeList {
-		if err := s.DrainNode(ctx, poolID, id, opt); err != nil {
-			return err
+	if opt == "terminate" {
+		for _, id := range ids {
+			if found[id].State != api.NodeLeavingPool {
+				if err := s.endNodeTasks(ctx, id, false, nodeRemovedReason); err != nil {
+					s.Log.Warn("terminate the tasks of a removed node: left to the node work", "node", id, "err", err)
+				}
+			}
 		}
 	}
+	s.kick(ctx)
 	s.reconcileNodesNow(ctx, p, opt)
 	return nil
 }
+
+// nodeRemovedReason is the failure message of a task terminated because
+// its node was removed (nodeDeallocationOption terminate).
+const nodeRemovedReason = "Task was ended because its node was removed from the pool"
 
 // DrainNode moves a node to leavingpool: it takes no new task, and what
 // becomes of its running tasks opt says. requeue (or ""): the node keeps
@@ -173,7 +209,7 @@ func (s *Service) DrainNode(ctx context.Context, poolID, nodeID, opt string) err
 		return err
 	}
 	now := s.Now()
-	_, err = s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
+	n, err := s.Store.UpdateNode(ctx, poolID, nodeID, func(n *store.Node) error {
 		if n.Node.State == api.NodeLeavingPool {
 			return errAlreadyLeaving
 		}
@@ -181,14 +217,23 @@ func (s *Service) DrainNode(ctx context.Context, poolID, nodeID, opt string) err
 		n.DrainOption = opt
 		return nil
 	})
-	if errors.Is(err, errAlreadyLeaving) || errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errAlreadyLeaving) {
+		// Draining again finishes what a drain with terminate began: its
+		// tasks end (the node work calls this for such nodes, so a drain
+		// whose request stopped short still ends them).
+		if n, err = s.Store.GetNode(ctx, poolID, nodeID); err == nil && n.DrainOption == "terminate" {
+			return s.endNodeTasks(ctx, nodeID, false, nodeRemovedReason)
+		}
+		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("drain node %s: %w", nodeID, err)
 	}
-	if opt == "terminate" {
-		if err := s.endNodeTasks(ctx, nodeID, false, "Task was ended because its node was removed from the pool"); err != nil {
+	if n.DrainOption == "terminate" {
+		if err := s.endNodeTasks(ctx, nodeID, false, nodeRemovedReason); err != nil {
 			return err
 		}
 	}

@@ -269,9 +269,6 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 		if p.EnableAutoScale != nil && *p.EnableAutoScale {
 			return errorf(api.CodeAutoScalingEnabled, "The pool has autoscaling enabled and cannot be resized manually: %s.", id)
 		}
-		if err := s.checkSteady(p); err != nil {
-			return err
-		}
 		if r.TargetDedicatedNodes != nil {
 			p.TargetDedicatedNodes = r.TargetDedicatedNodes
 		}
@@ -284,6 +281,11 @@ func (s *Service) ResizePool(ctx context.Context, id string, r *api.PoolResize, 
 		// One of the two targets may come from the stored pool; check the
 		// sum inside the update so nothing is written when it is too big.
 		if err := s.validateTargetNodes(id, p.TargetDedicatedNodes, p.TargetLowPriorityNodes); err != nil {
+			return err
+		}
+		// A request that is wrong in itself is told so (400) before it
+		// is told to wait (409).
+		if err := s.checkSteady(p); err != nil {
 			return err
 		}
 		s.startResize(p)

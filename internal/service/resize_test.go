@@ -32,7 +32,7 @@ func TestResizeAllocationState(t *testing.T) {
 
 	code := func(err error) string {
 		var se *service.Error
-		if errors.As(err, &se) {
+		if errors.As(service.AsError(err), &se) {
 			return se.Code
 		}
 		return ""
@@ -64,6 +64,13 @@ func TestResizeAllocationState(t *testing.T) {
 	err := svc.ResizePool(ctx, "grow", &api.PoolResize{TargetDedicatedNodes: api.I32(5)}, service.Conditions{})
 	if code(err) != api.CodePoolBeingResized {
 		t.Fatalf("resize while resizing: %v", err)
+	}
+	// A resize that is wrong in itself is told so (400) before it is told
+	// to wait (409): the stored dedicated target plus this low-priority
+	// one is over the limit.
+	err = svc.ResizePool(ctx, "grow", &api.PoolResize{TargetLowPriorityNodes: api.I32(api.MaxPoolTargetNodes - 1)}, service.Conditions{})
+	if code(err) != api.CodeInvalidPropertyValue {
+		t.Fatalf("an invalid resize while resizing: %v", err)
 	}
 	if err := svc.Store.PutNode(ctx, &store.Node{PoolID: "grow", Node: &api.ComputeNode{ID: "n1", State: api.NodeIdle, IsDedicated: true}}); err != nil {
 		t.Fatal(err)

@@ -237,6 +237,12 @@ type Store interface {
 	GetNode(ctx context.Context, poolID, nodeID string) (*Node, error)
 	ListNodes(ctx context.Context, poolID string) ([]*Node, error)
 	UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*Node) error) (*Node, error)
+	// UpdatePoolNodes runs, in one transaction, nodeFn on each of the
+	// pool's nodes nodeIDs (in that order) and then poolFn on the pool,
+	// and writes back all of them: a pool's target and the nodes drained
+	// to meet it change together or not at all. A missing pool or node is
+	// ErrNotFound; an error of either function writes nothing.
+	UpdatePoolNodes(ctx context.Context, poolID string, nodeIDs []string, nodeFn func(*Node) error, poolFn func(*api.Pool) error) (*api.Pool, error)
 	DeleteNode(ctx context.Context, poolID, nodeID string) error
 
 	// AddAutoScaleSample records a sample of a pool's sampled autoscale

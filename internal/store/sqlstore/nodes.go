@@ -70,6 +70,63 @@ func (s *Store) UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*
 		})
 }
 
+// UpdatePoolNodes implements store.Store. Where rows are locked
+// (PostgreSQL) the pool is locked first, then its nodes in the order
+// given, as DeletePool deletes them.
+func (s *Store) UpdatePoolNodes(ctx context.Context, poolID string, nodeIDs []string, nodeFn func(*store.Node) error, poolFn func(*api.Pool) error) (*api.Pool, error) {
+	var p *api.Pool
+	err := s.tx(ctx, func(tx *Tx) error {
+		p = new(api.Pool)
+		if err := readJSON(tx, `SELECT body FROM pools WHERE id_lower=?`+s.d.ForUpdate, p, lower(poolID)); err != nil {
+			return err
+		}
+		for _, id := range nodeIDs {
+			n := new(store.Node)
+			if err := readJSON(tx, `SELECT body FROM nodes WHERE pool_lower=? AND id=?`+s.d.ForUpdate, n, lower(poolID), id); err != nil {
+				return err
+			}
+			if err := nodeFn(n); err != nil {
+				return err
+			}
+			body, err := json.Marshal(n)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE nodes SET body=? WHERE pool_lower=? AND id=?`, body, lower(poolID), id); err != nil {
+				return err
+			}
+		}
+		if err := poolFn(p); err != nil {
+			return err
+		}
+		body, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		args := append([]any{body}, poolFilter.values(p)...)
+		_, err = tx.Exec(`UPDATE pools SET body=?`+poolFilter.written(true)+` WHERE id_lower=?`, append(args, lower(poolID))...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// readJSON decodes into v the one JSON body query returns; no row is
+// store.ErrNotFound.
+func readJSON(tx *Tx, query string, v any, args ...any) error {
+	var body []byte
+	err := tx.QueryRow(query, args...).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(body, v)
+}
+
 // DeleteNode removes a node.
 func (s *Store) DeleteNode(ctx context.Context, poolID, nodeID string) error {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM nodes WHERE pool_lower=? AND id=?`, lower(poolID), nodeID)

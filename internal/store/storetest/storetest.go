@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"JobTaskCount", testJobTaskCount},
 		{"FiltersMatchEvaluator", testFiltersMatchEvaluator},
 		{"AutoScaleSamples", testAutoScaleSamples},
+		{"UpdatePoolNodesIsAtomic", testUpdatePoolNodesIsAtomic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -581,4 +583,68 @@ func testAutoScaleSamples(t *testing.T, s store.Store) {
 	if got, _ := s.AutoScaleSamples(ctx, "p", time.Time{}); len(got) != 0 {
 		t.Fatalf("a deleted pool keeps %d samples", len(got))
 	}
+}
+
+// UpdatePoolNodes changes a pool and its named nodes together, or nothing:
+// a missing node or an error of either function writes none of them.
+func testUpdatePoolNodesIsAtomic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.CreatePool(ctx, &api.Pool{ID: "p", TargetDedicatedNodes: api.I32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		if err := s.PutNode(ctx, &store.Node{PoolID: "p", Node: &api.ComputeNode{ID: id, State: api.NodeIdle, IsDedicated: true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain := func(n *store.Node) error { n.Node.State = api.NodeLeavingPool; n.DrainOption = "requeue"; return nil }
+	lower := func(p *api.Pool) error { *p.TargetDedicatedNodes--; return nil }
+	check := func(step string, target int32, leaving ...string) {
+		t.Helper()
+		p, err := s.GetPool(ctx, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *p.TargetDedicatedNodes != target {
+			t.Fatalf("%s: target %d, want %d", step, *p.TargetDedicatedNodes, target)
+		}
+		for _, id := range []string{"n1", "n2", "n3"} {
+			n, err := s.GetNode(ctx, "p", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := slices.Contains(leaving, id); (n.Node.State == api.NodeLeavingPool) != want || (n.DrainOption == "requeue") != want {
+				t.Fatalf("%s: node %s is %s (%q), want leaving %v", step, id, n.Node.State, n.DrainOption, want)
+			}
+		}
+	}
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name   string
+		pool   string
+		nodes  []string
+		nodeFn func(*store.Node) error
+		poolFn func(*api.Pool) error
+		want   error
+	}{
+		{"missing node", "p", []string{"n1", "nope"}, drain, lower, store.ErrNotFound},
+		{"missing pool", "q", []string{"n1"}, drain, lower, store.ErrNotFound},
+		{"node function fails", "p", []string{"n1", "n2"}, func(n *store.Node) error {
+			if n.Node.ID == "n2" {
+				return boom
+			}
+			return drain(n)
+		}, lower, boom},
+		{"pool function fails", "p", []string{"n1"}, drain, func(*api.Pool) error { return boom }, boom},
+	} {
+		if _, err := s.UpdatePoolNodes(ctx, tc.pool, tc.nodes, tc.nodeFn, tc.poolFn); !errors.Is(err, tc.want) {
+			t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		check(tc.name, 3)
+	}
+	p, err := s.UpdatePoolNodes(ctx, "P", []string{"n1", "n3"}, drain, func(p *api.Pool) error { *p.TargetDedicatedNodes -= 2; return nil })
+	if err != nil || *p.TargetDedicatedNodes != 1 {
+		t.Fatalf("update: %v, %+v", err, p)
+	}
+	check("update", 1, "n1", "n3")
 }
