@@ -377,39 +377,37 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		jobs[strings.ToLower(known.ID)] = &jobState{job: known}
 	}
 	var out []nodeproto.Assignment
-	for _, c := range candidates {
+	// try leases c if this node should take it; done ends the plan.
+	try := func(c store.Candidate) (done bool, err error) {
 		if free <= 0 {
-			break
+			return true, nil
 		}
 		if spread && loads[node.Node.ID] >= fair {
-			break // this node has its share: leave the rest to the others
+			return true, nil // this node has its share: leave the rest to the others
 		}
 		need := c.Slots
 		if need > poolSlots || int(need) > free {
-			continue
+			return false, nil
 		}
 		js, err := s.jobState(ctx, jobs, c.JobID)
 		if err != nil || js == nil {
-			continue
+			return false, nil
 		}
 		if js.job.MaxParallelTasks != nil && *js.job.MaxParallelTasks > 0 && js.running >= *js.job.MaxParallelTasks {
-			continue
+			return false, nil
 		}
 		a, ok, err := s.lease(ctx, c, js.job, node, poolSlots)
 		// The transaction saw more leases than this plan did (another node
 		// or server took some): the store's count is the truth.
 		if errors.Is(err, store.ErrNodeFull) {
-			break
+			return true, nil
 		}
 		if errors.Is(err, store.ErrJobFull) {
 			js.running = *js.job.MaxParallelTasks
-			continue
+			return false, nil
 		}
-		if err != nil {
-			return out, err
-		}
-		if !ok {
-			continue
+		if err != nil || !ok {
+			return err != nil, err
 		}
 		js.running++
 		free -= int(need)
@@ -417,8 +415,53 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 			loads[node.Node.ID] += need
 		}
 		out = append(out, a)
+		return false, nil
+	}
+	// Every poll plans from the same queue head, so concurrent polls would
+	// all try the same first tasks and all but one fail (3.6 attempts per
+	// lease with 8 slots polling; see BENCHMARKS.md). A task another poll
+	// of this process is leasing right now is put off to the end of the
+	// plan instead, and tried then only if this node still has room (that
+	// lease may have failed).
+	var later []store.Candidate
+	for _, c := range candidates {
+		if !s.startLeasing(c) {
+			later = append(later, c)
+			continue
+		}
+		done, err := try(c)
+		s.endLeasing(c)
+		if err != nil {
+			return out, err
+		}
+		if done {
+			return out, nil
+		}
+	}
+	for _, c := range later {
+		if done, err := try(c); err != nil || done {
+			return out, err
+		}
 	}
 	return out, nil
+}
+
+// startLeasing records that this process is leasing c, unless another of
+// its polls is: then it returns false.
+func (s *Scheduler) startLeasing(c store.Candidate) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, busy := s.leasing[c]; busy {
+		return false
+	}
+	s.leasing[c] = struct{}{}
+	return true
+}
+
+func (s *Scheduler) endLeasing(c store.Candidate) {
+	s.mu.Lock()
+	delete(s.leasing, c)
+	s.mu.Unlock()
 }
 
 type jobState struct {

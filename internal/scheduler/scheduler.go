@@ -75,6 +75,10 @@ type Scheduler struct {
 	// releaseCheck is when each node's pending release tasks were last
 	// looked up.
 	releaseCheck map[string]time.Time
+	// leasing holds the tasks this process is leasing at this moment (see
+	// assign): a hint that keeps its concurrent polls from all trying the
+	// queue head, never the truth, which is the lease's transaction.
+	leasing map[store.Candidate]struct{}
 }
 
 var _ nodeproto.Coordinator = (*Scheduler)(nil)
@@ -96,7 +100,7 @@ func New(svc *service.Service, cfg Config) *Scheduler {
 	if limit := cfg.HeartbeatTimeout / 3; cfg.HeartbeatInterval > limit {
 		cfg.HeartbeatInterval = limit
 	}
-	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, id: newHolderID(), wake: make(chan struct{}), notify: make(chan struct{}, 1), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}, pools: map[string]cachedPool{}, releaseCheck: map[string]time.Time{}}
+	s := &Scheduler{store: svc.Store, svc: svc, log: svc.Log, cfg: cfg, id: newHolderID(), wake: make(chan struct{}), notify: make(chan struct{}, 1), seen: map[string]time.Time{}, nodes: map[string]cachedNode{}, pools: map[string]cachedPool{}, releaseCheck: map[string]time.Time{}, leasing: map[store.Candidate]struct{}{}}
 	return s
 }
 
