@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -405,4 +406,49 @@ func schedulerWithJob(t *testing.T, slots int32, ids ...string) (*sqlite.Store, 
 		}
 	}
 	return st, svc, s
+}
+
+// A task another poll of this server is leasing at that moment is put off
+// to the end of the plan: the poll takes the next one instead; and when
+// it has room left after the others, it still tries the one it put off
+// (that lease may have failed), so no task waits on a hint.
+func TestLeasingPutsOffTasksBeingLeased(t *testing.T) {
+	ctx := context.Background()
+	_, _, s := schedulerWithJob(t, 2, "t1", "t2")
+	cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := store.Candidate{JobID: "j", TaskID: "t1", Slots: 1}
+	if !s.startLeasing(t1) || s.startLeasing(t1) {
+		t.Fatal("startLeasing does not record a lease under way")
+	}
+	ids := func(w *nodeproto.Work) []string {
+		var out []string
+		for _, a := range w.Assignments {
+			out = append(out, a.Task.ID)
+		}
+		return out
+	}
+	work, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, FreeSlots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(work); !slices.Equal(got, []string{"t2"}) {
+		t.Fatalf("with t1 being leased elsewhere, one slot got %v, want [t2]", got)
+	}
+	// The other "lease" of t1 never happens: a poll with room left after
+	// the rest of its plan takes t1 all the same.
+	work, err = s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, FreeSlots: 1,
+		Running: []nodeproto.Lease{work.Assignments[0].Lease}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(work); !slices.Equal(got, []string{"t1"}) {
+		t.Fatalf("t1 put off and nothing else to run: got %v, want [t1]", got)
+	}
+	s.endLeasing(t1)
+	if !s.startLeasing(t1) {
+		t.Fatal("endLeasing did not clear the lease under way")
+	}
 }
