@@ -64,10 +64,13 @@ func (s *Store) ListNodes(ctx context.Context, poolID string) ([]*store.Node, er
 // UpdateNode runs fn on a node in a transaction.
 func (s *Store) UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*store.Node) error) (*store.Node, error) {
 	return updateJSON(s, ctx, `SELECT body FROM nodes WHERE pool_lower=? AND id=?`, []any{lower(poolID), nodeID}, fn,
-		func(tx *Tx, _ *store.Node, body []byte) error {
-			_, err := tx.Exec(`UPDATE nodes SET body=? WHERE pool_lower=? AND id=?`, body, lower(poolID), nodeID)
-			return err
-		})
+		func(tx *Tx, _ *store.Node, body []byte) error { return writeNode(tx, poolID, nodeID, body) })
+}
+
+// writeNode writes a node's encoded body back.
+func writeNode(tx *Tx, poolID, nodeID string, body []byte) error {
+	_, err := tx.Exec(`UPDATE nodes SET body=? WHERE pool_lower=? AND id=?`, body, lower(poolID), nodeID)
+	return err
 }
 
 // UpdatePoolNodes implements store.Store. Where rows are locked
@@ -89,10 +92,10 @@ func (s *Store) UpdatePoolNodes(ctx context.Context, poolID string, nodeIDs []st
 				return err
 			}
 			body, err := json.Marshal(n)
-			if err != nil {
-				return err
+			if err == nil {
+				err = writeNode(tx, poolID, id, body)
 			}
-			if _, err := tx.Exec(`UPDATE nodes SET body=? WHERE pool_lower=? AND id=?`, body, lower(poolID), id); err != nil {
+			if err != nil {
 				return err
 			}
 		}
@@ -103,9 +106,7 @@ func (s *Store) UpdatePoolNodes(ctx context.Context, poolID string, nodeIDs []st
 		if err != nil {
 			return err
 		}
-		args := append([]any{body}, poolFilter.values(p)...)
-		_, err = tx.Exec(`UPDATE pools SET body=?`+poolFilter.written(true)+` WHERE id_lower=?`, append(args, lower(poolID))...)
-		return err
+		return writePool(tx, poolID, p, body)
 	})
 	if err != nil {
 		return nil, err

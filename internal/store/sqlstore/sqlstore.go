@@ -312,11 +312,14 @@ func (s *Store) ListPools(ctx context.Context, pg store.Page) ([]*api.Pool, stri
 // UpdatePool runs fn on a pool in a transaction.
 func (s *Store) UpdatePool(ctx context.Context, id string, fn func(*api.Pool) error) (*api.Pool, error) {
 	return updateJSON(s, ctx, `SELECT body FROM pools WHERE id_lower=?`, []any{lower(id)}, fn,
-		func(tx *Tx, p *api.Pool, body []byte) error {
-			args := append([]any{body}, poolFilter.values(p)...)
-			_, err := tx.Exec(`UPDATE pools SET body=?`+poolFilter.written(true)+` WHERE id_lower=?`, append(args, lower(id))...)
-			return err
-		})
+		func(tx *Tx, p *api.Pool, body []byte) error { return writePool(tx, id, p, body) })
+}
+
+// writePool writes a pool's encoded body and its filter columns back.
+func writePool(tx *Tx, id string, p *api.Pool, body []byte) error {
+	args := append([]any{body}, poolFilter.values(p)...)
+	_, err := tx.Exec(`UPDATE pools SET body=?`+poolFilter.written(true)+` WHERE id_lower=?`, append(args, lower(id))...)
+	return err
 }
 
 // DeletePool removes a pool, its nodes and its autoscale samples.
