@@ -1,9 +1,11 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,7 +51,7 @@ func (s *Scheduler) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*node
 		if st.FreeSlots > 0 && schedulable(node.Node) {
 			// Leases taken before an error are the node's: hand them
 			// out rather than leave them to be requeued.
-			if work.Assignments, err = s.assign(ctx, node, st, nil); err != nil {
+			if work.Assignments, _, err = s.assign(ctx, node, st, nil); err != nil {
 				if len(work.Assignments) == 0 {
 					return nil, err
 				}
@@ -332,26 +334,25 @@ func (s *Scheduler) requeued(ctx context.Context, cancel []nodeproto.Lease) ([]n
 //
 // known, if set, is a job the caller has just read (a report's): the
 // plan uses it rather than reading it again, unless it limits its running
-// tasks (their count is read with it).
-func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.NodeStatus, known *api.Job) ([]nodeproto.Assignment, error) {
+// tasks (their count is read with it). deferred reports that the pool
+// packs and work this node could have taken was left to fuller nodes.
+func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.NodeStatus, known *api.Job) (out []nodeproto.Assignment, deferred bool, err error) {
 	pool, err := s.cachedPool(ctx, st.PoolID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+			return nil, false, nil
 		}
-		return nil, err
+		return nil, false, err
 	}
 	free := st.FreeSlots
 	spread := pool.TaskSchedulingPolicy == nil || pool.TaskSchedulingPolicy.NodeFillType != api.FillPack
-	var loads map[string]int32
-	if spread {
-		if loads, err = s.peerLoads(ctx, node); err != nil {
-			return nil, err
-		}
+	loads, err := s.peerLoads(ctx, node)
+	if err != nil {
+		return nil, false, err
 	}
 	candidates, err := s.store.RunnableTasks(ctx, st.PoolID, free+8)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Spread: a node takes tasks up to its fair share of the work in sight
 	// (slots in use on the pool's live nodes plus the candidates), so that
@@ -372,11 +373,21 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 	if pool.TaskSlotsPerNode != nil {
 		poolSlots = *pool.TaskSlotsPerNode
 	}
+	// Pack: the work in sight goes to the fullest live nodes with room
+	// first (ties by node ID), so that nodes polling at once do not split
+	// it: this node takes only what those before it cannot hold.
+	packShare := int32(-1) // < 0: no limit (spread)
+	if !spread {
+		packShare = packShareOf(node.Node.ID, loads, candidates, poolSlots)
+		if packShare == 0 {
+			return nil, len(candidates) > 0, nil
+		}
+	}
 	jobs := map[string]*jobState{}
 	if known != nil && known.State == api.JobActive && (known.MaxParallelTasks == nil || *known.MaxParallelTasks <= 0) {
 		jobs[strings.ToLower(known.ID)] = &jobState{job: known}
 	}
-	var out []nodeproto.Assignment
+	taken := int32(0) // slots this plan leased
 	// try leases c if this node should take it; done ends the plan.
 	try := func(c store.Candidate) (done bool, err error) {
 		if free <= 0 {
@@ -384,6 +395,10 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		}
 		if spread && loads[node.Node.ID] >= fair {
 			return true, nil // this node has its share: leave the rest to the others
+		}
+		if packShare >= 0 && taken >= packShare {
+			deferred = true
+			return true, nil // the rest fits on fuller nodes
 		}
 		need := c.Slots
 		if need > poolSlots || int(need) > free {
@@ -411,39 +426,83 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		}
 		js.running++
 		free -= int(need)
-		if loads != nil {
-			loads[node.Node.ID] += need
-		}
+		taken += need
+		loads[node.Node.ID] += need
 		out = append(out, a)
 		return false, nil
 	}
 	// Every poll plans from the same queue head, so concurrent polls would
 	// all try the same first tasks and all but one fail (3.6 attempts per
-	// lease with 8 slots polling; see BENCHMARKS.md). A task another poll
-	// of this process is leasing right now is put off to the end of the
-	// plan instead, and tried then only if this node still has room (that
-	// lease may have failed).
+	// lease with 8 slots polling; see BENCHMARKS.md). Spreading, a task
+	// another poll of this process is leasing right now is put off to the
+	// end of the plan instead, and tried then only if this node still has
+	// room (that lease may have failed). Packing, it is not: a node that
+	// skipped ahead of the one filling up would take work pack leaves to
+	// that node.
 	var later []store.Candidate
 	for _, c := range candidates {
-		if !s.startLeasing(c) {
+		if spread && !s.startLeasing(c) {
 			later = append(later, c)
 			continue
 		}
 		done, err := try(c)
-		s.endLeasing(c)
-		if err != nil {
-			return out, err
+		if spread {
+			s.endLeasing(c)
 		}
-		if done {
-			return out, nil
+		if err != nil || done {
+			return out, deferred, err
 		}
 	}
 	for _, c := range later {
 		if done, err := try(c); err != nil || done {
-			return out, err
+			return out, deferred, err
 		}
 	}
-	return out, nil
+	return out, deferred, nil
+}
+
+// packShareOf is how many of the candidates' slots node self takes under
+// pack: those of the candidates the live nodes ranked before it (more
+// loaded, or as loaded with a smaller ID) cannot hold, filling each in
+// turn first-fit in queue order. loads holds the used slots of the pool's
+// live nodes, self included.
+func packShareOf(self string, loads map[string]int32, candidates []store.Candidate, poolSlots int32) int32 {
+	mine := loads[self]
+	type peer struct {
+		id   string
+		used int32
+	}
+	var before []peer
+	for id, used := range loads {
+		if id != self && used < poolSlots && (used > mine || (used == mine && id < self)) {
+			before = append(before, peer{id, used})
+		}
+	}
+	slices.SortFunc(before, func(a, b peer) int {
+		if a.used != b.used {
+			return cmp.Compare(b.used, a.used)
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	left := make([]int32, 0, len(candidates))
+	for _, c := range candidates {
+		left = append(left, c.Slots)
+	}
+	for _, p := range before {
+		room := poolSlots - p.used
+		left = slices.DeleteFunc(left, func(need int32) bool {
+			if need <= room {
+				room -= need
+				return true
+			}
+			return false
+		})
+	}
+	share := int32(0)
+	for _, need := range left {
+		share += need
+	}
+	return share
 }
 
 // startLeasing records that this process is leasing c, unless another of

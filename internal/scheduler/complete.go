@@ -80,9 +80,14 @@ func (s *Scheduler) nextWork(ctx context.Context, rep nodeproto.Report, job *api
 	if removedByAgent(node) || !schedulable(node.Node) {
 		return nil
 	}
-	out, err := s.assign(ctx, node, nodeproto.NodeStatus{PoolID: rep.PoolID, NodeID: rep.NodeID, FreeSlots: rep.Next}, job)
+	out, deferred, err := s.assign(ctx, node, nodeproto.NodeStatus{PoolID: rep.PoolID, NodeID: rep.NodeID, FreeSlots: rep.Next}, job)
 	if err != nil {
 		s.log.Warn("next work for a reporting node", "node", rep.NodeID, "leased", len(out), "err", err)
+	}
+	if deferred {
+		// Pack left work to fuller nodes: wake their polls, which a plain
+		// completion does not.
+		s.Kick()
 	}
 	return out
 }

@@ -452,3 +452,37 @@ func TestLeasingPutsOffTasksBeingLeased(t *testing.T) {
 		t.Fatal("endLeasing did not clear the lease under way")
 	}
 }
+
+// Under pack, a node takes what the live nodes ranked before it (fuller,
+// or as full with a smaller ID) cannot hold, first-fit in queue order.
+func TestPackShare(t *testing.T) {
+	cand := func(slots ...int32) []store.Candidate {
+		var out []store.Candidate
+		for i, s := range slots {
+			out = append(out, store.Candidate{JobID: "j", TaskID: fmt.Sprint(i), Slots: s})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		self  string
+		loads map[string]int32
+		cands []store.Candidate
+		want  int32
+	}{
+		{"alone", "b", map[string]int32{"b": 0}, cand(2, 2), 4},
+		{"an idle peer with a smaller ID takes it all", "b", map[string]int32{"a": 0, "b": 0}, cand(2, 2), 0},
+		{"the peer with the smaller ID is the one that takes", "a", map[string]int32{"a": 0, "b": 0}, cand(2, 2), 4},
+		{"a fuller peer first", "a", map[string]int32{"a": 0, "b": 2}, cand(2, 2), 2},
+		{"a full peer holds nothing", "b", map[string]int32{"a": 4, "b": 0}, cand(1), 1},
+		{"less loaded peers come after", "b", map[string]int32{"a": 0, "b": 1}, cand(1, 1), 2},
+		{"what fits nowhere before is mine", "b", map[string]int32{"a": 3, "b": 0}, cand(2), 2},
+		{"peers' spare slots do not add up for a big task", "c", map[string]int32{"a": 3, "b": 3, "c": 0}, cand(2), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := packShareOf(tc.self, tc.loads, tc.cands, 4); got != tc.want {
+				t.Fatalf("share %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
