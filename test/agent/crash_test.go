@@ -118,7 +118,15 @@ func TestCrashDuringUploadRunsOnce(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(rand.IntN(sizeMiB*15+1)) * time.Millisecond)
+		if trial%4 >= 2 {
+			// Half the trials kill as soon as the upload has staged a
+			// block, so that some kill lands mid-upload however fast or
+			// loaded the machine (a random delay alone missed the upload
+			// in all 10 trials of a loaded run).
+			waitStaged(ctx, t, cc.NewBlockBlobClient(id+"/out.bin"))
+		} else {
+			time.Sleep(time.Duration(rand.IntN(sizeMiB*15+1)) * time.Millisecond)
+		}
 		agent.kill(t)
 		bl, err := cc.NewBlockBlobClient(id+"/out.bin").GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
 		staged := err == nil && len(bl.UncommittedBlocks) > 0 && len(bl.CommittedBlocks) == 0
@@ -263,4 +271,16 @@ func TestCrashResumeTooLate(t *testing.T) {
 		t.Fatalf("blob: %d bytes, Content-MD5 %x; file MD5 %x", len(got), props.ContentMD5, want)
 	}
 	waitNoRecords(t, runs)
+}
+
+// waitStaged waits until blob has uncommitted blocks (an upload under way)
+// or committed ones (the upload is over), for at most 30 s.
+func waitStaged(ctx context.Context, t *testing.T, blob *blockblob.Client) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		bl, err := blob.GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
+		if err == nil && (len(bl.UncommittedBlocks) > 0 || len(bl.CommittedBlocks) > 0) {
+			return
+		}
+	}
 }
