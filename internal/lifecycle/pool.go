@@ -60,9 +60,7 @@ func SettleAllocation(p *api.Pool, now time.Time) bool {
 	switch p.AllocationState {
 	case api.AllocationStopping:
 	case api.AllocationResizing:
-		reached := count(p.CurrentDedicatedNodes) == count(p.TargetDedicatedNodes) &&
-			count(p.CurrentLowPriorityNodes) == count(p.TargetLowPriorityNodes)
-		if !reached && len(p.ResizeErrors) == 0 {
+		if !TargetsReached(p) && len(p.ResizeErrors) == 0 {
 			timeout := DefaultResizeTimeout
 			if p.ResizeTimeout != nil && p.ResizeTimeout.Std() > 0 {
 				timeout = p.ResizeTimeout.Std()
@@ -82,6 +80,13 @@ func SettleAllocation(p *api.Pool, now time.Time) bool {
 	}
 	setAllocation(p, api.AllocationSteady, now)
 	return true
+}
+
+// TargetsReached reports whether a pool's current node counts equal its
+// targets.
+func TargetsReached(p *api.Pool) bool {
+	return count(p.CurrentDedicatedNodes) == count(p.TargetDedicatedNodes) &&
+		count(p.CurrentLowPriorityNodes) == count(p.TargetLowPriorityNodes)
 }
 
 func setAllocation(p *api.Pool, to api.AllocationState, now time.Time) {

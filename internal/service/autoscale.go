@@ -298,8 +298,7 @@ func (s *Service) autoScale(ctx context.Context, p *api.Pool) error {
 		// A run that changes the targets starts a resize; one that keeps
 		// them leaves a resize underway (and its timeout) alone, and
 		// starts one only for a steady pool short of its targets.
-		if changed || (lifecycle.PoolSteady(q) && targetsDiffer(q)) {
-			q.ResizeErrors = nil
+		if changed || (lifecycle.PoolSteady(q) && !lifecycle.TargetsReached(q)) {
 			s.startResize(q)
 		}
 		return nil
@@ -420,12 +419,6 @@ func (s *Service) recordSample(ctx context.Context, p *api.Pool, now time.Time) 
 		}
 	}
 	return s.Store.AddAutoScaleSample(ctx, p.ID, store.AutoScaleSample{Time: now, Values: v}, now.Add(-s.AutoScale.history()))
-}
-
-// targetsDiffer reports whether a pool's targets differ from its current
-// node counts.
-func targetsDiffer(p *api.Pool) bool {
-	return i32(p.TargetDedicatedNodes) != i32(p.CurrentDedicatedNodes) || i32(p.TargetLowPriorityNodes) != i32(p.CurrentLowPriorityNodes)
 }
 
 func i32(v *int32) int32 {

@@ -115,13 +115,13 @@ func (s *Service) AddPool(ctx context.Context, p *api.Pool) error {
 	if p.ResizeTimeout == nil {
 		p.ResizeTimeout = api.D(lifecycle.DefaultResizeTimeout)
 	}
-	// A pool is made by resizing it from nothing (autoscale pools get
-	// their targets from their first evaluation).
-	if s.Provisioner != nil && (p.EnableAutoScale == nil || !*p.EnableAutoScale) && *p.TargetDedicatedNodes+*p.TargetLowPriorityNodes > 0 {
-		lifecycle.StartResize(p, now)
-	}
 	if p.EnableAutoScale == nil {
 		p.EnableAutoScale = api.B(false)
+	}
+	// A pool is made by resizing it from nothing (autoscale pools get
+	// their targets from their first evaluation).
+	if !*p.EnableAutoScale {
+		s.startResize(p)
 	}
 	p.AutoScaleRun = nil
 	if *p.EnableAutoScale && p.AutoScaleEvaluationInterval == nil {
