@@ -411,24 +411,22 @@ func (s *instrumented) UpdateTask(ctx context.Context, jobID, taskID string, fn 
 // Close implements store.Store.
 func (s *instrumented) Close() error { return s.st.Close() }
 
-// LeaseTask implements store.Store: a lease is a task state change (active
+// LeaseTasks implements store.Store: a lease is a task state change (active
 // to running) like any other.
-func (s *instrumented) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
+func (s *instrumented) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*store.TaskRow) error) ([]*store.TaskRow, int, error) {
 	start := time.Now()
-	var before api.TaskState
-	row, err := s.st.LeaseTask(ctx, jobID, taskID, nodeID, nodeSlots, maxParallel, func(r *store.TaskRow) error {
+	before := make(map[*store.TaskRow]api.TaskState, len(b.Candidates))
+	rows, stale, err := s.st.LeaseTasks(ctx, b, func(r *store.TaskRow) error {
 		if r.Task != nil {
-			before = r.Task.State
+			before[r] = r.Task.State
 		}
 		return fn(r)
 	})
-	if !errors.Is(err, store.ErrNoCapacity) {
-		s.observe("LeaseTask", start, err)
+	s.observe("LeaseTasks", start, err)
+	for _, r := range rows {
+		s.taskChanged(r.JobID, before[r], r.Task)
 	}
-	if err == nil && row != nil {
-		s.taskChanged(jobID, before, row.Task)
-	}
-	return row, err
+	return rows, stale, err
 }
 
 // TasksByID implements store.Store.

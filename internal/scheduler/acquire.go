@@ -330,6 +330,10 @@ func (s *Scheduler) requeued(ctx context.Context, cancel []nodeproto.Lease) ([]n
 	return out, nil
 }
 
+// maxPlans bounds how often one assign plans again when others took its
+// candidates meanwhile.
+const maxPlans = 3
+
 // assign leases runnable tasks of the node's pool to it.
 //
 // known, if set, is a job the caller has just read (a report's): the
@@ -344,21 +348,56 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 		}
 		return nil, false, err
 	}
-	free := st.FreeSlots
-	spread := pool.TaskSchedulingPolicy == nil || pool.TaskSchedulingPolicy.NodeFillType != api.FillPack
-	loads, err := s.peerLoads(ctx, node)
-	if err != nil {
-		return nil, false, err
+	p := plan{node: node, free: int32(st.FreeSlots), poolSlots: 1, jobs: map[string]*jobState{},
+		spread: pool.TaskSchedulingPolicy == nil || pool.TaskSchedulingPolicy.NodeFillType != api.FillPack}
+	if pool.TaskSlotsPerNode != nil {
+		p.poolSlots = *pool.TaskSlotsPerNode
 	}
-	candidates, err := s.store.RunnableTasks(ctx, st.PoolID, free+8)
-	if err != nil {
-		return nil, false, err
+	if known != nil && known.State == api.JobActive && (known.MaxParallelTasks == nil || *known.MaxParallelTasks <= 0) {
+		p.jobs[strings.ToLower(known.ID)] = &jobState{job: known}
 	}
-	// Spread: a node takes tasks up to its fair share of the work in sight
-	// (slots in use on the pool's live nodes plus the candidates), so that
-	// the nodes fill evenly whichever polls first.
-	fair := int32(0)
-	if spread {
+	for range maxPlans {
+		leased, again, def, err := s.leaseOnce(ctx, &p, st.PoolID)
+		out = append(out, leased...)
+		deferred = def
+		if err != nil || !again {
+			return out, deferred, err
+		}
+	}
+	return out, deferred, nil
+}
+
+// plan is what one assign knows across its tries.
+type plan struct {
+	node      *store.Node
+	free      int32 // the node's free slots not leased yet
+	poolSlots int32
+	spread    bool
+	jobs      map[string]*jobState // by lower-case ID; nil: gone
+}
+
+// leaseOnce reads the work in sight and leases the node's share of it in
+// one transaction (store.LeaseTasks), which checks the node's slots and
+// the jobs' maxParallelTasks again: what the plan read before it is only
+// a hint. again reports that others took candidates meanwhile and the
+// node got less than its share: a fresh read may find more.
+func (s *Scheduler) leaseOnce(ctx context.Context, p *plan, poolID string) (out []nodeproto.Assignment, again, deferred bool, err error) {
+	if p.free <= 0 {
+		return nil, false, false, nil
+	}
+	loads, err := s.peerLoads(ctx, p.node)
+	if err != nil {
+		return nil, false, false, err
+	}
+	candidates, err := s.store.RunnableTasks(ctx, poolID, int(p.free)+8)
+	if err != nil {
+		return nil, false, false, err
+	}
+	want := p.free
+	if p.spread {
+		// Spread: a node takes tasks up to its fair share of the work in
+		// sight (slots in use on the pool's live nodes plus the
+		// candidates), so that the nodes fill evenly whichever polls first.
 		total := int32(0)
 		for _, l := range loads {
 			total += l
@@ -367,98 +406,86 @@ func (s *Scheduler) assign(ctx context.Context, node *store.Node, st nodeproto.N
 			total += c.Slots
 		}
 		n := int32(max(len(loads), 1))
-		fair = (total + n - 1) / n
+		want = min(want, (total+n-1)/n-loads[p.node.Node.ID])
+	} else {
+		// Pack: the work in sight goes to the fullest live nodes with room
+		// first (ties by node ID), so that nodes polling at once do not
+		// split it: this node takes only what those before it cannot hold.
+		share := packShareOf(p.node.Node.ID, loads, candidates, p.poolSlots)
+		inSight := int32(0)
+		for _, c := range candidates {
+			inSight += c.Slots
+		}
+		deferred = share < inSight
+		want = min(want, share)
 	}
-	poolSlots := int32(1)
-	if pool.TaskSlotsPerNode != nil {
-		poolSlots = *pool.TaskSlotsPerNode
+	if want <= 0 {
+		return nil, false, deferred, nil
 	}
-	// Pack: the work in sight goes to the fullest live nodes with room
-	// first (ties by node ID), so that nodes polling at once do not split
-	// it: this node takes only what those before it cannot hold.
-	packShare := int32(-1) // < 0: no limit (spread)
-	if !spread {
-		packShare = packShareOf(node.Node.ID, loads, candidates, poolSlots)
-		if packShare == 0 {
-			return nil, len(candidates) > 0, nil
-		}
-	}
-	jobs := map[string]*jobState{}
-	if known != nil && known.State == api.JobActive && (known.MaxParallelTasks == nil || *known.MaxParallelTasks <= 0) {
-		jobs[strings.ToLower(known.ID)] = &jobState{job: known}
-	}
-	taken := int32(0) // slots this plan leased
-	// try leases c if this node should take it; done ends the plan.
-	try := func(c store.Candidate) (done bool, err error) {
-		if free <= 0 {
-			return true, nil
-		}
-		if spread && loads[node.Node.ID] >= fair {
-			return true, nil // this node has its share: leave the rest to the others
-		}
-		if packShare >= 0 && taken >= packShare {
-			deferred = true
-			return true, nil // the rest fits on fuller nodes
-		}
-		need := c.Slots
-		if need > poolSlots || int(need) > free {
-			return false, nil
-		}
-		js, err := s.jobState(ctx, jobs, c.JobID)
-		if err != nil || js == nil {
-			return false, nil
-		}
-		if js.job.MaxParallelTasks != nil && *js.job.MaxParallelTasks > 0 && js.running >= *js.job.MaxParallelTasks {
-			return false, nil
-		}
-		a, ok, err := s.lease(ctx, c, js.job, node, poolSlots)
-		// The transaction saw more leases than this plan did (another node
-		// or server took some): the store's count is the truth.
-		if errors.Is(err, store.ErrNodeFull) {
-			return true, nil
-		}
-		if errors.Is(err, store.ErrJobFull) {
-			js.running = *js.job.MaxParallelTasks
-			return false, nil
-		}
-		if err != nil || !ok {
-			return err != nil, err
-		}
-		js.running++
-		free -= int(need)
-		taken += need
-		loads[node.Node.ID] += need
-		out = append(out, a)
-		return false, nil
-	}
-	// Every poll plans from the same queue head, so concurrent polls would
-	// all try the same first tasks and all but one fail (3.6 attempts per
-	// lease with 8 slots polling; see BENCHMARKS.md). Spreading, a task
-	// another poll of this process is leasing right now is put off to the
-	// end of the plan instead, and tried then only if this node still has
-	// room (that lease may have failed). Packing, it is not: a node that
-	// skipped ahead of the one filling up would take work pack leaves to
-	// that node.
-	var later []store.Candidate
+	limits := map[string]int32{}
+	// Every poll plans from the same queue head, so concurrent polls
+	// would all try the same first tasks and all but one fail (3.6
+	// attempts per lease with 8 slots polling; see BENCHMARKS.md).
+	// Spreading, a task another poll of this process is leasing right now
+	// is put off to the end of the batch instead, and taken then only if
+	// this node still has room (that lease may have failed). Packing, it
+	// is not: a node that skipped ahead of the one filling up would take
+	// work pack leaves to that node.
+	var first, later []store.Candidate
 	for _, c := range candidates {
-		if spread && !s.startLeasing(c) {
+		if c.Slots > p.poolSlots || c.Slots > p.free {
+			continue
+		}
+		js, err := s.jobState(ctx, p.jobs, c.JobID)
+		if err != nil {
+			return nil, false, deferred, err
+		}
+		if js == nil {
+			continue
+		}
+		if m := js.maxParallel(); m > 0 {
+			if js.running >= m {
+				continue
+			}
+			limits[c.JobID] = m
+		}
+		if p.spread && !s.startLeasing(c) {
 			later = append(later, c)
 			continue
 		}
-		done, err := try(c)
-		if spread {
-			s.endLeasing(c)
-		}
-		if err != nil || done {
-			return out, deferred, err
-		}
+		first = append(first, c)
 	}
-	for _, c := range later {
-		if done, err := try(c); err != nil || done {
-			return out, deferred, err
-		}
+	if p.spread {
+		defer s.endLeasing(first)
 	}
-	return out, deferred, nil
+	now := s.now()
+	node := p.node
+	rows, stale, err := s.store.LeaseTasks(ctx, store.LeaseBatch{NodeID: node.Node.ID, NodeSlots: p.poolSlots, Free: p.free, Want: want,
+		MaxParallel: limits, Candidates: append(first, later...)}, func(r *store.TaskRow) error {
+		job := p.jobs[r.JobID].job
+		return lifecycle.ApplyTask(r, lifecycle.Start, lifecycle.Change{Now: now,
+			Node: &api.ComputeNodeInformation{AffinityID: "TVM:" + node.Node.ID, PoolID: node.PoolID, NodeID: node.Node.ID,
+				TaskRootDirectory: nodeproto.TaskRootDirectory(job.ID, r.Task.ID)}})
+	})
+	if err != nil {
+		return nil, false, deferred, err
+	}
+	taken := int32(0)
+	for _, r := range rows {
+		js := p.jobs[r.JobID]
+		js.running++
+		taken += store.TaskSlots(r.Task)
+		job := js.job
+		out = append(out, nodeproto.Assignment{
+			Lease:              nodeproto.Lease{JobID: job.ID, TaskID: r.Task.ID, Epoch: r.Epoch},
+			Task:               *r.Task,
+			JobEnvironment:     job.CommonEnvironmentSettings,
+			JobPreparationTask: job.JobPreparationTask,
+			JobReleaseTask:     job.JobReleaseTask,
+		})
+	}
+	p.free -= taken
+	return out, stale > 0 && taken < want && p.free > 0, deferred, nil
 }
 
 // packShareOf is how many of the candidates' slots node self takes under
@@ -517,15 +544,26 @@ func (s *Scheduler) startLeasing(c store.Candidate) bool {
 	return true
 }
 
-func (s *Scheduler) endLeasing(c store.Candidate) {
+// endLeasing undoes startLeasing of each of cs.
+func (s *Scheduler) endLeasing(cs []store.Candidate) {
 	s.mu.Lock()
-	delete(s.leasing, c)
+	for _, c := range cs {
+		delete(s.leasing, c)
+	}
 	s.mu.Unlock()
 }
 
 type jobState struct {
 	job     *api.Job
-	running int32
+	running int32 // leased tasks, read only when the job limits them
+}
+
+// maxParallel is the job's maxParallelTasks; <= 0: no limit.
+func (js *jobState) maxParallel() int32 {
+	if js.job.MaxParallelTasks == nil {
+		return 0
+	}
+	return *js.job.MaxParallelTasks
 }
 
 func (s *Scheduler) jobState(ctx context.Context, cache map[string]*jobState, jobLower string) (*jobState, error) {
@@ -576,41 +614,6 @@ func (s *Scheduler) peerLoads(ctx context.Context, self *store.Node) (map[string
 		slots[id] = l.Slots
 	}
 	return slots, nil
-}
-
-// lease moves one task to running on node, bumping its epoch. The node's
-// slots (nodeSlots) and the job's maxParallelTasks are checked again in
-// the lease's own transaction (store.LeaseTask): what assign planned from
-// earlier reads is only a hint. It returns store.ErrNoCapacity when the
-// lease does not fit.
-func (s *Scheduler) lease(ctx context.Context, c store.Candidate, job *api.Job, node *store.Node, nodeSlots int32) (nodeproto.Assignment, bool, error) {
-	now := s.now()
-	maxPar := int32(0)
-	if job.MaxParallelTasks != nil {
-		maxPar = *job.MaxParallelTasks
-	}
-	row, err := s.store.LeaseTask(ctx, c.JobID, c.TaskID, node.Node.ID, nodeSlots, maxPar, func(r *store.TaskRow) error {
-		if r.Task.State != api.TaskActive || r.Waiting {
-			return errNoChange // taken by another node meanwhile
-		}
-		return lifecycle.ApplyTask(r, lifecycle.Start, lifecycle.Change{Now: now,
-			Node: &api.ComputeNodeInformation{AffinityID: "TVM:" + node.Node.ID, PoolID: node.PoolID, NodeID: node.Node.ID,
-				TaskRootDirectory: nodeproto.TaskRootDirectory(job.ID, r.Task.ID)}})
-	})
-	if errors.Is(err, errNoChange) || errors.Is(err, store.ErrNotFound) {
-		return nodeproto.Assignment{}, false, nil
-	}
-	if err != nil {
-		return nodeproto.Assignment{}, false, err
-	}
-	a := nodeproto.Assignment{
-		Lease:              nodeproto.Lease{JobID: job.ID, TaskID: row.Task.ID, Epoch: row.Epoch},
-		Task:               *row.Task,
-		JobEnvironment:     job.CommonEnvironmentSettings,
-		JobPreparationTask: job.JobPreparationTask,
-		JobReleaseTask:     job.JobReleaseTask,
-	}
-	return a, true, nil
 }
 
 // releases lists the job release tasks due on a node. It asks the store at

@@ -419,7 +419,11 @@ func TestLeasingPutsOffTasksBeingLeased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t1 := store.Candidate{JobID: "j", TaskID: "t1", Slots: 1}
+	cands, err := s.store.RunnableTasks(ctx, "p", 10)
+	if err != nil || len(cands) == 0 || cands[0].TaskID != "t1" {
+		t.Fatalf("runnable: %v, %v", cands, err)
+	}
+	t1 := cands[0]
 	if !s.startLeasing(t1) || s.startLeasing(t1) {
 		t.Fatal("startLeasing does not record a lease under way")
 	}
@@ -447,7 +451,7 @@ func TestLeasingPutsOffTasksBeingLeased(t *testing.T) {
 	if got := ids(work); !slices.Equal(got, []string{"t1"}) {
 		t.Fatalf("t1 put off and nothing else to run: got %v, want [t1]", got)
 	}
-	s.endLeasing(t1)
+	s.endLeasing([]store.Candidate{t1})
 	if !s.startLeasing(t1) {
 		t.Fatal("endLeasing did not clear the lease under way")
 	}

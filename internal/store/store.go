@@ -11,7 +11,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/openbatch/openbatch/api"
@@ -30,14 +29,6 @@ var (
 	// ErrJobTaskLimit means adding the tasks would give a job more than
 	// api.MaxTasksPerJob tasks; nothing was added.
 	ErrJobTaskLimit = errors.New("the job would have more tasks than the limit")
-	// ErrNoCapacity means a lease did not fit the node's free slots or the
-	// job's maxParallelTasks when its transaction checked them.
-	ErrNoCapacity = errors.New("no capacity for the lease")
-	// ErrNodeFull is the ErrNoCapacity of a node whose slots are taken.
-	ErrNodeFull = fmt.Errorf("%w: the node's task slots are taken", ErrNoCapacity)
-	// ErrJobFull is the ErrNoCapacity of a job that runs maxParallelTasks
-	// tasks already.
-	ErrJobFull = fmt.Errorf("%w: the job runs its maxParallelTasks tasks", ErrNoCapacity)
 )
 
 // Page asks for one page of a listing.
@@ -99,9 +90,36 @@ type TaskRow struct {
 // Candidate is a runnable task as RunnableTasks finds it: enough to plan a
 // lease (its job, ID and slots), not its body.
 type Candidate struct {
+	Seq    int64  // the task's insertion order, its key
 	JobID  string // lower case
 	TaskID string // lower case
 	Slots  int32
+}
+
+// TaskSlots is how many of a node's slots t takes (requiredSlots, 1 if
+// unset).
+func TaskSlots(t *api.Task) int32 {
+	if t.RequiredSlots != nil && *t.RequiredSlots > 0 {
+		return *t.RequiredSlots
+	}
+	return 1
+}
+
+// LeaseBatch is what one LeaseTasks call may lease onto a node.
+type LeaseBatch struct {
+	NodeID string
+	// NodeSlots is the node's task slots: its leased tasks' slots never
+	// exceed it.
+	NodeSlots int32
+	// Free is the most slots the batch leases (the node's free slots as
+	// it reported them); Want (<= Free) ends the batch once reached: the
+	// node's share of the work in sight.
+	Free, Want int32
+	// MaxParallel holds the maxParallelTasks of the candidates' jobs that
+	// limit their running tasks, by lower-case job ID.
+	MaxParallel map[string]int32
+	// Candidates are the tasks to lease, in the order to try them.
+	Candidates []Candidate
 }
 
 // NodeHistory is what ran on a node: its most recent tasks and how many
@@ -183,20 +201,22 @@ type Store interface {
 	ListTasks(ctx context.Context, jobID string, pg Page) ([]*TaskRow, string, error)
 	// UpdateTask runs fn on the task; fn may change the row's Epoch and NodeID.
 	UpdateTask(ctx context.Context, jobID, taskID string, fn func(*TaskRow) error) (*TaskRow, error)
-	// LeaseTask is UpdateTask for handing a task to nodeID: in the same
-	// transaction, before fn runs, it checks that the node's leased tasks
-	// plus this one need at most nodeSlots slots and that the job has fewer
-	// than maxParallel tasks leased (maxParallel <= 0: no limit), counting
-	// from the tasks table itself. If not, it returns ErrNodeFull or
-	// ErrJobFull (both ErrNoCapacity) and writes nothing. Concurrent
-	// leases, from any server, are serialized on the node and, when
-	// maxParallel limits the job, on the job, so the limits hold however
-	// many nodes poll at once. Only a runnable task is leased (active, its
-	// dependencies met, on no node): any other, and one another
-	// transaction holds at that moment (not waited for), is ErrNotFound,
-	// and the caller tries another. fn sets the lease (epoch, node) as
-	// with UpdateTask.
-	LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*TaskRow) error) (*TaskRow, error)
+	// LeaseTasks leases tasks of b.Candidates onto b.NodeID in one
+	// transaction and returns the rows leased, in candidate order. It
+	// takes, in order, each candidate that is still runnable (active, its
+	// dependencies met, on no node) and that no other transaction holds at
+	// that moment (not waited for), as long as it fits: the batch stops
+	// once it has leased b.Want slots, and leases a task only if the
+	// batch's slots stay within b.Free, the node's leased tasks' slots
+	// within b.NodeSlots and the job's leased tasks within
+	// b.MaxParallel[job], all counted from the tasks table in the same
+	// transaction. Concurrent batches, from any server, are serialized on
+	// the node and on each limited job, so the limits hold however many
+	// nodes poll at once. fn sets each lease (epoch, node) as with
+	// UpdateTask; an error from it rolls the batch back. stale counts the
+	// candidates that were not runnable or were held: others took them,
+	// and the caller may plan again from a fresh RunnableTasks.
+	LeaseTasks(ctx context.Context, b LeaseBatch, fn func(*TaskRow) error) (leased []*TaskRow, stale int, err error)
 	DeleteTask(ctx context.Context, jobID, taskID string) error
 	// DeleteJobTasks removes every task of a job.
 	DeleteJobTasks(ctx context.Context, jobID string) error
@@ -204,8 +224,8 @@ type Store interface {
 	TaskStateCounts(ctx context.Context, jobID string) (api.TaskCountsResult, error)
 	// RunnableTasks returns up to max active tasks of jobs on poolID, in
 	// scheduling order (job priority, then insertion order). It reads no
-	// task bodies: nodes call it on every poll, and a lease reads the one
-	// it takes (LeaseTask).
+	// task bodies: nodes call it on every poll, and a lease reads the ones
+	// it takes (LeaseTasks).
 	RunnableTasks(ctx context.Context, poolID string, max int) ([]Candidate, error)
 	// TaskState returns a task's state without reading its body.
 	TaskState(ctx context.Context, jobID, taskID string) (api.TaskState, error)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/openbatch/openbatch/api"
@@ -13,13 +14,6 @@ import (
 )
 
 const taskCols = `seq, job_lower, epoch, node_id, waiting, body`
-
-func taskSlots(t *api.Task) int32 {
-	if t.RequiredSlots != nil && *t.RequiredSlots > 0 {
-		return *t.RequiredSlots
-	}
-	return 1
-}
 
 func scanTask(sc interface{ Scan(...any) error }) (*store.TaskRow, error) {
 	var row store.TaskRow
@@ -104,7 +98,7 @@ func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task
 		for i, t := range tasks {
 			seq++
 			waiting := t.DependsOn != nil && (len(t.DependsOn.TaskIDs) > 0 || len(t.DependsOn.TaskIDRanges) > 0)
-			args := append([]any{seq, lower(jobID), lower(t.ID), string(t.State), taskResult(t), b2i(waiting), taskSlots(t), bodies[i]},
+			args := append([]any{seq, lower(jobID), lower(t.ID), string(t.State), taskResult(t), b2i(waiting), store.TaskSlots(t), bodies[i]},
 				taskFilter.values(t)...)
 			res, err := stmt.Exec(args...)
 			if err != nil {
@@ -182,119 +176,152 @@ func (s *Store) ListTasks(ctx context.Context, jobID string, pg store.Page) ([]*
 
 // UpdateTask runs fn on a task in a transaction.
 func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
-	return s.updateTaskLocked(ctx, jobID, taskID, s.d.ForUpdate, nil, nil, fn)
-}
-
-// LeaseTask implements store.Store. Where rows are locked (PostgreSQL),
-// the transaction first locks the job's row (when maxParallel limits the
-// job) and then the node's, so that leases on one job, or onto one node,
-// follow one another and each counts the ones committed before it; the
-// task's own row is taken after them by updateTaskLocked's read, which
-// skips it if another transaction holds it (the order every lease takes,
-// so leases do not deadlock). SQLite has one writer, which serializes
-// them anyway.
-func (s *Store) LeaseTask(ctx context.Context, jobID, taskID, nodeID string, nodeSlots, maxParallel int32, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
-	lock := func(tx *Tx) error {
-		if s.d.ForUpdate == "" {
-			return nil
-		}
-		var one int
-		// The job's row orders the leases that count its running tasks;
-		// without a limit there is nothing to count, and leases of one
-		// job on different nodes need not wait for each other.
-		if maxParallel > 0 {
-			if err := tx.QueryRow(`SELECT 1 FROM jobs WHERE id_lower=?`+s.d.ForUpdate, lower(jobID)).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		err := tx.QueryRow(`SELECT 1 FROM nodes WHERE id=?`+s.d.ForUpdate, nodeID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		return err
-	}
-	// A task another transaction holds (most often another node's lease
-	// of the same queue head: every poll plans from the same queue) is
-	// skipped, not waited for, and so is one that is no longer runnable
-	// (another node's lease committed first, which is how most leases
-	// fail): the lease reports it not found before it counts anything,
-	// and the scheduler tries its next candidate. (The condition is
-	// checked here rather than in the read's WHERE clause: with it there,
-	// PostgreSQL's generic plan scanned the job's runnable tasks instead
-	// of reading the one row by its key.)
-	return s.updateTaskLocked(ctx, jobID, taskID, s.d.SkipLocked, lock, func(tx *Tx, row *store.TaskRow) error {
-		if row.Task.State != api.TaskActive || row.Waiting || row.NodeID != "" {
-			return store.ErrNotFound
-		}
-		var used int32
-		// "node_id != ''" lets both databases use the partial index
-		// tasks_node; without it they scan every task.
-		if err := tx.QueryRow(`SELECT COALESCE(SUM(slots), 0) FROM tasks WHERE node_id != '' AND node_id = ?`, nodeID).Scan(&used); err != nil {
-			return err
-		}
-		if used+taskSlots(row.Task) > nodeSlots {
-			return store.ErrNodeFull
-		}
-		if maxParallel > 0 {
-			var running int32
-			// Served by the partial index tasks_leased_job: the job's
-			// leased tasks, not all of its tasks.
-			if err := tx.QueryRow(`SELECT COUNT(*) FROM tasks WHERE node_id != '' AND job_lower = ?`, lower(jobID)).Scan(&running); err != nil {
-				return err
-			}
-			if running >= maxParallel {
-				return store.ErrJobFull
-			}
-		}
-		return nil
-	}, fn)
-}
-
-// updateTaskLocked, in one transaction, runs lock (if any), reads and
-// locks the task, runs check (if any) and fn on it, and writes it back.
-//
-// forUpdate is how the read locks the row (Dialect.ForUpdate, or
-// Dialect.SkipLocked: a row another transaction holds is then
-// store.ErrNotFound).
-func (s *Store) updateTaskLocked(ctx context.Context, jobID, taskID, forUpdate string, lock func(*Tx) error, check func(*Tx, *store.TaskRow) error, fn func(*store.TaskRow) error) (*store.TaskRow, error) {
 	var row *store.TaskRow
 	err := s.tx(ctx, func(tx *Tx) error {
-		if lock != nil {
-			if err := lock(tx); err != nil {
-				return err
-			}
-		}
 		var err error
-		row, err = scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND id_lower=?`+forUpdate, lower(jobID), lower(taskID)))
+		row, err = scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks WHERE job_lower=? AND id_lower=?`+s.d.ForUpdate, lower(jobID), lower(taskID)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
 		if err != nil {
 			return err
-		}
-		if check != nil {
-			if err := check(tx, row); err != nil {
-				return err
-			}
 		}
 		if err := fn(row); err != nil {
 			return err
 		}
-		body, err := json.Marshal(row.Task)
-		if err != nil {
-			return err
-		}
-		args := append([]any{body, string(row.Task.State), taskResult(row.Task), b2i(row.Waiting), row.NodeID, row.Epoch, taskSlots(row.Task),
-			row.NodeID, row.NodeID}, taskFilter.values(row.Task)...)
-		_, err = tx.Exec(`UPDATE tasks SET body=?, state=?, result=?, waiting=?, node_id=?, epoch=?, slots=?,
-			last_node = CASE WHEN ? != '' THEN ? ELSE last_node END`+taskFilter.written(true)+` WHERE seq=?`,
-			append(args, row.Seq)...)
-		return err
+		return writeTask(tx, row)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return row, nil
+}
+
+// LeaseTasks implements store.Store. Where rows are locked (PostgreSQL),
+// the transaction first locks the rows of the candidates' limited jobs, in
+// ID order, and then the node's, so that batches on one job, or onto one
+// node, follow one another and each counts the leases committed before
+// it; the tasks' rows are read after them with SKIP LOCKED, so a batch
+// never waits for a task another transaction holds (the order every batch
+// takes, so batches do not deadlock). SQLite has one writer, which
+// serializes them anyway.
+//
+// The candidates are read in one statement by key, with the runnable
+// condition in SQL: a task another node's lease took since the caller
+// planned (how most candidates go stale) is neither locked nor decoded.
+func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*store.TaskRow) error) ([]*store.TaskRow, int, error) {
+	if len(b.Candidates) == 0 || b.Want <= 0 {
+		return nil, 0, nil
+	}
+	var (
+		out   []*store.TaskRow
+		stale int
+	)
+	err := s.tx(ctx, func(tx *Tx) error {
+		out, stale = nil, 0 // the transaction may run again
+		var limited []string
+		for job, max := range b.MaxParallel {
+			if max > 0 {
+				limited = append(limited, job)
+			}
+		}
+		slices.Sort(limited)
+		if s.d.ForUpdate != "" {
+			var one int
+			for _, job := range limited {
+				if err := tx.QueryRow(`SELECT 1 FROM jobs WHERE id_lower=?`+s.d.ForUpdate, job).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
+			if err := tx.QueryRow(`SELECT 1 FROM nodes WHERE id=?`+s.d.ForUpdate, b.NodeID).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		var used int32
+		// "node_id != ''" lets both databases use the partial index
+		// tasks_node; without it they scan every task.
+		if err := tx.QueryRow(`SELECT COALESCE(SUM(slots), 0) FROM tasks WHERE node_id != '' AND node_id = ?`, b.NodeID).Scan(&used); err != nil {
+			return err
+		}
+		if used >= b.NodeSlots {
+			return nil
+		}
+		running := make(map[string]int32, len(limited))
+		for _, job := range limited {
+			var n int32
+			// Served by the partial index tasks_leased_job: the job's
+			// leased tasks, not all of its tasks.
+			if err := tx.QueryRow(`SELECT COUNT(*) FROM tasks WHERE node_id != '' AND job_lower = ?`, job).Scan(&n); err != nil {
+				return err
+			}
+			running[job] = n
+		}
+		args := make([]any, len(b.Candidates))
+		for i, c := range b.Candidates {
+			args[i] = c.Seq
+		}
+		rows, err := tx.Query(`SELECT `+taskCols+` FROM tasks WHERE seq IN (?`+strings.Repeat(",?", len(args)-1)+`)
+			AND state = 'active' AND waiting = 0 AND node_id = ''`+s.d.SkipLocked, args...)
+		if err != nil {
+			return err
+		}
+		got, err := collectTasks(rows)
+		if err != nil {
+			return err
+		}
+		bySeq := make(map[int64]*store.TaskRow, len(got))
+		for _, r := range got {
+			bySeq[r.Seq] = r
+		}
+		taken := int32(0)
+		for _, c := range b.Candidates {
+			if taken >= b.Want {
+				break
+			}
+			row, ok := bySeq[c.Seq]
+			if !ok {
+				stale++
+				continue
+			}
+			need := store.TaskSlots(row.Task)
+			if taken+need > b.Free || used+need > b.NodeSlots {
+				continue
+			}
+			if max := b.MaxParallel[row.JobID]; max > 0 && running[row.JobID] >= max {
+				continue
+			}
+			if err := fn(row); err != nil {
+				return err
+			}
+			if err := writeTask(tx, row); err != nil {
+				return err
+			}
+			taken += need
+			used += need
+			running[row.JobID]++
+			out = append(out, row)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("lease tasks onto node %s: %w", b.NodeID, err)
+	}
+	return out, stale, nil
+}
+
+// writeTask writes a task row read in tx back, with the columns derived
+// from its body.
+func writeTask(tx *Tx, row *store.TaskRow) error {
+	body, err := json.Marshal(row.Task)
+	if err != nil {
+		return err
+	}
+	args := append([]any{body, string(row.Task.State), taskResult(row.Task), b2i(row.Waiting), row.NodeID, row.Epoch, store.TaskSlots(row.Task),
+		row.NodeID, row.NodeID}, taskFilter.values(row.Task)...)
+	_, err = tx.Exec(`UPDATE tasks SET body=?, state=?, result=?, waiting=?, node_id=?, epoch=?, slots=?,
+		last_node = CASE WHEN ? != '' THEN ? ELSE last_node END`+taskFilter.written(true)+` WHERE seq=?`,
+		append(args, row.Seq)...)
+	return err
 }
 
 // DeleteTask removes a task.
@@ -385,7 +412,7 @@ func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]st
 	}
 	var out []store.Candidate
 	for _, id := range ids {
-		rows, err := s.r.QueryContext(ctx, `SELECT job_lower, id_lower, slots FROM tasks
+		rows, err := s.r.QueryContext(ctx, `SELECT seq, job_lower, id_lower, slots FROM tasks
 			WHERE state = 'active' AND waiting = 0 AND job_lower = ? ORDER BY seq LIMIT ?`, id, max-len(out))
 		if err != nil {
 			return nil, fmt.Errorf("runnable tasks of job %s: %w", id, err)
@@ -404,7 +431,7 @@ func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]st
 // pool's active jobs by priority, each job's queue read through the
 // runnable index, up to max in all.
 func (s *Store) runnableLateral(ctx context.Context, poolID string, max int) ([]store.Candidate, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT t.job_lower, t.id_lower, t.slots FROM jobs j
+	rows, err := s.r.QueryContext(ctx, `SELECT t.seq, t.job_lower, t.id_lower, t.slots FROM jobs j
 		CROSS JOIN LATERAL (SELECT job_lower, id_lower, slots, seq FROM tasks
 			WHERE state = 'active' AND waiting = 0 AND job_lower = j.id_lower ORDER BY seq LIMIT ?) t
 		WHERE j.pool_lower = ? AND j.state = 'active'
@@ -419,13 +446,13 @@ func (s *Store) runnableLateral(ctx context.Context, poolID string, max int) ([]
 	return out, nil
 }
 
-// collectCandidates appends the rows (job_lower, id_lower, slots) to out
+// collectCandidates appends the rows (seq, job_lower, id_lower, slots) to out
 // and closes them.
 func collectCandidates(rows *sql.Rows, out []store.Candidate) ([]store.Candidate, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var c store.Candidate
-		if err := rows.Scan(&c.JobID, &c.TaskID, &c.Slots); err != nil {
+		if err := rows.Scan(&c.Seq, &c.JobID, &c.TaskID, &c.Slots); err != nil {
 			return out, err
 		}
 		out = append(out, c)

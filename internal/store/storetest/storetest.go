@@ -34,7 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TryLead", testTryLead},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdatesLoseNothing},
 		{"PagingWhileInserting", testPagingWhileInserting},
-		{"LeaseTaskLimits", testLeaseTaskLimits},
+		{"LeaseTasks", testLeaseTasks},
+		{"LeaseTasksConcurrently", testLeaseTasksConcurrently},
 		{"NotFoundAndExists", testNotFoundAndExists},
 		{"JobSchedules", testJobSchedules},
 		{"JobTaskCount", testJobTaskCount},
@@ -403,10 +404,11 @@ func testPagingWhileInserting(t *testing.T, s store.Store) {
 	}
 }
 
-// LeaseTask refuses a lease over the node's slots or the job's
-// maxParallelTasks and writes nothing then; a task that is not runnable
-// (leased already, waiting for its dependencies) is ErrNotFound.
-func testLeaseTaskLimits(t *testing.T, s store.Store) {
+// LeaseTasks leases runnable candidates in order within the node's
+// slots, the batch's Free and Want and the jobs' maxParallelTasks;
+// candidates leased already, waiting or gone are stale; an error from fn
+// rolls the whole batch back.
+func testLeaseTasks(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	seedJob(t, s, "j", "p", 0)
 	seedJob(t, s, "k", "p", 0)
@@ -419,41 +421,183 @@ func testLeaseTaskLimits(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	waiting := &api.Task{ID: "after", State: api.TaskActive, DependsOn: &api.TaskDependencies{TaskIDs: []string{"t0"}}}
+	waiting := &api.Task{ID: "after", State: api.TaskActive, DependsOn: &api.TaskDependencies{TaskIDs: []string{"t0"}}, RequiredSlots: api.I32(1)}
 	if _, err := s.CreateTasks(ctx, "k", []*api.Task{waiting}); err != nil {
 		t.Fatal(err)
 	}
-	take := func(r *store.TaskRow) error {
-		r.Task.State = api.TaskRunning
-		r.Epoch++
-		r.NodeID = "n1"
-		return nil
+	if _, err := s.UpdateTask(ctx, "k", "after", func(r *store.TaskRow) error { r.Waiting = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	runnable, err := s.RunnableTasks(ctx, "p", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand := map[string]store.Candidate{"k/gone": {Seq: 1 << 40, JobID: "k", TaskID: "gone", Slots: 1}}
+	for _, c := range runnable {
+		cand[c.JobID+"/"+c.TaskID] = c
+	}
+	after, err := s.GetTask(ctx, "k", "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand["k/after"] = store.Candidate{Seq: after.Seq, JobID: "k", TaskID: "after", Slots: 1}
+	take := func(node string) func(*store.TaskRow) error {
+		return func(r *store.TaskRow) error {
+			r.Task.State = api.TaskRunning
+			r.Epoch++
+			r.NodeID = node
+			return nil
+		}
 	}
 	steps := []struct {
-		job, task     string
-		slots, maxPar int32
-		want          error
+		name        string
+		node        string
+		cands       []string
+		slots, free int32
+		want        int32
+		maxPar      map[string]int32
+		leased      []string
+		stale       int
 	}{
-		{"j", "t0", 3, 2, nil},                   // n1: 1 slot, j: 1
-		{"j", "t1", 3, 2, nil},                   // n1: 3 slots, j: 2
-		{"k", "t0", 3, -1, store.ErrNodeFull},    // n1 has no slot left
-		{"j", "t2", 10, 2, store.ErrJobFull},     // j runs 2 of 2
-		{"k", "t0", 10, 1, nil},                  // room again with more slots
-		{"k", "t2", 10, 1, store.ErrJobFull},     // k runs 1 of 1
-		{"k", "t2", 10, 0, nil},                  // 0: no limit
-		{"j", "t0", 10, 0, store.ErrNotFound},    // leased already
-		{"k", "after", 10, 0, store.ErrNotFound}, // waiting
-		{"k", "nope", 10, 0, store.ErrNotFound},  // no such task
+		{"fits the node and the job", "n1", []string{"j/t0", "j/t1"}, 3, 3, 3, map[string]int32{"j": 2}, []string{"j/t0", "j/t1"}, 0},
+		{"node full", "n1", []string{"k/t0"}, 3, 3, 3, nil, nil, 0},
+		{"job full, next job fits", "n1", []string{"j/t2", "k/t0"}, 10, 10, 10, map[string]int32{"j": 2}, []string{"k/t0"}, 0},
+		{"job limit counts the batch", "n1", []string{"k/t2", "k/t3"}, 10, 10, 10, map[string]int32{"k": 2}, []string{"k/t2"}, 0},
+		{"stale skipped, want ends the batch", "n1", []string{"j/t0", "k/after", "k/gone", "j/t3", "j/t2"}, 10, 10, 1, nil, []string{"j/t3"}, 3},
+		{"free bounds the batch", "n2", []string{"k/t3", "j/t2"}, 10, 1, 1, nil, []string{"j/t2"}, 0},
+		{"no limit (0)", "n2", []string{"k/t3"}, 10, 10, 10, map[string]int32{"k": 0}, []string{"k/t3"}, 0},
+		{"want 0 leases nothing", "n2", []string{"k/t1"}, 10, 10, 0, nil, nil, 0},
 	}
-	for i, st := range steps {
-		_, err := s.LeaseTask(ctx, st.job, st.task, "n1", st.slots, st.maxPar, take)
-		if !errors.Is(err, st.want) {
-			t.Fatalf("step %d: lease %s/%s: %v, want %v", i, st.job, st.task, err, st.want)
-		}
-		if errors.Is(st.want, store.ErrNoCapacity) {
-			if r, _ := s.GetTask(ctx, st.job, st.task); r.NodeID != "" || r.Task.State != api.TaskActive {
-				t.Fatalf("step %d: a refused lease wrote %+v", i, r)
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			b := store.LeaseBatch{NodeID: st.node, NodeSlots: st.slots, Free: st.free, Want: st.want, MaxParallel: st.maxPar}
+			for _, c := range st.cands {
+				b.Candidates = append(b.Candidates, cand[c])
 			}
+			rows, stale, err := s.LeaseTasks(ctx, b, take(st.node))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rows {
+				got = append(got, r.JobID+"/"+r.Task.ID)
+			}
+			if !slices.Equal(got, st.leased) || stale != st.stale {
+				t.Fatalf("leased %v, stale %d; want %v, %d", got, stale, st.leased, st.stale)
+			}
+			for _, c := range st.cands {
+				if c == "k/gone" {
+					continue
+				}
+				job, task, _ := strings.Cut(c, "/")
+				r, err := s.GetTask(ctx, job, task)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.Contains(st.leased, c) && (r.NodeID != st.node || r.Task.State != api.TaskRunning) {
+					t.Fatalf("%s leased but stored on %q, %s", c, r.NodeID, r.Task.State)
+				}
+			}
+		})
+	}
+	for _, c := range []string{"k/t1", "k/after"} {
+		job, task, _ := strings.Cut(c, "/")
+		if r, _ := s.GetTask(ctx, job, task); r.NodeID != "" || r.Task.State != api.TaskActive {
+			t.Fatalf("%s, never leased, stored on %q, %s", c, r.NodeID, r.Task.State)
+		}
+	}
+	// An error from fn rolls back the leases before it.
+	fail := errors.New("refused")
+	n := 0
+	b := store.LeaseBatch{NodeID: "n3", NodeSlots: 10, Free: 10, Want: 10, Candidates: []store.Candidate{cand["j/t1"], cand["k/t1"], cand["k/after"]}}
+	if _, err := s.UpdateTask(ctx, "j", "t1", func(r *store.TaskRow) error { r.Task.State, r.NodeID = api.TaskActive, ""; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateTask(ctx, "k", "after", func(r *store.TaskRow) error { r.Waiting = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.LeaseTasks(ctx, b, func(r *store.TaskRow) error {
+		if n++; n == 2 {
+			return fail
+		}
+		return take("n3")(r)
+	})
+	if !errors.Is(err, fail) {
+		t.Fatalf("lease with a failing fn: %v", err)
+	}
+	if r, _ := s.GetTask(ctx, "j", "t1"); r.NodeID != "" || r.Task.State != api.TaskActive {
+		t.Fatalf("a rolled back batch leased j/t1: %q, %s", r.NodeID, r.Task.State)
+	}
+}
+
+// Nodes leasing batches from the same candidates at once never exceed a
+// node's slots or the job's maxParallelTasks, and no task is leased twice.
+func testLeaseTasksConcurrently(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	var tasks []*api.Task
+	for i := range 60 {
+		tasks = append(tasks, &api.Task{ID: fmt.Sprintf("t%02d", i), State: api.TaskActive, RequiredSlots: api.I32(int32(1 + i%2))})
+	}
+	if _, err := s.CreateTasks(ctx, "j", tasks); err != nil {
+		t.Fatal(err)
+	}
+	const nodes, nodeSlots, maxPar = 8, 3, 5
+	var (
+		mu     sync.Mutex
+		leases = map[string]string{} // task → node
+		errs   = make(chan error, nodes)
+		wg     sync.WaitGroup
+	)
+	for i := range nodes {
+		node := fmt.Sprintf("n%d", i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				cands, err := s.RunnableTasks(ctx, "p", 10)
+				if err != nil {
+					errs <- err
+					return
+				}
+				rows, _, err := s.LeaseTasks(ctx, store.LeaseBatch{NodeID: node, NodeSlots: nodeSlots, Free: nodeSlots, Want: nodeSlots,
+					MaxParallel: map[string]int32{"j": maxPar}, Candidates: cands}, func(r *store.TaskRow) error {
+					r.Task.State, r.NodeID = api.TaskRunning, node
+					r.Epoch++
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for _, r := range rows {
+					if prev, ok := leases[r.Task.ID]; ok {
+						mu.Unlock()
+						errs <- fmt.Errorf("task %s leased to %s and %s", r.Task.ID, prev, node)
+						return
+					}
+					leases[r.Task.ID] = node
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(leases) != maxPar {
+		t.Fatalf("%d tasks leased, want the job's limit %d: %v", len(leases), maxPar, leases)
+	}
+	loads, err := s.NodeLoads(ctx, []string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, l := range loads {
+		if l.Slots > nodeSlots {
+			t.Fatalf("node %s holds %d slots, more than its %d", id, l.Slots, nodeSlots)
 		}
 	}
 }
