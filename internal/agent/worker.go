@@ -87,6 +87,8 @@ type runningTask struct {
 	// abort is the run's Spec.Abort, closed once by giveUp.
 	abort     chan struct{}
 	abortOnce sync.Once
+	// ended says the run is over and its report is being sent (w.mu).
+	ended bool
 }
 
 // giveUp stops the run without uploading anything more: the node no longer
@@ -247,7 +249,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		w.sweep(layout, log)
 		status := nodeproto.NodeStatus{PoolID: cfg.PoolID, NodeID: cfg.NodeID, State: state, StartTaskInfo: startInfo,
-			FreeSlots: cfg.Slots - w.usedSlots(), Running: w.leases(), Wait: cfg.HeartbeatInterval}
+			FreeSlots: cfg.Slots - w.usedSlots(), Running: w.leases(), Ended: w.endedLeases(), Wait: cfg.HeartbeatInterval}
 		accepting := state != api.NodeStartTaskFailed && !draining
 		if !accepting {
 			status.FreeSlots = 0
@@ -330,12 +332,28 @@ func (w *Worker) usedSlotsLocked() int {
 	return n
 }
 
+// leases lists the node's runs, those whose reports are being sent
+// included.
 func (w *Worker) leases() []nodeproto.Lease {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]nodeproto.Lease, 0, len(w.running))
 	for _, r := range w.running {
 		out = append(out, r.lease)
+	}
+	return out
+}
+
+// endedLeases lists the runs that are over and whose reports are being
+// sent (nodeproto.NodeStatus.Ended).
+func (w *Worker) endedLeases() []nodeproto.Lease {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []nodeproto.Lease
+	for _, r := range w.running {
+		if r.ended {
+			out = append(out, r.lease)
+		}
 	}
 	return out
 }
@@ -413,6 +431,9 @@ func (w *Worker) launch(ctx context.Context, lease nodeproto.Lease, slots int, k
 		defer w.runs.Done()
 		defer cancel(nil)
 		rep := run(rctx, rt.abort)
+		w.mu.Lock()
+		rt.ended = true
+		w.mu.Unlock()
 		// The run stays listed as running until its report is in: the
 		// server requeues leases a node no longer lists, so dropping it
 		// earlier could make a finished task run again. A run given up

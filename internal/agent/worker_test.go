@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -216,5 +217,78 @@ func TestDrain(t *testing.T) {
 				t.Fatalf("completes %d (want %d), left %v", coord.completes, tc.completes, coord.left)
 			}
 		})
+	}
+}
+
+// reporting is a coordinator that hands out one short task and holds its
+// report until release is closed, recording what the node's polls list.
+type reporting struct {
+	partitioned
+	release  chan struct{}
+	statuses []nodeproto.NodeStatus
+}
+
+func (r *reporting) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*nodeproto.Work, error) {
+	r.mu.Lock()
+	r.acquires++
+	first := r.acquires == 1
+	r.statuses = append(r.statuses, st)
+	r.mu.Unlock()
+	if first {
+		return &nodeproto.Work{Assignments: []nodeproto.Assignment{{
+			Lease: nodeproto.Lease{JobID: "j", TaskID: "t", Epoch: 1},
+			Task:  api.Task{ID: "t", CommandLine: "/bin/true"},
+		}}}, nil
+	}
+	time.Sleep(10 * time.Millisecond) // a short long poll
+	return &nodeproto.Work{}, nil
+}
+
+func (r *reporting) Complete(ctx context.Context, rep nodeproto.Report) (*nodeproto.Completed, error) {
+	<-r.release
+	return r.partitioned.Complete(ctx, rep)
+}
+
+// While a run's report is in flight, the node's polls list the run both
+// as running (the server must not requeue it) and as ended (the server
+// must not cancel it); once the report is in, neither.
+func TestPollsListEndedRunsWhileReporting(t *testing.T) {
+	coord := &reporting{release: make(chan struct{})}
+	w := &Worker{Coord: coord, Runner: NewRunner(Config{KillGrace: 100 * time.Millisecond}), RetryInterval: 20 * time.Millisecond,
+		Registration: nodeproto.Registration{PoolID: "p", Root: t.TempDir()}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	lease := nodeproto.Lease{JobID: "j", TaskID: "t", Epoch: 1}
+	// seen waits for a poll that satisfies ok, started after from polls.
+	seen := func(from int, what string, ok func(nodeproto.NodeStatus) bool) int {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			coord.mu.Lock()
+			for i := from; i < len(coord.statuses); i++ {
+				if ok(coord.statuses[i]) {
+					coord.mu.Unlock()
+					return i + 1
+				}
+			}
+			coord.mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("no poll %s", what)
+		return 0
+	}
+	n := seen(1, "listing the run as running and ended while its report is held", func(st nodeproto.NodeStatus) bool {
+		return slices.Contains(st.Running, lease) && slices.Contains(st.Ended, lease)
+	})
+	close(coord.release)
+	seen(n, "listing nothing once the report is in", func(st nodeproto.NodeStatus) bool {
+		return len(st.Running) == 0 && len(st.Ended) == 0
+	})
+	coord.mu.Lock()
+	defer coord.mu.Unlock()
+	if coord.completes != 1 {
+		t.Fatalf("%d reports, want 1", coord.completes)
 	}
 }

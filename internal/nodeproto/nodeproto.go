@@ -100,8 +100,18 @@ type NodeStatus struct {
 	PoolID    string `json:"poolId"`
 	NodeID    string `json:"nodeId"`
 	FreeSlots int    `json:"freeSlots"`
-	// Running lists the leases the node is running now.
+	// Running lists the leases the node is running now, those whose runs
+	// are over but whose reports are not yet in included (the server
+	// requeues a lease its node does not list).
 	Running []Lease `json:"running,omitempty"`
+	// Ended lists the leases of Running whose runs are over and whose
+	// reports are being sent: the server does not cancel them when their
+	// tasks have completed meanwhile (the report's commit and this poll
+	// crossed), as there is nothing left to stop; a poll answered with a
+	// cancel returns at once, so cancelling them made a node poll in a
+	// loop while its report was in flight. (An older server ignores the
+	// field and cancels them as before, which is harmless.)
+	Ended []Lease `json:"ended,omitempty"`
 	// State is the node's state (idle, running, starttaskfailed, ...).
 	State api.NodeState `json:"state"`
 	// StartTaskInfo is the pool start task's latest run, if any.

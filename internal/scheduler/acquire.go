@@ -261,7 +261,8 @@ const leaseAnswerMargin = 2 * time.Second
 // reconcile compares the leases a node says it runs (st.Running, as of
 // called) with the ones the store says it holds. Leases the node runs but
 // no longer holds (completed, terminated, requeued, deleted) are returned
-// for it to cancel. Leases it holds but does not run (it restarted,
+// for it to cancel, unless their runs are over (st.Ended: the report and
+// this poll crossed). Leases it holds but does not run (it restarted,
 // stopped them after losing contact, or never received the assignment)
 // are requeued, except those taken too recently for st to list them
 // (leaseAnswerMargin). A node lists each run until its report is
@@ -276,11 +277,15 @@ func (s *Scheduler) reconcile(ctx context.Context, st nodeproto.NodeStatus, call
 	for _, l := range held {
 		heldEpoch[key(l.JobID, l.TaskID)] = l.Epoch
 	}
+	ended := make(map[nodeproto.Lease]bool, len(st.Ended))
+	for _, l := range st.Ended {
+		ended[l] = true
+	}
 	runs := make(map[string]int64, len(st.Running))
 	var cancel []nodeproto.Lease
 	for _, l := range st.Running {
 		runs[key(l.JobID, l.TaskID)] = l.Epoch
-		if e, ok := heldEpoch[key(l.JobID, l.TaskID)]; !ok || e != l.Epoch {
+		if e, ok := heldEpoch[key(l.JobID, l.TaskID)]; (!ok || e != l.Epoch) && !ended[l] {
 			cancel = append(cancel, l)
 		}
 	}
@@ -423,15 +428,7 @@ func (s *Scheduler) leaseOnce(ctx context.Context, p *plan, poolID string) (out 
 		return nil, false, deferred, nil
 	}
 	limits := map[string]int32{}
-	// Every poll plans from the same queue head, so concurrent polls
-	// would all try the same first tasks and all but one fail (3.6
-	// attempts per lease with 8 slots polling; see BENCHMARKS.md).
-	// Spreading, a task another poll of this process is leasing right now
-	// is put off to the end of the batch instead, and taken then only if
-	// this node still has room (that lease may have failed). Packing, it
-	// is not: a node that skipped ahead of the one filling up would take
-	// work pack leaves to that node.
-	var first, later []store.Candidate
+	var plan []store.Candidate
 	for _, c := range candidates {
 		if c.Slots > p.poolSlots || c.Slots > p.free {
 			continue
@@ -449,19 +446,25 @@ func (s *Scheduler) leaseOnce(ctx context.Context, p *plan, poolID string) (out 
 			}
 			limits[c.JobID] = m
 		}
-		if p.spread && !s.startLeasing(c) {
-			later = append(later, c)
-			continue
-		}
-		first = append(first, c)
+		plan = append(plan, c)
 	}
+	// Every poll plans from the same queue head, so concurrent polls
+	// would all try the same first tasks and all but one fail (3.6
+	// attempts per lease with 8 slots polling; see BENCHMARKS.md).
+	// Spreading, a task another poll of this process is leasing right now
+	// is put off to the end of the batch instead, and taken then only if
+	// this node still has room (that lease may have failed). Packing, it
+	// is not: a node that skipped ahead of the one filling up would take
+	// work pack leaves to that node.
 	if p.spread {
-		defer s.endLeasing(first)
+		var marked []store.Candidate
+		plan, marked = s.orderByLeasing(plan, want)
+		defer s.endLeasing(marked)
 	}
 	now := s.now()
 	node := p.node
 	rows, stale, err := s.store.LeaseTasks(ctx, store.LeaseBatch{NodeID: node.Node.ID, NodeSlots: p.poolSlots, Free: p.free, Want: want,
-		MaxParallel: limits, Candidates: append(first, later...)}, func(r *store.TaskRow) error {
+		MaxParallel: limits, Candidates: plan}, func(r *store.TaskRow) error {
 		job := p.jobs[r.JobID].job
 		return lifecycle.ApplyTask(r, lifecycle.Start, lifecycle.Change{Now: now,
 			Node: &api.ComputeNodeInformation{AffinityID: "TVM:" + node.Node.ID, PoolID: node.PoolID, NodeID: node.Node.ID,
@@ -532,19 +535,31 @@ func packShareOf(self string, loads map[string]int32, candidates []store.Candida
 	return share
 }
 
-// startLeasing records that this process is leasing c, unless another of
-// its polls is: then it returns false.
-func (s *Scheduler) startLeasing(c store.Candidate) bool {
+// orderByLeasing orders cs for a batch that wants want slots: those
+// another poll of this process is leasing go last, and the first of the
+// others, up to want slots, are recorded as being leased by this one
+// (marked, until endLeasing).
+func (s *Scheduler) orderByLeasing(cs []store.Candidate, want int32) (order, marked []store.Candidate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, busy := s.leasing[c]; busy {
-		return false
+	var later []store.Candidate
+	planned := int32(0)
+	for _, c := range cs {
+		if _, busy := s.leasing[c]; busy {
+			later = append(later, c)
+			continue
+		}
+		if planned < want {
+			s.leasing[c] = struct{}{}
+			marked = append(marked, c)
+			planned += c.Slots
+		}
+		order = append(order, c)
 	}
-	s.leasing[c] = struct{}{}
-	return true
+	return append(order, later...), marked
 }
 
-// endLeasing undoes startLeasing of each of cs.
+// endLeasing ends the leases under way that orderByLeasing marked.
 func (s *Scheduler) endLeasing(cs []store.Candidate) {
 	s.mu.Lock()
 	for _, c := range cs {

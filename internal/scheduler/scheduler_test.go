@@ -376,6 +376,48 @@ func TestCompleteLeasesNextWork(t *testing.T) {
 	}
 }
 
+// A poll that crosses its node's report (the task completed, the node
+// still lists the run) cancels the run only if the node does not say it is
+// over (Ended): a cancel answers the poll at once, and cancelling ended
+// runs made nodes poll in a loop while their reports were in flight.
+func TestPollCrossingReportCancelsOnlyLiveRuns(t *testing.T) {
+	ctx := context.Background()
+	_, _, s := schedulerWithJob(t, 2, "t1", "t2")
+	cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, FreeSlots: 2})
+	if err != nil || len(work.Assignments) != 2 {
+		t.Fatalf("acquire: %v %+v", err, work)
+	}
+	held := []nodeproto.Lease{work.Assignments[0].Lease, work.Assignments[1].Lease}
+	for _, l := range held {
+		if _, err := s.Complete(ctx, nodeproto.Report{NodeID: cfg.NodeID, PoolID: "p", Lease: l, ExitCode: api.I32(0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		ended []nodeproto.Lease
+		want  []nodeproto.Lease
+	}{
+		{"both runs ended", held, nil},
+		{"one run ended", held[:1], held[1:]},
+		{"an older agent (no Ended)", nil, held},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			work, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, Running: held, Ended: tc.ended})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(work.Cancel, tc.want) {
+				t.Fatalf("cancel %v, want %v", work.Cancel, tc.want)
+			}
+		})
+	}
+}
+
 // schedulerWithJob opens a SQLite store holding pool "p" (slots task
 // slots per node; 0: the default) and job "j" with tasks ids (command
 // /bin/true), and returns it with the service and a scheduler over it
@@ -424,9 +466,13 @@ func TestLeasingPutsOffTasksBeingLeased(t *testing.T) {
 		t.Fatalf("runnable: %v, %v", cands, err)
 	}
 	t1 := cands[0]
-	if !s.startLeasing(t1) || s.startLeasing(t1) {
-		t.Fatal("startLeasing does not record a lease under way")
+	if _, marked := s.orderByLeasing([]store.Candidate{t1}, 1); !slices.Equal(marked, []store.Candidate{t1}) {
+		t.Fatalf("orderByLeasing marked %v, want t1", marked)
 	}
+	if order, marked := s.orderByLeasing(cands, 1); len(marked) != 1 || marked[0].TaskID != "t2" || order[len(order)-1] != t1 {
+		t.Fatalf("with t1 being leased: order %v, marked %v; want t1 last and t2 marked", order, marked)
+	}
+	s.endLeasing(cands[1:])
 	ids := func(w *nodeproto.Work) []string {
 		var out []string
 		for _, a := range w.Assignments {
@@ -452,7 +498,7 @@ func TestLeasingPutsOffTasksBeingLeased(t *testing.T) {
 		t.Fatalf("t1 put off and nothing else to run: got %v, want [t1]", got)
 	}
 	s.endLeasing([]store.Candidate{t1})
-	if !s.startLeasing(t1) {
+	if _, marked := s.orderByLeasing([]store.Candidate{t1}, 1); len(marked) != 1 {
 		t.Fatal("endLeasing did not clear the lease under way")
 	}
 }

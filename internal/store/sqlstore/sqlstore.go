@@ -6,10 +6,11 @@
 // postgres packages open a database, migrate its schema, and add what is
 // theirs alone (leader leases by whose clock, wake-ups between servers).
 //
-// Isolation: every Update* and LeaseTask call is one transaction that
-// reads the row (locked FOR UPDATE on PostgreSQL; SQLite has one writer),
-// runs the caller's function and writes the row back, so concurrent
-// updates of one entity never lose each other's changes. Reads outside
+// Isolation: every Update* call is one transaction that reads the row
+// (locked FOR UPDATE on PostgreSQL; SQLite has one writer), runs the
+// caller's function and writes the row back, so concurrent updates of one
+// entity never lose each other's changes; LeaseTasks does the same for
+// each task it leases, in one transaction per batch. Reads outside
 // updates see committed data and may be stale by the time they return.
 // Listings page by a sequence number taken from a counter row that the
 // inserting transaction holds locked until it commits, so sequence order

@@ -205,10 +205,6 @@ func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*s
 // never waits for a task another transaction holds (the order every batch
 // takes, so batches do not deadlock). SQLite has one writer, which
 // serializes them anyway.
-//
-// The candidates are read in one statement by key, with the runnable
-// condition in SQL: a task another node's lease took since the caller
-// planned (how most candidates go stale) is neither locked nor decoded.
 func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*store.TaskRow) error) ([]*store.TaskRow, int, error) {
 	if len(b.Candidates) == 0 || b.Want <= 0 {
 		return nil, 0, nil
@@ -256,38 +252,31 @@ func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*sto
 			}
 			running[job] = n
 		}
-		args := make([]any, len(b.Candidates))
-		for i, c := range b.Candidates {
-			args[i] = c.Seq
-		}
-		rows, err := tx.Query(`SELECT `+taskCols+` FROM tasks WHERE seq IN (?`+strings.Repeat(",?", len(args)-1)+`)
-			AND state = 'active' AND waiting = 0 AND node_id = ''`+s.d.SkipLocked, args...)
-		if err != nil {
-			return err
-		}
-		got, err := collectTasks(rows)
-		if err != nil {
-			return err
-		}
-		bySeq := make(map[int64]*store.TaskRow, len(got))
-		for _, r := range got {
-			bySeq[r.Seq] = r
-		}
 		taken := int32(0)
 		for _, c := range b.Candidates {
 			if taken >= b.Want {
 				break
 			}
-			row, ok := bySeq[c.Seq]
-			if !ok {
+			if !fits(c.JobID, c.Slots, taken, used, running, b) {
+				continue
+			}
+			// One row by its key, read only if still runnable and locked
+			// only if no other transaction holds it: a candidate another
+			// lease took costs a round trip, not a decode or a wait, and
+			// the batch locks no more than it leases (locking every
+			// candidate at once made concurrent batches skip each
+			// other's whole plans).
+			row, err := scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks
+				WHERE seq = ? AND state = 'active' AND waiting = 0 AND node_id = ''`+s.d.SkipLocked, c.Seq))
+			if errors.Is(err, sql.ErrNoRows) {
 				stale++
 				continue
 			}
-			need := store.TaskSlots(row.Task)
-			if taken+need > b.Free || used+need > b.NodeSlots {
-				continue
+			if err != nil {
+				return err
 			}
-			if max := b.MaxParallel[row.JobID]; max > 0 && running[row.JobID] >= max {
+			need := store.TaskSlots(row.Task)
+			if !fits(row.JobID, need, taken, used, running, b) {
 				continue
 			}
 			if err := fn(row); err != nil {
@@ -307,6 +296,17 @@ func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*sto
 		return nil, 0, fmt.Errorf("lease tasks onto node %s: %w", b.NodeID, err)
 	}
 	return out, stale, nil
+}
+
+// fits reports whether a task of job needing need slots fits batch b that
+// has taken slots so far, on a node using used slots, with running counts
+// of the limited jobs.
+func fits(job string, need, taken, used int32, running map[string]int32, b store.LeaseBatch) bool {
+	if taken+need > b.Free || used+need > b.NodeSlots {
+		return false
+	}
+	max := b.MaxParallel[job]
+	return max <= 0 || running[job] < max
 }
 
 // writeTask writes a task row read in tx back, with the columns derived
