@@ -121,6 +121,12 @@ func TestOpenBackfillsFilterColumns(t *testing.T) {
 	if err := s.CreatePool(ctx, &api.Pool{ID: "p", VMSize: "small"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.CreateTasks(ctx, "j", []*api.Task{{ID: "leased", State: api.TaskActive, RequiredSlots: api.I32(2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateTask(ctx, "j", "leased", func(r *store.TaskRow) error { r.NodeID, r.Task.State = "n1", api.TaskRunning; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 	// Make it look like a database of schema version 3 written by an
 	// older openbatch: filter columns empty, migrations 4 and later not
@@ -130,7 +136,9 @@ func TestOpenBackfillsFilterColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`UPDATE tasks SET f_id = NULL, f_exit_code = NULL`, `UPDATE jobs SET f_id = NULL, f_pool_id = NULL`,
-		`UPDATE pools SET f_id = NULL, f_vm_size = NULL`, `DELETE FROM goose_db_version WHERE version_id >= 4`, `DROP TABLE autoscale_samples`} {
+		`UPDATE pools SET f_id = NULL, f_vm_size = NULL`, `DELETE FROM goose_db_version WHERE version_id >= 4`, `DROP TABLE autoscale_samples`,
+		`DROP TABLE leases`, `CREATE INDEX tasks_node ON tasks(node_id) WHERE node_id != ''`,
+		`CREATE INDEX tasks_leased_job ON tasks(job_lower, node_id) WHERE node_id != ''`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -142,6 +150,10 @@ func TestOpenBackfillsFilterColumns(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer s.Close()
+	// Migration 6 fills the leases table from the tasks' nodes.
+	if loads, err := s.NodeLoads(ctx, []string{"n1"}); err != nil || loads["n1"] != (store.NodeLoad{Tasks: 1, Slots: 2}) {
+		t.Fatalf("load of n1 after the migration: %+v, %v; want 1 task, 2 slots", loads, err)
+	}
 	filter := func(kind filterprops.Kind, expr string) *odata.Filter {
 		f, err := odata.ParseFilter(expr, filterprops.Schemas[kind])
 		if err != nil {

@@ -87,6 +87,9 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
+		if _, err := tx.Exec(`DELETE FROM leases WHERE job_lower=?`, lower(id)); err != nil {
+			return err
+		}
 		_, err = tx.Exec(`DELETE FROM tasks WHERE job_lower=?`, lower(id))
 		return err
 	})

@@ -178,7 +178,7 @@ func (s *Store) PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobP
 func (s *Store) PendingReleases(ctx context.Context, nodeID string) ([]*api.Job, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT pr.body, j.body FROM prep_release pr JOIN jobs j ON j.id_lower = pr.job_lower
 		WHERE pr.node_id = ? AND j.state IN ('completed', 'terminating', 'deleting')
-		AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.node_id = pr.node_id AND t.job_lower = pr.job_lower)`, nodeID)
+		AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.node_id = pr.node_id AND l.job_lower = pr.job_lower)`, nodeID)
 	if err != nil {
 		return nil, fmt.Errorf("pending release tasks of node %s: %w", nodeID, err)
 	}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PagingWhileInserting", testPagingWhileInserting},
 		{"LeaseTasks", testLeaseTasks},
 		{"LeaseTasksConcurrently", testLeaseTasksConcurrently},
+		{"LeasesFollowTasks", testLeasesFollowTasks},
 		{"NotFoundAndExists", testNotFoundAndExists},
 		{"JobSchedules", testJobSchedules},
 		{"JobTaskCount", testJobTaskCount},
@@ -600,6 +601,98 @@ func testLeaseTasksConcurrently(t *testing.T, s store.Store) {
 			t.Fatalf("node %s holds %d slots, more than its %d", id, l.Slots, nodeSlots)
 		}
 	}
+}
+
+// The reads of leases (NodeLoads, LeasesOnNode, TasksOnNode, the counts
+// LeaseTasks makes) follow every change of a task's node: lease, move,
+// completion, deletion of the task, of the job's tasks and of the job.
+func testLeasesFollowTasks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	seedJob(t, s, "k", "p", 0)
+	for _, job := range []string{"j", "k"} {
+		if _, err := s.CreateTasks(ctx, job, []*api.Task{
+			{ID: "a", State: api.TaskActive}, {ID: "b", State: api.TaskActive, RequiredSlots: api.I32(2)}, {ID: "c", State: api.TaskActive}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setNode := func(job, task, node string) {
+		t.Helper()
+		if _, err := s.UpdateTask(ctx, job, task, func(r *store.TaskRow) error {
+			r.NodeID = node
+			r.Task.State = api.TaskRunning
+			if node == "" {
+				r.Task.State = api.TaskCompleted
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step string, want map[string]store.NodeLoad, onN1 []string) {
+		t.Helper()
+		loads, err := s.NodeLoads(ctx, []string{"n1", "n2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"n1", "n2"} {
+			if loads[n] != want[n] {
+				t.Fatalf("%s: load of %s %+v, want %+v", step, n, loads[n], want[n])
+			}
+		}
+		leases, err := s.LeasesOnNode(ctx, "n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.TasksOnNode(ctx, "n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, gotRows []string
+		for _, l := range leases {
+			got = append(got, l.JobID+"/"+l.TaskID)
+		}
+		for _, r := range rows {
+			gotRows = append(gotRows, strings.ToLower(r.JobID+"/"+r.Task.ID))
+		}
+		slices.Sort(got)
+		slices.Sort(gotRows)
+		if !slices.Equal(got, onN1) || !slices.Equal(gotRows, onN1) {
+			t.Fatalf("%s: n1 holds %v (tasks %v), want %v", step, got, gotRows, onN1)
+		}
+	}
+	setNode("j", "a", "n1")
+	setNode("j", "b", "n1")
+	setNode("k", "a", "n2")
+	setNode("k", "b", "n1")
+	check("leased", map[string]store.NodeLoad{"n1": {Tasks: 3, Slots: 5}, "n2": {Tasks: 1, Slots: 1}}, []string{"j/a", "j/b", "k/b"})
+	setNode("j", "a", "n2") // moved
+	check("moved", map[string]store.NodeLoad{"n1": {Tasks: 2, Slots: 4}, "n2": {Tasks: 2, Slots: 2}}, []string{"j/b", "k/b"})
+	setNode("k", "b", "") // completed
+	check("completed", map[string]store.NodeLoad{"n1": {Tasks: 1, Slots: 2}, "n2": {Tasks: 2, Slots: 2}}, []string{"j/b"})
+	if err := s.DeleteTask(ctx, "j", "b"); err != nil {
+		t.Fatal(err)
+	}
+	check("task deleted", map[string]store.NodeLoad{"n2": {Tasks: 2, Slots: 2}}, nil)
+	// A job's limit counts its leases: k runs k/a only.
+	cands, err := s.RunnableTasks(ctx, "p", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := s.LeaseTasks(ctx, store.LeaseBatch{NodeID: "n1", NodeSlots: 10, Free: 10, Want: 10, MaxParallel: map[string]int32{"k": 1},
+		Candidates: cands}, func(r *store.TaskRow) error { r.NodeID, r.Task.State = "n1", api.TaskRunning; return nil })
+	if err != nil || len(rows) != 1 || rows[0].JobID != "j" {
+		t.Fatalf("lease with k at its limit: %v, %v; want j/c only", rows, err)
+	}
+	check("j/c leased", map[string]store.NodeLoad{"n1": {Tasks: 1, Slots: 1}, "n2": {Tasks: 2, Slots: 2}}, []string{"j/c"})
+	if err := s.DeleteJobTasks(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	check("job's tasks deleted", map[string]store.NodeLoad{"n2": {Tasks: 1, Slots: 1}}, nil)
+	if err := s.DeleteJob(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	check("job deleted", nil, nil)
 }
 
 func testNotFoundAndExists(t *testing.T, s store.Store) {
