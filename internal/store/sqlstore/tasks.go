@@ -447,23 +447,29 @@ func (s *Store) RunnableTasks(ctx context.Context, poolID string, max int) ([]st
 	return out, nil
 }
 
+// RunnableQuery is runnableLateral's statement (exported for the
+// PostgreSQL plan test); its arguments are the most tasks per job, the
+// lower-case pool ID and the most tasks in all.
+//
+// The job's queue is read in (job_lower, seq) order, and the job is
+// matched by a range rather than "job_lower = j.id_lower": with the
+// equality, the order needed is seq's alone, which the primary key offers,
+// and PostgreSQL's planner, assuming the job's active tasks spread evenly
+// over it, walked the key from the job's first task past every completed
+// one (352 pages a call after 1,500 of 3,000 tasks had run; 10 through the
+// job's index).
+const RunnableQuery = `SELECT t.seq, t.job_lower, t.id_lower, t.slots FROM jobs j
+	CROSS JOIN LATERAL (SELECT job_lower, id_lower, slots, seq FROM tasks
+		WHERE state = 'active' AND waiting = 0 AND job_lower >= j.id_lower AND job_lower <= j.id_lower
+		ORDER BY job_lower, seq LIMIT ?) t
+	WHERE j.pool_lower = ? AND j.state = 'active'
+	ORDER BY j.priority DESC, j.seq, t.seq LIMIT ?`
+
 // runnableLateral is RunnableTasks in one statement: the same walk of the
 // pool's active jobs by priority, each job's queue read through the
 // runnable index, up to max in all.
 func (s *Store) runnableLateral(ctx context.Context, poolID string, max int) ([]store.Candidate, error) {
-	// The job's queue is read in (job_lower, seq) order, and the job is
-	// matched by a range rather than "job_lower = j.id_lower": with the
-	// equality, the order needed is seq's alone, which the primary key
-	// offers, and PostgreSQL's planner, assuming the job's active tasks
-	// spread evenly over it, walked the key from the job's first task,
-	// past every completed one (352 pages a call after 1,500 of 3,000
-	// tasks had run; 10 through the job's index).
-	rows, err := s.r.QueryContext(ctx, `SELECT t.seq, t.job_lower, t.id_lower, t.slots FROM jobs j
-		CROSS JOIN LATERAL (SELECT job_lower, id_lower, slots, seq FROM tasks
-			WHERE state = 'active' AND waiting = 0 AND job_lower >= j.id_lower AND job_lower <= j.id_lower
-			ORDER BY job_lower, seq LIMIT ?) t
-		WHERE j.pool_lower = ? AND j.state = 'active'
-		ORDER BY j.priority DESC, j.seq, t.seq LIMIT ?`, max, lower(poolID), max)
+	rows, err := s.r.QueryContext(ctx, RunnableQuery, max, lower(poolID), max)
 	if err != nil {
 		return nil, fmt.Errorf("runnable tasks of pool %s: %w", poolID, err)
 	}
