@@ -465,7 +465,13 @@ func (s *Scheduler) leaseOnce(ctx context.Context, p *plan, poolID string) (out 
 	node := p.node
 	rows, stale, err := s.store.LeaseTasks(ctx, store.LeaseBatch{NodeID: node.Node.ID, NodeSlots: p.poolSlots, Free: p.free, Want: want,
 		MaxParallel: limits, Candidates: plan}, func(r *store.TaskRow) error {
-		job := p.jobs[r.JobID].job
+		js := p.jobs[r.JobID]
+		if js == nil {
+			// Only the plan's candidates are leased, and their jobs were
+			// read; a row of another job is a store bug, not a lease.
+			return fmt.Errorf("lease of task %s of job %s, which the plan did not read", r.Task.ID, r.JobID)
+		}
+		job := js.job
 		return lifecycle.ApplyTask(r, lifecycle.Start, lifecycle.Change{Now: now,
 			Node: &api.ComputeNodeInformation{AffinityID: "TVM:" + node.Node.ID, PoolID: node.PoolID, NodeID: node.Node.ID,
 				TaskRootDirectory: nodeproto.TaskRootDirectory(job.ID, r.Task.ID)}})
