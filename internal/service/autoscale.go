@@ -143,6 +143,11 @@ func (s *Service) EnableAutoScale(ctx context.Context, id string, body *api.Pool
 			return &Error{Code: api.CodeInvalidAutoScalingSettings,
 				Message: "The specified auto-scaling settings are not valid: give autoScaleFormula, autoScaleEvaluationInterval or both."}
 		}
+		// Azure: "You cannot enable automatic scaling on a Pool if a
+		// resize operation is in progress on the Pool."
+		if err := s.checkSteady(p); err != nil {
+			return err
+		}
 		p.EnableAutoScale = api.B(true)
 		if body.AutoScaleFormula != "" {
 			p.AutoScaleFormula = body.AutoScaleFormula

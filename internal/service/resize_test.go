@@ -19,8 +19,8 @@ func (p *passes) ReconcileNodes(context.Context, *api.Pool, string) error { p.n+
 func (p *passes) RemovePool(context.Context, string) error                { return nil }
 
 // A change of a pool's targets makes it resizing, during which Azure
-// refuses another resize and removenodes (409 PoolBeingResized) and a
-// refused request changes nothing; stopresize keeps the nodes the pool
+// refuses another resize, removenodes and enableautoscale (409
+// PoolBeingResized) and a refused request changes nothing; stopresize keeps the nodes the pool
 // has (its targets become its current counts) and moves it to stopping,
 // which the node work's next pass settles. Without a Provisioner nothing
 // acts on the targets and pools stay steady.
@@ -82,8 +82,19 @@ func TestResizeAllocationState(t *testing.T) {
 	if n, err := svc.Store.GetNode(ctx, "grow", "n1"); err != nil || n.Node.State != api.NodeIdle {
 		t.Fatalf("a refused removenodes drained the node: %v", err)
 	}
-	if p := get("grow"); p.ETag != etag || *p.TargetDedicatedNodes != 2 {
-		t.Fatalf("a refused resize changed the pool: etag %s → %s, target %d", etag, p.ETag, *p.TargetDedicatedNodes)
+	// enableautoscale too: "You cannot enable automatic scaling on a Pool
+	// if a resize operation is in progress on the Pool." One without a
+	// formula is wrong in itself, and told so first.
+	_, err = svc.EnableAutoScale(ctx, "grow", &api.PoolEnableAutoScale{AutoScaleFormula: "$TargetDedicatedNodes = 1;"}, service.Conditions{})
+	if code(err) != api.CodePoolBeingResized {
+		t.Fatalf("enableautoscale while resizing: %v", err)
+	}
+	_, err = svc.EnableAutoScale(ctx, "grow", &api.PoolEnableAutoScale{}, service.Conditions{})
+	if code(err) != api.CodeMissingRequiredProperty {
+		t.Fatalf("enableautoscale without a formula while resizing: %v", err)
+	}
+	if p := get("grow"); p.ETag != etag || *p.TargetDedicatedNodes != 2 || p.EnableAutoScale != nil && *p.EnableAutoScale {
+		t.Fatalf("a refused request changed the pool: etag %s → %s, target %d, autoscale %v", etag, p.ETag, *p.TargetDedicatedNodes, p.EnableAutoScale)
 	}
 
 	c.add(time.Minute)
