@@ -326,7 +326,8 @@ func scalePostgres(ctx context.Context) (*testenv.Postgres, error) {
 
 // benchScale measures end-to-end throughput: cfg.scaleTasks /bin/true
 // tasks on 8 slots through 1 server on SQLite, 1 server on PostgreSQL and
-// 3 servers on PostgreSQL, and the bare exec loop, rotated every round.
+// 3 servers on PostgreSQL, and the bare exec loop, their order rotated
+// every round and reversed every other round.
 // Each deployment is started fresh for its run and stopped after it, so
 // that no idle deployment takes CPU from the measured one.
 func benchScale(ctx context.Context, cfg *config, res *Results) error {
@@ -355,8 +356,20 @@ func benchScale(ctx context.Context, cfg *config, res *Results) error {
 	}
 	peaks := map[string][]float64{}
 	for round := range cfg.runs {
+		// Rotated every round, and reversed every other round: on this
+		// disk each run leaves the next one slower (ext4 pays for the
+		// inodes of the task directories just deleted), so a variant that
+		// always ran after another (as "postgres, 3 servers" after
+		// "postgres, 1 server" under rotation alone) was always measured
+		// on the worse disk.
+		order := make([]variant, 0, len(variants))
 		for i := range variants {
-			v := variants[(round+i)%len(variants)]
+			order = append(order, variants[(round+i)%len(variants)])
+		}
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, v := range order {
 			if v.servers <= 0 {
 				dirs := ""
 				if v.servers < 0 {
