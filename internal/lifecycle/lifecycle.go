@@ -4,8 +4,9 @@
 // options apply). Every component that changes a state goes through here,
 // and each edge's side effects are written here once: ApplyTask (lease
 // epoch and node, executionInfo, nodeInfo, waiting, times, ETag), ApplyJob
-// (pending work, end time, terminate reason), SetNodeState, NewTask and
-// NewJob. The service and scheduler decide which event happens and store
+// (pending work, end time, terminate reason), SetNodeState, NewTask,
+// NewJob, a pool's allocation (pool.go), MoveSchedule and
+// StartPoolDelete. The service and scheduler decide which event happens and store
 // the result; nothing here does I/O.
 package lifecycle
 

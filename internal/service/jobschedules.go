@@ -286,21 +286,13 @@ func (s *Service) UpdateJobSchedule(ctx context.Context, id string, u *api.JobSc
 	return js, err
 }
 
-func moveSchedule(js *api.JobSchedule, to api.JobScheduleState, now time.Time) {
-	if js.State == to {
-		return
-	}
-	js.PreviousState, js.PreviousStateTransitionTime = js.State, js.StateTransitionTime
-	js.State, js.StateTransitionTime = to, api.T(now)
-}
-
 // DisableJobSchedule stops a schedule from making jobs; its jobs go on.
 func (s *Service) DisableJobSchedule(ctx context.Context, id string, cond Conditions) error {
 	_, err := s.updateJobSchedule(ctx, id, cond, func(js *api.JobSchedule) error {
 		if err := scheduleWritable(js); err != nil {
 			return err
 		}
-		moveSchedule(js, api.JobScheduleDisabled, s.Now())
+		lifecycle.MoveSchedule(js, api.JobScheduleDisabled, s.Now())
 		return nil
 	})
 	return err
@@ -315,7 +307,7 @@ func (s *Service) EnableJobSchedule(ctx context.Context, id string, cond Conditi
 		if js.State != api.JobScheduleDisabled {
 			return errorf(api.CodeJobScheduleNotActive, "Only a disabled job schedule can be enabled; job schedule %s is %s.", id, js.State)
 		}
-		moveSchedule(js, api.JobScheduleActive, s.Now())
+		lifecycle.MoveSchedule(js, api.JobScheduleActive, s.Now())
 		return nil
 	})
 	if err == nil {
@@ -332,7 +324,7 @@ func (s *Service) TerminateJobSchedule(ctx context.Context, id string, cond Cond
 		if err := scheduleWritable(js); err != nil {
 			return err
 		}
-		moveSchedule(js, api.JobScheduleTerminating, s.Now())
+		lifecycle.MoveSchedule(js, api.JobScheduleTerminating, s.Now())
 		return nil
 	}); err != nil {
 		return err
@@ -344,7 +336,7 @@ func (s *Service) TerminateJobSchedule(ctx context.Context, id string, cond Cond
 // DeleteJobSchedule deletes a schedule and every job it made.
 func (s *Service) DeleteJobSchedule(ctx context.Context, id string, cond Conditions) error {
 	if _, err := s.updateJobSchedule(ctx, id, cond, func(js *api.JobSchedule) error {
-		moveSchedule(js, api.JobScheduleDeleting, s.Now())
+		lifecycle.MoveSchedule(js, api.JobScheduleDeleting, s.Now())
 		return nil
 	}); err != nil {
 		return err
@@ -465,7 +457,7 @@ func (s *Service) runSchedule(ctx context.Context, js *api.JobSchedule) error {
 			if cur.State != api.JobScheduleActive || cur.ExecutionInfo == nil || cur.ExecutionInfo.NextRunTime != nil {
 				return nil
 			}
-			moveSchedule(cur, api.JobScheduleCompleted, s.Now())
+			lifecycle.MoveSchedule(cur, api.JobScheduleCompleted, s.Now())
 			cur.ExecutionInfo.EndTime = api.T(s.Now())
 			return nil
 		})
@@ -536,7 +528,7 @@ func (s *Service) finishScheduleTermination(ctx context.Context, js *api.JobSche
 		if cur.State != api.JobScheduleTerminating {
 			return nil
 		}
-		moveSchedule(cur, api.JobScheduleCompleted, s.Now())
+		lifecycle.MoveSchedule(cur, api.JobScheduleCompleted, s.Now())
 		if cur.ExecutionInfo == nil {
 			cur.ExecutionInfo = &api.JobScheduleExecutionInformation{}
 		}

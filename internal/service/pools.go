@@ -349,10 +349,7 @@ func (s *Service) DeletePool(ctx context.Context, id string, cond Conditions) er
 		if err := cond.Check(p.ETag, p.LastModified, true); err != nil {
 			return err
 		}
-		if p.State != api.PoolDeleting {
-			p.State = api.PoolDeleting
-			p.StateTransitionTime = api.T(s.Now())
-		}
+		lifecycle.StartPoolDelete(p, s.Now())
 		return nil
 	}); err != nil {
 		return mapStoreErr(err, api.CodePoolNotFound, "pool", id)
