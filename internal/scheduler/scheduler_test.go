@@ -324,15 +324,7 @@ func TestConcurrentRegistrationsCount(t *testing.T) {
 func TestCompleteLeasesNextWork(t *testing.T) {
 	ctx := context.Background()
 	st, _, s := schedulerWithJob(t, 2, "t1", "t2", "t3", "t4", "t5")
-	cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	work, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, FreeSlots: 2})
-	if err != nil || len(work.Assignments) != 2 {
-		t.Fatalf("acquire: %v %+v", err, work)
-	}
-	held := []nodeproto.Lease{work.Assignments[0].Lease, work.Assignments[1].Lease}
+	cfg, held := registerAndFill(t, s)
 	for _, tc := range []struct {
 		name string
 		next int
@@ -383,15 +375,7 @@ func TestCompleteLeasesNextWork(t *testing.T) {
 func TestPollCrossingReportCancelsOnlyLiveRuns(t *testing.T) {
 	ctx := context.Background()
 	_, _, s := schedulerWithJob(t, 2, "t1", "t2")
-	cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	work, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, FreeSlots: 2})
-	if err != nil || len(work.Assignments) != 2 {
-		t.Fatalf("acquire: %v %+v", err, work)
-	}
-	held := []nodeproto.Lease{work.Assignments[0].Lease, work.Assignments[1].Lease}
+	cfg, held := registerAndFill(t, s)
 	for _, l := range held {
 		if _, err := s.Complete(ctx, nodeproto.Report{NodeID: cfg.NodeID, PoolID: "p", Lease: l, ExitCode: api.I32(0)}); err != nil {
 			t.Fatal(err)
@@ -416,6 +400,22 @@ func TestPollCrossingReportCancelsOnlyLiveRuns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// registerAndFill registers a node in pool "p" and leases tasks into its
+// two slots with one poll; it returns the node and its two leases.
+func registerAndFill(t *testing.T, s *Scheduler) (*nodeproto.NodeConfig, []nodeproto.Lease) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := s.Register(ctx, nodeproto.Registration{PoolID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := s.Acquire(ctx, nodeproto.NodeStatus{PoolID: "p", NodeID: cfg.NodeID, FreeSlots: 2})
+	if err != nil || len(work.Assignments) != 2 {
+		t.Fatalf("acquire: %v %+v", err, work)
+	}
+	return cfg, []nodeproto.Lease{work.Assignments[0].Lease, work.Assignments[1].Lease}
 }
 
 // schedulerWithJob opens a SQLite store holding pool "p" (slots task
