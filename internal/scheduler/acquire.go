@@ -428,7 +428,7 @@ func (s *Scheduler) leaseOnce(ctx context.Context, p *plan, poolID string) (out 
 		return nil, false, deferred, nil
 	}
 	limits := map[string]int32{}
-	var plan []store.Candidate
+	var batch []store.Candidate
 	for _, c := range candidates {
 		if c.Slots > p.poolSlots || c.Slots > p.free {
 			continue
@@ -446,7 +446,7 @@ func (s *Scheduler) leaseOnce(ctx context.Context, p *plan, poolID string) (out 
 			}
 			limits[c.JobID] = m
 		}
-		plan = append(plan, c)
+		batch = append(batch, c)
 	}
 	// Every poll plans from the same queue head, so concurrent polls
 	// would all try the same first tasks and all but one fail (3.6
@@ -458,13 +458,13 @@ func (s *Scheduler) leaseOnce(ctx context.Context, p *plan, poolID string) (out 
 	// work pack leaves to that node.
 	if p.spread {
 		var marked []store.Candidate
-		plan, marked = s.orderByLeasing(plan, want)
+		batch, marked = s.orderByLeasing(batch, want)
 		defer s.endLeasing(marked)
 	}
 	now := s.now()
 	node := p.node
 	rows, stale, err := s.store.LeaseTasks(ctx, store.LeaseBatch{NodeID: node.Node.ID, NodeSlots: p.poolSlots, Free: p.free, Want: want,
-		MaxParallel: limits, Candidates: plan}, func(r *store.TaskRow) error {
+		MaxParallel: limits, Candidates: batch}, func(r *store.TaskRow) error {
 		js := p.jobs[r.JobID]
 		if js == nil {
 			// Only the plan's candidates are leased, and their jobs were

@@ -259,13 +259,16 @@ func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*sto
 			}
 			// One row by its key, locked only if no other transaction
 			// holds it: a candidate another lease holds costs a round
-			// trip, not a wait, and the batch locks no more than it
-			// leases (locking every candidate at once made concurrent
-			// batches skip each other's whole plans). The runnable
-			// condition is checked here, not in the WHERE clause: with it
-			// there, PostgreSQL's generic plan could read the runnable
-			// index instead of the key (39 pages a call in the scale
-			// run, against 3).
+			// trip, not a wait, and the batch locks the candidates it
+			// reads one by one, up to its share, not all of them
+			// (locking every candidate at once made concurrent batches
+			// skip each other's whole plans). A row read but no longer
+			// runnable (another node's lease committed first) stays
+			// locked until the batch commits: that node's report on it
+			// waits that long. The runnable condition is checked here,
+			// not in the WHERE clause: with it there, PostgreSQL's generic
+			// plan could read the runnable index instead of the key (39
+			// pages a call in the scale run, against 4.5).
 			row, err := scanTask(tx.QueryRow(`SELECT `+taskCols+` FROM tasks WHERE seq = ?`+s.d.SkipLocked, c.Seq))
 			if errors.Is(err, sql.ErrNoRows) {
 				stale++
