@@ -412,19 +412,14 @@ func (s *instrumented) UpdateTask(ctx context.Context, jobID, taskID string, fn 
 func (s *instrumented) Close() error { return s.st.Close() }
 
 // LeaseTasks implements store.Store: a lease is a task state change (active
-// to running) like any other.
+// to running) like any other. LeaseTasks leases only runnable tasks, so
+// every row it returns was active.
 func (s *instrumented) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*store.TaskRow) error) ([]*store.TaskRow, int, error) {
 	start := time.Now()
-	before := make(map[*store.TaskRow]api.TaskState, len(b.Candidates))
-	rows, stale, err := s.st.LeaseTasks(ctx, b, func(r *store.TaskRow) error {
-		if r.Task != nil {
-			before[r] = r.Task.State
-		}
-		return fn(r)
-	})
+	rows, stale, err := s.st.LeaseTasks(ctx, b, fn)
 	s.observe("LeaseTasks", start, err)
 	for _, r := range rows {
-		s.taskChanged(r.JobID, before[r], r.Task)
+		s.taskChanged(r.JobID, api.TaskActive, r.Task)
 	}
 	return rows, stale, err
 }

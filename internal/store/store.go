@@ -209,7 +209,7 @@ type Store interface {
 	// once it has leased b.Want slots, and leases a task only if the
 	// batch's slots stay within b.Free, the node's leased tasks' slots
 	// within b.NodeSlots and the job's leased tasks within
-	// b.MaxParallel[job], all counted from the tasks table in the same
+	// b.MaxParallel[job], all counted from the stored leases in the same
 	// transaction. Concurrent batches, from any server, are serialized on
 	// the node and on each limited job, so the limits hold however many
 	// nodes poll at once. fn sets each lease (epoch, node) as with
