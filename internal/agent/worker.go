@@ -565,6 +565,7 @@ func (w *Worker) fence(ctx context.Context, timeout time.Duration, log *slog.Log
 	limit := timeout - FenceMargin(timeout)
 	t := time.NewTicker(max(min(limit/4, 250*time.Millisecond), 10*time.Millisecond))
 	defer t.Stop()
+	warned := false // once per loss of contact, not on every tick
 	for {
 		select {
 		case <-ctx.Done():
@@ -575,9 +576,16 @@ func (w *Worker) fence(ctx context.Context, timeout time.Duration, log *slog.Log
 		silent := time.Since(w.lastContact)
 		n := len(w.running)
 		w.mu.Unlock()
-		if silent > limit && n > 0 {
-			log.Warn("lost contact with the server; stopping running tasks before the server requeues them",
-				"silent_for", silent.Round(time.Millisecond), "timeout", timeout)
+		if silent <= limit {
+			warned = false
+			continue
+		}
+		if n > 0 {
+			if !warned {
+				log.Warn("lost contact with the server; stopping running tasks before the server requeues them",
+					"silent_for", silent.Round(time.Millisecond), "timeout", timeout)
+				warned = true
+			}
 			w.giveUpAll(errFenced)
 		}
 	}

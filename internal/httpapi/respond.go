@@ -72,6 +72,15 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == 0 {
 		status = statusOf(se.Code)
 	}
+	if se.Err != nil {
+		if s := serverFrom(w); s != nil {
+			s.Log.Warn("request failed", "code", se.Code, "method", r.Method, "path", r.URL.EscapedPath(), "err", se.Err, "request_id", info(r).requestID)
+		}
+	}
+	if status == http.StatusServiceUnavailable {
+		// A hint to clients' retry policies (the Azure SDKs honour it).
+		w.Header().Set("Retry-After", "1")
+	}
 	body := errorBody(r, se)
 	w.Header().Set("Content-Type", jsonContentType)
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openbatch/openbatch/internal/store"
 )
 
 // PathPrefix is where the node protocol is served, beside the Batch API.
@@ -46,6 +48,14 @@ func Handler(c Coordinator, a Authorizer, joinToken string) http.Handler {
 	unauthorized := func(w http.ResponseWriter) {
 		http.Error(w, "node credential missing or wrong: a node joins with the join token (the server's DATA_DIR/join-token, given with --token-file) and then uses the credential it was given", http.StatusUnauthorized)
 	}
+	// unavailable answers a call the server cannot serve while its
+	// database is out of reach: 503, which the agent retries, on another
+	// of its servers if it knows several. The database's error stays in
+	// the server (it may name hosts and users).
+	unavailable := func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the server cannot reach its database; retry", http.StatusServiceUnavailable)
+	}
 	// node is what a call says about whose it is.
 	type node struct {
 		PoolID string `json:"poolId"`
@@ -72,6 +82,11 @@ func Handler(c Coordinator, a Authorizer, joinToken string) http.Handler {
 			if name == "register" && subtle.ConstantTimeCompare([]byte(bearer), []byte(joinToken)) == 1 {
 				byJoinToken = true
 			} else if err := a.AuthorizeNode(r.Context(), who.PoolID, who.NodeID, bearer); err != nil {
+				if store.Unavailable(err) {
+					// Not a refusal: the credential could not be checked.
+					unavailable(w)
+					return
+				}
 				if errors.Is(err, ErrUnknownNode) && name == "acquire" {
 					// A node removed from its pool learns it on its next
 					// poll, and leaves; that tells nobody anything.
@@ -96,6 +111,9 @@ func Handler(c Coordinator, a Authorizer, joinToken string) http.Handler {
 				return
 			case errors.Is(err, ErrUnknownNode):
 				http.Error(w, err.Error(), http.StatusGone)
+				return
+			case store.Unavailable(err):
+				unavailable(w)
 				return
 			case err != nil:
 				http.Error(w, err.Error(), http.StatusBadRequest)

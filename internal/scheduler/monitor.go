@@ -69,6 +69,12 @@ func (s *Scheduler) tick(ctx context.Context, ls *loopState) bool {
 		if ctx.Err() == nil {
 			s.log.Warn("leader lease", "err", err)
 		}
+		// Unable to reach the database, this server cannot tell whether it
+		// still leads, and nodes could not record their heartbeats through
+		// any server: when it leads again, it gives every node a full
+		// timeout (graceAfterStart) rather than requeueing the whole fleet
+		// for a database outage.
+		ls.leading = false
 		return false
 	}
 	if lead != ls.leading {
@@ -76,7 +82,8 @@ func (s *Scheduler) tick(ctx context.Context, ls *loopState) bool {
 		s.log.Info("periodic work", "leader", lead, "holder", s.id)
 		if lead {
 			// A new leader has not seen the nodes that polled other
-			// servers: give every node a full timeout from now.
+			// servers, nor any node while the database was out of reach:
+			// give every node a full timeout from now.
 			s.graceAfterStart(ctx)
 		}
 	}

@@ -37,6 +37,9 @@ type Error struct {
 	Code    string
 	Message string
 	Values  []api.BatchErrorDetail
+	// Err is the failure behind the error, for the server's log; clients
+	// never see it (nil for errors in the request).
+	Err error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -60,11 +63,17 @@ func propertyError(pe *api.PropertyError) *Error {
 	return e
 }
 
-// AsError converts validation errors into *Error; other errors pass through.
+// AsError converts validation errors into *Error, and a database that
+// cannot serve right now (store.Unavailable) into ServerBusy, which Azure
+// clients retry; other errors pass through.
 func AsError(err error) error {
 	var pe *api.PropertyError
 	if errors.As(err, &pe) {
 		return propertyError(pe)
+	}
+	var se *Error
+	if !errors.As(err, &se) && store.Unavailable(err) {
+		return &Error{Code: api.CodeServerBusy, Message: "The server is currently unable to receive requests. Please retry your request.", Err: err}
 	}
 	return err
 }

@@ -26,11 +26,14 @@ import (
 // loopback port, stopped by Close.
 type Postgres struct {
 	// Port is the TCP port on 127.0.0.1.
-	Port int
-	dir  string
-	cmd  *exec.Cmd
-	log  *SyncBuffer
-	n    atomic.Int64
+	Port     int
+	settings []string
+	dir      string
+	bin      string
+	cred     *syscall.Credential
+	cmd      *exec.Cmd
+	log      *SyncBuffer
+	n        atomic.Int64
 }
 
 // postgresBin finds a directory holding initdb and postgres: Debian puts
@@ -54,7 +57,14 @@ func postgresBin() (string, error) {
 // StartPostgres initialises a cluster under a new temporary directory and
 // starts it. Run as root, the server runs as the "postgres" system user,
 // since PostgreSQL refuses to run as root.
-func StartPostgres(ctx context.Context) (*Postgres, error) {
+//
+// The server runs with fsync, full_page_writes and synchronous_commit off.
+// Crash (a process crash: the files the OS holds survive) then loses the
+// transactions committed in the last moments before it, as a server with
+// synchronous_commit off does; settings ("name=value") override these for
+// a test that needs every acknowledged commit to survive Crash
+// ("synchronous_commit=on").
+func StartPostgres(ctx context.Context, settings ...string) (*Postgres, error) {
 	bin, err := postgresBin()
 	if err != nil {
 		return nil, err
@@ -78,44 +88,71 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 			return nil, err
 		}
 	}
-	run := func(name string, args ...string) *exec.Cmd {
-		c := exec.Command(filepath.Join(bin, name), args...)
-		c.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		c.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}
-		return c
-	}
-	data := filepath.Join(dir, "data")
-	out, err := run("initdb", "-D", data, "-U", "openbatch", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput()
+	p := &Postgres{dir: dir, bin: bin, cred: cred, settings: settings, log: &SyncBuffer{}}
+	out, err := p.command("initdb", "-D", p.dataDir(), "-U", "openbatch", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %w: %s", err, out)
 	}
 	var lastErr error
 	for range 3 {
-		port, err := FreePort()
-		if err != nil {
+		if p.Port, err = FreePort(); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		p := &Postgres{Port: port, dir: dir, log: &SyncBuffer{}}
-		// fsync off: a test cluster that dies loses nothing anyone needs,
-		// and it changes no query's meaning.
-		p.cmd = run("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
-			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
-		p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-		if err := p.cmd.Start(); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("start postgres: %w", err)
-		}
-		if lastErr = p.wait(ctx); lastErr == nil {
+		if lastErr = p.start(ctx); lastErr == nil {
 			return p, nil
 		}
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
 	}
 	os.RemoveAll(dir)
 	return nil, lastErr
 }
+
+func (p *Postgres) dataDir() string { return filepath.Join(p.dir, "data") }
+
+func (p *Postgres) command(name string, args ...string) *exec.Cmd {
+	c := exec.Command(filepath.Join(p.bin, name), args...)
+	c.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	c.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}
+	return c
+}
+
+// start runs the postmaster on p.Port and waits until it takes
+// connections; on failure it is stopped again.
+func (p *Postgres) start(ctx context.Context) error {
+	// fsync off: a test cluster that dies loses nothing anyone needs,
+	// and it changes no query's meaning.
+	args := []string{"-D", p.dataDir(), "-p", strconv.Itoa(p.Port), "-k", p.dir, "-c", "listen_addresses=127.0.0.1",
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"}
+	for _, kv := range p.settings {
+		args = append(args, "-c", kv) // the last setting of a name wins
+	}
+	p.cmd = p.command("postgres", args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	if err := p.wait(ctx); err != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		return err
+	}
+	return nil
+}
+
+// Crash stops the server as a crash would: an immediate shutdown (SIGQUIT),
+// which ends every connection at once, writes no checkpoint and leaves the
+// next start to recover from the write-ahead log.
+func (p *Postgres) Crash() error {
+	if err := p.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		return err
+	}
+	_ = p.cmd.Wait()
+	return nil
+}
+
+// Restart starts a server that Crash stopped, on the same port and data.
+func (p *Postgres) Restart(ctx context.Context) error { return p.start(ctx) }
 
 func (p *Postgres) wait(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)

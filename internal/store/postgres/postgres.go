@@ -145,13 +145,18 @@ func (s *Store) Notify(ctx context.Context) error {
 func (s *Store) Wakeups() <-chan struct{} { return s.wake }
 
 // listen holds one connection that LISTENs for wake-ups, reconnecting after
-// a failure, until ctx ends.
+// a failure, until ctx ends. The wait between attempts doubles up to 5 s
+// while the database stays out of reach, and starts again from 100 ms
+// once a connection has listened.
 func (s *Store) listen(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx)
+		listened, err := s.listenOnce(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if listened {
+			backoff = 100 * time.Millisecond
 		}
 		s.log.Warn("listening for other servers' wake-ups", "err", err, "retry_in", backoff)
 		select {
@@ -163,22 +168,31 @@ func (s *Store) listen(ctx context.Context) {
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context) error {
+// listenOnce listens on one connection until it fails; listened reports
+// that it got as far as LISTEN.
+func (s *Store) listenOnce(ctx context.Context) (listened bool, err error) {
 	conn, err := pgx.Connect(ctx, s.dsn)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
-		return err
+		return false, err
 	}
+	// Notifications sent while no connection listened are lost: wake
+	// this server once, as if one had come.
+	s.wakeUp()
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
+			return true, err
 		}
-		select {
-		case s.wake <- struct{}{}:
-		default: // one pending wake-up covers any number
-		}
+		s.wakeUp()
+	}
+}
+
+func (s *Store) wakeUp() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // one pending wake-up covers any number
 	}
 }
