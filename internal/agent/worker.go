@@ -395,6 +395,20 @@ func (w *Worker) giveUpAll(cause error) {
 	}
 }
 
+// giveUpLive gives up the runs whose process has not ended. A node that
+// lost contact stops what still runs, but still reports the runs that
+// ended while it held their leases: their outcome stands, and the server
+// refuses the report as stale if it requeued the task meanwhile.
+func (w *Worker) giveUpLive(cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.running {
+		if !r.ended {
+			r.giveUp(cause)
+		}
+	}
+}
+
 // taskSlots is the number of slots a task takes.
 func taskSlots(t *api.Task) int {
 	if t.RequiredSlots != nil && *t.RequiredSlots > 1 {
@@ -405,7 +419,10 @@ func taskSlots(t *api.Task) int {
 
 // start runs one assignment in the background.
 func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, log *slog.Logger) {
-	w.launch(ctx, a.Lease, taskSlots(&a.Task), retention(&a.Task), log, func(rctx context.Context, abort <-chan struct{}) nodeproto.Report {
+	// Only runs with output files are recorded in the run journal
+	// (runTask), so only their records need discarding after the report.
+	journaled := len(a.Task.OutputFiles) > 0
+	w.launch(ctx, a.Lease, taskSlots(&a.Task), retention(&a.Task), journaled, log, func(rctx context.Context, abort <-chan struct{}) nodeproto.Report {
 		return w.runTask(rctx, node, a, abort)
 	})
 }
@@ -413,8 +430,9 @@ func (w *Worker) start(ctx context.Context, node Node, a nodeproto.Assignment, l
 // launch runs run for lease in the background, listed as running (with
 // slots) until its report is in, and keeps the task directory for keep
 // (-1: forever) afterwards. run is given the run's context and its abort
-// channel (Spec.Abort, closed by runningTask.giveUp).
-func (w *Worker) launch(ctx context.Context, lease nodeproto.Lease, slots int, keep time.Duration, log *slog.Logger,
+// channel (Spec.Abort, closed by runningTask.giveUp). journaled says the
+// run may have a run journal record, discarded once it is reported.
+func (w *Worker) launch(ctx context.Context, lease nodeproto.Lease, slots int, keep time.Duration, journaled bool, log *slog.Logger,
 	run func(rctx context.Context, abort <-chan struct{}) nodeproto.Report) {
 	// The run's context is not ctx's child: only the worker's decisions
 	// (cancel, drain, fence, giving up when Run ends) stop a run, each in
@@ -446,7 +464,7 @@ func (w *Worker) launch(ctx context.Context, lease nodeproto.Lease, slots int, k
 		// Reported, refused as stale, or given up (fenced, drained: the
 		// server requeues it): its record is done with. Only an agent
 		// that is stopping keeps it, to resume after its restart.
-		if w.journal != nil && ctx.Err() == nil {
+		if journaled && w.journal != nil && ctx.Err() == nil {
 			if err := w.journal.discard(lease); err != nil {
 				log.Warn("remove run journal record", "job", lease.JobID, "task", lease.TaskID, "err", err)
 			}
@@ -511,7 +529,7 @@ func (w *Worker) resumePending(ctx context.Context, node Node, pending []*runRec
 		}
 		log.Info("resuming a task whose process exited before the agent restarted: its outputs are uploaded, its command is not run again",
 			"job", r.Lease.JobID, "task", r.Lease.TaskID, "exitCode", r.ExitCode, "files", len(r.Uploads))
-		w.launch(ctx, r.Lease, max(r.Slots, 1), r.Retention, log, func(rctx context.Context, abort <-chan struct{}) nodeproto.Report {
+		w.launch(ctx, r.Lease, max(r.Slots, 1), r.Retention, true, log, func(rctx context.Context, abort <-chan struct{}) nodeproto.Report {
 			spec := Spec{Kind: KindTask, Node: node, JobID: r.Lease.JobID, TaskID: r.Lease.TaskID,
 				OutputFiles: r.OutputFiles, Retryable: r.Retryable, Abort: abort}
 			res := w.Runner.resume(rctx, spec, &runRecorder{j: w.journal, rec: *r, resumed: true})
@@ -556,8 +574,9 @@ func (w *Worker) contact() {
 	w.mu.Unlock()
 }
 
-// fence stops the node's runs, on a timer independent of its calls, once
-// contact is lost for the heartbeat timeout less the margin.
+// fence stops the node's running processes, on a timer independent of its
+// calls, once contact is lost for the heartbeat timeout less the margin.
+// Runs that ended before then keep trying to report (giveUpLive).
 func (w *Worker) fence(ctx context.Context, timeout time.Duration, log *slog.Logger) {
 	if timeout <= 0 {
 		return
@@ -574,19 +593,24 @@ func (w *Worker) fence(ctx context.Context, timeout time.Duration, log *slog.Log
 		}
 		w.mu.Lock()
 		silent := time.Since(w.lastContact)
-		n := len(w.running)
+		live := 0
+		for _, r := range w.running {
+			if !r.ended {
+				live++
+			}
+		}
 		w.mu.Unlock()
 		if silent <= limit {
 			warned = false
 			continue
 		}
-		if n > 0 {
+		if live > 0 {
 			if !warned {
 				log.Warn("lost contact with the server; stopping running tasks before the server requeues them",
 					"silent_for", silent.Round(time.Millisecond), "timeout", timeout)
 				warned = true
 			}
-			w.giveUpAll(errFenced)
+			w.giveUpLive(errFenced)
 		}
 	}
 }

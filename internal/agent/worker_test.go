@@ -292,3 +292,78 @@ func TestPollsListEndedRunsWhileReporting(t *testing.T) {
 		t.Fatalf("%d reports, want 1", coord.completes)
 	}
 }
+
+// outage is a coordinator that hands out one short task and then answers
+// nothing, neither polls nor reports, until back is closed: a server whose
+// database is down, or a partition that heals.
+type outage struct {
+	partitioned
+	back chan struct{}
+}
+
+func (o *outage) Acquire(context.Context, nodeproto.NodeStatus) (*nodeproto.Work, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.acquires++
+	if o.acquires == 1 {
+		return &nodeproto.Work{Assignments: []nodeproto.Assignment{{
+			Lease: nodeproto.Lease{JobID: "j", TaskID: "t", Epoch: 1},
+			Task:  api.Task{ID: "t", CommandLine: "/bin/true"},
+		}}}, nil
+	}
+	select {
+	case <-o.back:
+		return &nodeproto.Work{}, nil
+	default:
+		return nil, errors.New("503 Service Unavailable")
+	}
+}
+
+func (o *outage) Complete(ctx context.Context, rep nodeproto.Report) (*nodeproto.Completed, error) {
+	select {
+	case <-o.back:
+		return o.partitioned.Complete(ctx, rep)
+	default:
+		return nil, errors.New("503 Service Unavailable")
+	}
+}
+
+// A run that ended while the node still held its lease is reported once
+// contact comes back, even though contact was lost for longer than the
+// fence limit meanwhile: fencing stops processes that still run, not the
+// reports of runs that are over (the server refuses those as stale if it
+// requeued the task).
+func TestRunEndedBeforeFenceIsStillReported(t *testing.T) {
+	coord := &outage{back: make(chan struct{})}
+	w := &Worker{Coord: coord, Runner: NewRunner(Config{KillGrace: 100 * time.Millisecond}), RetryInterval: 20 * time.Millisecond,
+		Registration: nodeproto.Registration{PoolID: "p", Root: t.TempDir()}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	// Past the fence limit (heartbeat timeout 400 ms less the margin)
+	// with the run's report still refused.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(w.endedLeases()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the run did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	close(coord.back)
+	for {
+		coord.mu.Lock()
+		n := coord.completes
+		coord.mu.Unlock()
+		if n == 1 && len(w.leases()) == 0 {
+			break
+		}
+		if n > 1 || time.Now().After(deadline) {
+			t.Fatalf("%d reports of the run that ended before the fence, want 1", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}

@@ -129,7 +129,11 @@ func concurrentPollers(t *testing.T, st store.Store) {
 			for err := range errs {
 				t.Error(err)
 			}
-			if viaReport.Load() == 0 {
+			// Without a job limit the offering nodes' reports always find
+			// work; with one, a report's lease races the other nodes' polls
+			// for the job's one free place and may lose every time on a
+			// loaded machine (a CI run saw it), so it is not counted there.
+			if tc.max < 0 && viaReport.Load() == 0 {
 				t.Error("no task was leased in a report's answer")
 			}
 			if tc.max > 0 && peak.Load() > tc.max {

@@ -204,7 +204,10 @@ type Store interface {
 	// LeaseTasks leases tasks of b.Candidates onto b.NodeID in one
 	// transaction and returns the rows leased, in candidate order. It
 	// takes, in order, each candidate that is still runnable (active, its
-	// dependencies met, on no node) and that no other transaction holds at
+	// dependencies met, on no node, its job active: a job disabled or
+	// terminated since the candidates were read leases nothing, and a
+	// change of a job's state is ordered before or after the batch, never
+	// interleaved with it) and that no other transaction holds at
 	// that moment (not waited for), as long as it fits: the batch stops
 	// once it has leased b.Want slots, and leases a task only if the
 	// batch's slots stay within b.Free, the node's leased tasks' slots

@@ -43,6 +43,7 @@ var dialect = &sqlstore.Dialect{
 	Numbered:   true,
 	ForUpdate:  " FOR UPDATE",
 	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	ForShare:   " FOR SHARE",
 	IsUnique:   func(err error) bool { return pgCode(err) == "23505" },
 	// Deadlock detected, serialization failure: the transaction was rolled
 	// back and may run again.

@@ -43,6 +43,11 @@ type Dialect struct {
 	// SkipLocked is ForUpdate that skips a row another transaction holds
 	// rather than waiting for it (a lease's read of its task).
 	SkipLocked string
+	// ForShare is appended to a SELECT to lock the row against writers
+	// but not against other ForShare readers (a lease's read of a job's
+	// state: batches on one job do not wait for each other, a change of
+	// the job's state waits for them).
+	ForShare string
 	// IsUnique reports whether err is a unique-constraint violation.
 	IsUnique func(error) bool
 	// Retryable reports whether a transaction that failed with err may be

@@ -199,13 +199,17 @@ func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*s
 }
 
 // LeaseTasks implements store.Store. Where rows are locked (PostgreSQL),
-// the transaction first locks the rows of the candidates' limited jobs, in
-// ID order, and then the node's, so that batches on one job, or onto one
-// node, follow one another and each counts the leases committed before
-// it; the tasks' rows are read after them with SKIP LOCKED, so a batch
-// never waits for a task another transaction holds (the order every batch
-// takes, so batches do not deadlock). SQLite has one writer, which
-// serializes them anyway.
+// the transaction first reads and locks the rows of the candidates' jobs,
+// in ID order (limited jobs for update, so that batches on one limited
+// job follow one another and each counts the leases committed before it;
+// the others for share, so that a change of the job's state, such as a
+// disable or terminate, waits for the batch or the batch sees it), and
+// then the node's, so that batches onto one node follow one another; the
+// tasks' rows are read after them with SKIP LOCKED, so a batch never
+// waits for a task another transaction holds (the order every batch
+// takes, so batches do not deadlock). Only tasks of jobs that are still
+// active are leased: the candidates were read outside the transaction.
+// SQLite has one writer, which serializes them anyway.
 func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*store.TaskRow) error) ([]*store.TaskRow, int, error) {
 	if len(b.Candidates) == 0 || b.Want <= 0 {
 		return nil, 0, nil
@@ -223,13 +227,26 @@ func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*sto
 			}
 		}
 		slices.Sort(limited)
+		var jobs []string
+		for _, c := range b.Candidates {
+			jobs = append(jobs, c.JobID)
+		}
+		slices.Sort(jobs)
+		active := make(map[string]bool, len(jobs))
+		for _, job := range slices.Compact(jobs) {
+			lock := s.d.ForShare
+			if b.MaxParallel[job] > 0 {
+				lock = s.d.ForUpdate
+			}
+			var state string
+			err := tx.QueryRow(`SELECT state FROM jobs WHERE id_lower=?`+lock, job).Scan(&state)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			active[job] = state == string(api.JobActive)
+		}
 		if s.d.ForUpdate != "" {
 			var one int
-			for _, job := range limited {
-				if err := tx.QueryRow(`SELECT 1 FROM jobs WHERE id_lower=?`+s.d.ForUpdate, job).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
-			}
 			if err := tx.QueryRow(`SELECT 1 FROM nodes WHERE id=?`+s.d.ForUpdate, b.NodeID).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
@@ -253,6 +270,10 @@ func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*sto
 		for _, c := range b.Candidates {
 			if taken >= b.Want {
 				break
+			}
+			if !active[c.JobID] {
+				stale++ // the job was disabled, terminated or deleted since the plan
+				continue
 			}
 			if !fits(c.JobID, c.Slots, taken, used, running, b) {
 				continue

@@ -407,17 +407,18 @@ func testPagingWhileInserting(t *testing.T, s store.Store) {
 
 // LeaseTasks leases runnable candidates in order within the node's
 // slots, the batch's Free and Want and the jobs' maxParallelTasks;
-// candidates leased already, waiting or gone are stale; an error from fn
-// rolls the whole batch back.
+// candidates leased already, waiting, gone or of a job no longer active
+// are stale; an error from fn rolls the whole batch back.
 func testLeaseTasks(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	seedJob(t, s, "j", "p", 0)
 	seedJob(t, s, "k", "p", 0)
+	seedJob(t, s, "d", "p", 0)
 	var tasks []*api.Task
 	for i := range 4 {
 		tasks = append(tasks, &api.Task{ID: fmt.Sprintf("t%d", i), State: api.TaskActive, RequiredSlots: api.I32(int32(1 + i%2))})
 	}
-	for _, job := range []string{"j", "k"} {
+	for _, job := range []string{"j", "k", "d"} {
 		if _, err := s.CreateTasks(ctx, job, tasks); err != nil {
 			t.Fatal(err)
 		}
@@ -442,6 +443,10 @@ func testLeaseTasks(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	cand["k/after"] = store.Candidate{Seq: after.Seq, JobID: "k", TaskID: "after", Slots: 1}
+	// Job d is disabled after its tasks were read as candidates.
+	if _, err := s.UpdateJob(ctx, "d", func(j *api.Job) error { j.State = api.JobDisabled; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	take := func(node string) func(*store.TaskRow) error {
 		return func(r *store.TaskRow) error {
 			r.Task.State = api.TaskRunning
@@ -468,6 +473,7 @@ func testLeaseTasks(t *testing.T, s store.Store) {
 		{"free bounds the batch", "n2", []string{"k/t3", "j/t2"}, 10, 1, 1, nil, []string{"j/t2"}, 0},
 		{"no limit (0)", "n2", []string{"k/t3"}, 10, 10, 10, map[string]int32{"k": 0}, []string{"k/t3"}, 0},
 		{"want 0 leases nothing", "n2", []string{"k/t1"}, 10, 10, 0, nil, nil, 0},
+		{"job no longer active", "n2", []string{"d/t0", "d/t1"}, 10, 10, 10, map[string]int32{"d": 5}, nil, 2},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -501,7 +507,7 @@ func testLeaseTasks(t *testing.T, s store.Store) {
 			}
 		})
 	}
-	for _, c := range []string{"k/t1", "k/after"} {
+	for _, c := range []string{"k/t1", "k/after", "d/t0", "d/t1"} {
 		job, task, _ := strings.Cut(c, "/")
 		if r, _ := s.GetTask(ctx, job, task); r.NodeID != "" || r.Task.State != api.TaskActive {
 			t.Fatalf("%s, never leased, stored on %q, %s", c, r.NodeID, r.Task.State)
