@@ -161,7 +161,7 @@ func (s *Service) AddTask(ctx context.Context, jobID string, t *api.Task) error 
 	s.newTask(t, job)
 	errs, err := s.Store.CreateTasks(ctx, jobID, []*api.Task{t})
 	if err != nil {
-		return taskLimitErr(err, jobID)
+		return s.addErr(ctx, err, jobID)
 	}
 	if errs[0] != nil {
 		return mapStoreErr(errs[0], api.CodeTaskNotFound, "task", t.ID)
@@ -217,7 +217,7 @@ func (s *Service) AddTasks(ctx context.Context, jobID string, tasks []*api.Task,
 	if len(valid) > 0 {
 		errs, err := s.Store.CreateTasks(ctx, jobID, valid)
 		if err != nil {
-			return nil, taskLimitErr(err, jobID)
+			return nil, s.addErr(ctx, err, jobID)
 		}
 		deps := false
 		for k, e := range errs {
@@ -431,13 +431,21 @@ func equalFold(a, b string) bool { return lower(a) == lower(b) }
 
 func lower(s string) string { return strings.ToLower(s) }
 
-// taskLimitErr turns the store's refusal of a job's task count over
-// api.MaxTasksPerJob into the error a client sees. Azure publishes no such
-// limit or code; the state of the job is what refuses the operation.
-func taskLimitErr(err error, jobID string) error {
-	if errors.Is(err, store.ErrJobTaskLimit) {
+// addErr turns the store's refusal of an add into the error a client
+// sees. A job's task count over api.MaxTasksPerJob: Azure publishes no
+// such limit or code; the state of the job is what refuses the operation.
+// A job that stopped taking tasks after jobForTasks read it (terminated or
+// deleted at the same moment): the code its state gives now.
+func (s *Service) addErr(ctx context.Context, err error, jobID string) error {
+	switch {
+	case errors.Is(err, store.ErrJobTaskLimit):
 		return errorf(api.CodeOperationInvalidForCurrentState,
 			"Job %s would have more than %d tasks, the most openbatch keeps in one job; delete completed tasks or add them to another job.", jobID, api.MaxTasksPerJob)
+	case errors.Is(err, store.ErrJobClosed):
+		if _, jerr := s.jobForTasks(ctx, jobID); jerr != nil {
+			return jerr
+		}
+		return errorf(api.CodeJobCompleted, "The specified job is already in a completed state: %s.", jobID)
 	}
 	return err
 }

@@ -29,6 +29,9 @@ var (
 	// ErrJobTaskLimit means adding the tasks would give a job more than
 	// api.MaxTasksPerJob tasks; nothing was added.
 	ErrJobTaskLimit = errors.New("the job would have more tasks than the limit")
+	// ErrJobClosed means the job takes no more tasks (terminating,
+	// completed or being deleted); nothing was added.
+	ErrJobClosed = errors.New("the job takes no more tasks")
 )
 
 // Page asks for one page of a listing.
@@ -190,7 +193,11 @@ type Store interface {
 	// error per task (nil, ErrExists, or another error). A failing task does
 	// not stop the others. If the job would then hold more than
 	// api.MaxTasksPerJob tasks, nothing is added and the error is
-	// ErrJobTaskLimit, checked in the same transaction.
+	// ErrJobTaskLimit; if the job is terminating, completed or being
+	// deleted, nothing is added and the error is ErrJobClosed. Both are
+	// checked in the same transaction, under the job's row lock, so a
+	// change of the job's state is ordered before or after the add: a
+	// terminate never misses a task added at the same moment.
 	CreateTasks(ctx context.Context, jobID string, tasks []*api.Task) ([]error, error)
 	GetTask(ctx context.Context, jobID, taskID string) (*TaskRow, error)
 	// TasksByID returns those of the job's tasks whose IDs are in ids, keyed

@@ -59,15 +59,21 @@ func (s *Store) CreateTasks(ctx context.Context, jobID string, tasks []*api.Task
 	err := s.tx(ctx, func(tx *Tx) error {
 		// Reserve room in the job's task count first: the update locks the
 		// job's row, so concurrent adds to one job follow each other and
-		// the limit holds. What turns out not to be added is given back.
-		res, err := tx.Exec(`UPDATE jobs SET task_count = task_count + ? WHERE id_lower = ? AND task_count + ? <= ?`,
+		// the limit holds, and a change of the job's state (terminate,
+		// delete) waits for the add or is seen by it. What turns out not
+		// to be added is given back.
+		res, err := tx.Exec(`UPDATE jobs SET task_count = task_count + ? WHERE id_lower = ? AND task_count + ? <= ?
+			AND state NOT IN ('terminating', 'completed', 'deleting')`,
 			len(tasks), lower(jobID), len(tasks), api.MaxTasksPerJob)
 		if err != nil {
 			return fmt.Errorf("count tasks of %s: %w", jobID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			var one int
-			if err := tx.QueryRow(`SELECT 1 FROM jobs WHERE id_lower = ?`, lower(jobID)).Scan(&one); err == nil {
+			var state string
+			switch err := tx.QueryRow(`SELECT state FROM jobs WHERE id_lower = ?`, lower(jobID)).Scan(&state); {
+			case err == nil && (state == string(api.JobTerminating) || state == string(api.JobCompleted) || state == string(api.JobDeleting)):
+				return store.ErrJobClosed
+			case err == nil:
 				return store.ErrJobTaskLimit
 			}
 			// No such job row: tasks of a job the store does not know

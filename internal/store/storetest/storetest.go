@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdatesLoseNothing},
 		{"PagingWhileInserting", testPagingWhileInserting},
 		{"LeaseTasks", testLeaseTasks},
+		{"CreateTasksOnClosedJob", testCreateTasksOnClosedJob},
 		{"LeaseTasksConcurrently", testLeaseTasksConcurrently},
 		{"LeasesFollowTasks", testLeasesFollowTasks},
 		{"NotFoundAndExists", testNotFoundAndExists},
@@ -780,6 +781,40 @@ func testJobTaskCount(t *testing.T, s store.Store) {
 	c, err := s.TaskStateCounts(ctx, "j")
 	if err != nil || c.TaskCounts.Active != 5 {
 		t.Fatalf("after the refused add: %+v, %v", c.TaskCounts, err)
+	}
+}
+
+// A job that is terminating, completed or being deleted takes no tasks
+// (ErrJobClosed, checked in the add's transaction, nothing added); an
+// active or disabled one does.
+func testCreateTasksOnClosedJob(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i, tc := range []struct {
+		state api.JobState
+		want  error
+	}{
+		{api.JobActive, nil},
+		{api.JobDisabled, nil},
+		{api.JobDisabling, nil},
+		{api.JobTerminating, store.ErrJobClosed},
+		{api.JobCompleted, store.ErrJobClosed},
+		{api.JobDeleting, store.ErrJobClosed},
+	} {
+		t.Run(string(tc.state), func(t *testing.T) {
+			job := fmt.Sprintf("c%d", i)
+			seedJob(t, s, job, "p", 0)
+			if _, err := s.UpdateJob(ctx, job, func(j *api.Job) error { j.State = tc.state; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.CreateTasks(ctx, job, []*api.Task{{ID: "t", State: api.TaskActive}})
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("add to a %s job: %v, want %v", tc.state, err, tc.want)
+			}
+			_, gerr := s.GetTask(ctx, job, "t")
+			if added := gerr == nil; added != (tc.want == nil) {
+				t.Fatalf("add to a %s job: task stored %v", tc.state, added)
+			}
+		})
 	}
 }
 
