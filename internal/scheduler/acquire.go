@@ -89,6 +89,10 @@ func removedByAgent(node *store.Node) bool {
 	return true
 }
 
+// takesWork is what a lease checks of the node as stored, under its
+// lock: the plan read it from the cache.
+func takesWork(n *store.Node) bool { return !removedByAgent(n) && schedulable(n.Node) }
+
 func schedulable(n *api.ComputeNode) bool {
 	if n.SchedulingState == api.SchedulingDisabled {
 		return false
@@ -464,7 +468,7 @@ func (s *Scheduler) leaseOnce(ctx context.Context, p *plan, poolID string) (out 
 	now := s.now()
 	node := p.node
 	rows, stale, err := s.store.LeaseTasks(ctx, store.LeaseBatch{NodeID: node.Node.ID, NodeSlots: p.poolSlots, Free: p.free, Want: want,
-		MaxParallel: limits, Candidates: batch}, func(r *store.TaskRow) error {
+		MaxParallel: limits, Candidates: batch, NodeTakes: takesWork}, func(r *store.TaskRow) error {
 		js := p.jobs[r.JobID]
 		if js == nil {
 			// Only the plan's candidates are leased, and their jobs were

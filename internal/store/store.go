@@ -123,6 +123,11 @@ type LeaseBatch struct {
 	MaxParallel map[string]int32
 	// Candidates are the tasks to lease, in the order to try them.
 	Candidates []Candidate
+	// NodeTakes, if set, is asked about the node as stored when the
+	// batch locks it; false (the node's scheduling was disabled, it is
+	// leaving its pool, it is gone) leases nothing. The plan read the node
+	// outside the transaction.
+	NodeTakes func(*Node) bool
 }
 
 // NodeHistory is what ran on a node: its most recent tasks and how many

@@ -210,7 +210,9 @@ func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*s
 // job follow one another and each counts the leases committed before it;
 // the others for share, so that a change of the job's state, such as a
 // disable or terminate, waits for the batch or the batch sees it), and
-// then the node's, so that batches onto one node follow one another; the
+// then the node's (read, and asked b.NodeTakes), so that batches onto one
+// node follow one another and a change of the node's state is ordered
+// before or after the batch; the
 // tasks' rows are read after them with SKIP LOCKED, so a batch never
 // waits for a task another transaction holds (the order every batch
 // takes, so batches do not deadlock). Only tasks of jobs that are still
@@ -251,10 +253,21 @@ func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*sto
 			}
 			active[job] = state == string(api.JobActive)
 		}
-		if s.d.ForUpdate != "" {
-			var one int
-			if err := tx.QueryRow(`SELECT 1 FROM nodes WHERE id=?`+s.d.ForUpdate, b.NodeID).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
+		var body []byte
+		switch err := tx.QueryRow(`SELECT body FROM nodes WHERE id=?`+s.d.ForUpdate, b.NodeID).Scan(&body); {
+		case errors.Is(err, sql.ErrNoRows):
+			if b.NodeTakes != nil {
+				return nil // the node is gone
+			}
+		case err != nil:
+			return err
+		case b.NodeTakes != nil:
+			var n store.Node
+			if err := json.Unmarshal(body, &n); err != nil {
+				return fmt.Errorf("node %s: %w", b.NodeID, err)
+			}
+			if !b.NodeTakes(&n) {
+				return nil
 			}
 		}
 		var used int32

@@ -536,6 +536,29 @@ func testLeaseTasks(t *testing.T, s store.Store) {
 	if r, _ := s.GetTask(ctx, "j", "t1"); r.NodeID != "" || r.Task.State != api.TaskActive {
 		t.Fatalf("a rolled back batch leased j/t1: %q, %s", r.NodeID, r.Task.State)
 	}
+
+	// NodeTakes is asked about the node as stored: a node whose scheduling
+	// was disabled after the plan, or a node that is gone, gets nothing.
+	if err := s.PutNode(ctx, &store.Node{PoolID: "p", Node: &api.ComputeNode{ID: "n4", State: api.NodeIdle, SchedulingState: api.SchedulingEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateNode(ctx, "p", "n4", func(n *store.Node) error { n.Node.SchedulingState = api.SchedulingDisabled; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	enabled := func(n *store.Node) bool { return n.Node.SchedulingState != api.SchedulingDisabled }
+	for _, node := range []string{"n4", "gone"} {
+		b = store.LeaseBatch{NodeID: node, NodeSlots: 10, Free: 10, Want: 10, Candidates: []store.Candidate{cand["j/t1"]}, NodeTakes: enabled}
+		if rows, _, err := s.LeaseTasks(ctx, b, take(node)); err != nil || len(rows) != 0 {
+			t.Fatalf("lease onto %s, which takes no work: %d rows, %v", node, len(rows), err)
+		}
+	}
+	if _, err := s.UpdateNode(ctx, "p", "n4", func(n *store.Node) error { n.Node.SchedulingState = api.SchedulingEnabled; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	b.NodeID = "n4"
+	if rows, _, err := s.LeaseTasks(ctx, b, take("n4")); err != nil || len(rows) != 1 {
+		t.Fatalf("lease onto n4 with scheduling enabled again: %d rows, %v", len(rows), err)
+	}
 }
 
 // Nodes leasing batches from the same candidates at once never exceed a
