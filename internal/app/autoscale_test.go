@@ -119,6 +119,10 @@ func TestAutoScaleAPI(t *testing.T) {
 	if m["enableAutoScale"] != true || m["targetDedicatedNodes"] != 1.0 || m["autoScaleEvaluationInterval"] != "PT5M" || m["autoScaleRun"] == nil {
 		t.Fatalf("pool after enableautoscale = %v", m)
 	}
+	// As on Azure, the next enableautoscale waits for the resize the
+	// first one started (its new node) to end: until then it is
+	// PoolBeingResized.
+	waitSteady(t, c, "fx")
 	wantStatus(t, "enableautoscale (interval only)", send(t, ep, "POST", "/pools/fx/enableautoscale",
 		map[string]any{"autoScaleEvaluationInterval": "PT10M"}), http.StatusOK)
 	m = send(t, ep, "GET", "/pools/fx", nil).JSON(t)

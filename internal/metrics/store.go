@@ -334,6 +334,14 @@ func (s *instrumented) PutNode(ctx context.Context, n *store.Node) error {
 	return err
 }
 
+// RegisterNode implements store.Store.
+func (s *instrumented) RegisterNode(ctx context.Context, poolID, nodeID string, fn func(*api.Pool, *store.Node) (*store.Node, error)) (*store.Node, error) {
+	start := time.Now()
+	r0, err := s.st.RegisterNode(ctx, poolID, nodeID, fn)
+	s.observe("RegisterNode", start, err)
+	return r0, err
+}
+
 // GetNode implements store.Store.
 func (s *instrumented) GetNode(ctx context.Context, poolID, nodeID string) (*store.Node, error) {
 	start := time.Now()

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -172,6 +173,73 @@ func TestConcurrentPollersPostgres(t *testing.T) {
 	}
 	defer st.Close()
 	concurrentPollers(t, st)
+}
+
+// concurrentRegistrations has machines register the same new node ID
+// with the join token at once, as two agents started with the same
+// --node-id would: one becomes the node, every other is refused
+// (ErrNodeExists), so no two machines share a node's credential.
+func concurrentRegistrations(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	svc := service.New(st, nil)
+	s := New(svc, Config{HeartbeatTimeout: time.Minute, AccountKey: []byte("key")})
+	if err := svc.AddPool(ctx, &api.Pool{ID: "rp", VMSize: "x", TargetDedicatedNodes: api.I32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		id := fmt.Sprintf("twin%d", round)
+		const machines = 8
+		var wg sync.WaitGroup
+		var joined, refused atomic.Int32
+		errs := make(chan error, machines)
+		for range machines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Register(ctx, nodeproto.Registration{PoolID: "rp", NodeID: id, ByJoinToken: true})
+				switch {
+				case err == nil:
+					joined.Add(1)
+				case errors.Is(err, nodeproto.ErrNodeExists):
+					refused.Add(1)
+				default:
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if joined.Load() != 1 || refused.Load() != machines-1 {
+			t.Fatalf("round %d: %d machines became node %s, %d were refused; want 1 and %d", round, joined.Load(), id, refused.Load(), machines-1)
+		}
+	}
+}
+
+func TestConcurrentRegistrationsSQLite(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	concurrentRegistrations(t, st)
+}
+
+func TestConcurrentRegistrationsPostgres(t *testing.T) {
+	pg, err := testenv.SharedPostgres()
+	testenv.Require(t, err)
+	dsn, err := pg.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgres.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	concurrentRegistrations(t, st)
 }
 
 func TestMain(m *testing.M) {

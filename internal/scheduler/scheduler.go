@@ -149,10 +149,6 @@ func NewNodeID() string {
 
 // Register adds a node to a pool.
 func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*nodeproto.NodeConfig, error) {
-	pool, err := s.store.GetPool(ctx, reg.PoolID)
-	if err != nil {
-		return nil, fmt.Errorf("register node in pool %s: %w", reg.PoolID, err)
-	}
 	if reg.NodeID == "" {
 		reg.NodeID = NewNodeID()
 	}
@@ -165,42 +161,51 @@ func (s *Scheduler) Register(ctx context.Context, reg nodeproto.Registration) (*
 	if len(reg.Resume) > nodeproto.MaxResume {
 		return nil, fmt.Errorf("register node %s: %d leases to resume, at most %d", reg.NodeID, len(reg.Resume), nodeproto.MaxResume)
 	}
-	gen := int64(1)
-	old, err := s.store.GetNode(ctx, pool.ID, reg.NodeID)
-	switch {
-	case err == nil && reg.ByJoinToken:
-		// The join token lets a machine join, not take over a node: that
-		// would requeue the node's tasks and redirect its file service.
-		return nil, nodeproto.ErrNodeExists
-	case err == nil:
-		gen = max(old.CredentialGen, 1)
-	case !errors.Is(err, store.ErrNotFound):
+	now := s.now()
+	var (
+		pool      *api.Pool
+		cred      string
+		restarted bool
+	)
+	// One transaction decides: two registrations at once of the same
+	// node ID cannot both find it new.
+	n, err := s.store.RegisterNode(ctx, reg.PoolID, reg.NodeID, func(p *api.Pool, old *store.Node) (*store.Node, error) {
+		pool, restarted = p, old != nil
+		gen := int64(1)
+		if old != nil {
+			if reg.ByJoinToken {
+				// The join token lets a machine join, not take over a
+				// node: that would requeue the node's tasks and redirect
+				// its file service.
+				return nil, nodeproto.ErrNodeExists
+			}
+			gen = max(old.CredentialGen, 1)
+		}
+		state := api.NodeStarting
+		if p.StartTask == nil {
+			state = api.NodeIdle
+		}
+		n := &store.Node{PoolID: p.ID, Root: reg.Root, Address: reg.Address, LastHeartbeat: now,
+			Node: &api.ComputeNode{ID: reg.NodeID, State: state, SchedulingState: api.SchedulingEnabled,
+				StateTransitionTime: api.T(now), LastBootTime: api.T(now), AllocationTime: api.T(now),
+				IPAddress: reg.IPAddress, VMSize: p.VMSize, IsDedicated: reg.Dedicated, StartTask: p.StartTask,
+				NodeAgentInfo: &api.NodeAgentInformation{Version: "openbatch", LastUpdateTime: now}}}
+		cred = ""
+		if s.cfg.AccountKey != nil {
+			n.CredentialGen = gen
+			cred = nodeproto.NodeCredential(s.cfg.AccountKey, p.ID, reg.NodeID, gen)
+		}
+		return n, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	state := api.NodeStarting
-	if pool.StartTask == nil {
-		state = api.NodeIdle
-	}
-	n := &store.Node{PoolID: pool.ID, Root: reg.Root, Address: reg.Address, LastHeartbeat: now,
-		Node: &api.ComputeNode{ID: reg.NodeID, State: state, SchedulingState: api.SchedulingEnabled,
-			StateTransitionTime: api.T(now), LastBootTime: api.T(now), AllocationTime: api.T(now),
-			IPAddress: reg.IPAddress, VMSize: pool.VMSize, IsDedicated: reg.Dedicated, StartTask: pool.StartTask,
-			NodeAgentInfo: &api.NodeAgentInformation{Version: "openbatch", LastUpdateTime: now}}}
-	cred := ""
-	if s.cfg.AccountKey != nil {
-		n.CredentialGen = gen
-		cred = nodeproto.NodeCredential(s.cfg.AccountKey, pool.ID, reg.NodeID, gen)
-	}
 	var resumed []nodeproto.Lease
-	if old != nil {
+	if restarted {
 		// A node that restarts has lost its runs: its old leases are
 		// requeued, but for those it says it is finishing (their process
 		// exited before the restart) and still holds.
 		resumed = s.requeueNode(ctx, reg.NodeID, "node agent restarted", reg.Resume...)
-	}
-	if err := s.store.PutNode(ctx, n); err != nil {
-		return nil, err
 	}
 	s.markSeen(n.Node.ID, now)
 	s.dropNodeCache(n.Node.ID)

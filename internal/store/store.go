@@ -269,6 +269,14 @@ type Store interface {
 	PrepReleaseStatus(ctx context.Context, jobID string) ([]api.JobPreparationAndReleaseTaskExecutionInformation, error)
 
 	PutNode(ctx context.Context, n *Node) error
+	// RegisterNode writes the node fn returns as node nodeID of pool
+	// poolID, in one transaction that locks the pool's row and then the
+	// node's: fn is given the pool and the node as stored (nil if there is
+	// none) and may refuse with an error, which writes nothing.
+	// Registrations of one pool follow one another, so two at once of the
+	// same new node cannot both find it absent. A missing pool is
+	// ErrNotFound.
+	RegisterNode(ctx context.Context, poolID, nodeID string, fn func(pool *api.Pool, old *Node) (*Node, error)) (*Node, error)
 	GetNode(ctx context.Context, poolID, nodeID string) (*Node, error)
 	ListNodes(ctx context.Context, poolID string) ([]*Node, error)
 	UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*Node) error) (*Node, error)

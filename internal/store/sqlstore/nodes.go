@@ -25,6 +25,39 @@ func (s *Store) PutNode(ctx context.Context, n *store.Node) error {
 	return nil
 }
 
+// RegisterNode implements store.Store.
+func (s *Store) RegisterNode(ctx context.Context, poolID, nodeID string, fn func(*api.Pool, *store.Node) (*store.Node, error)) (*store.Node, error) {
+	var n *store.Node
+	err := s.tx(ctx, func(tx *Tx) error {
+		p := new(api.Pool)
+		if err := readJSON(tx, `SELECT body FROM pools WHERE id_lower=?`+s.d.ForUpdate, p, lower(poolID)); err != nil {
+			return err
+		}
+		old := new(store.Node)
+		switch err := readJSON(tx, `SELECT body FROM nodes WHERE pool_lower=? AND id=?`+s.d.ForUpdate, old, lower(poolID), nodeID); {
+		case errors.Is(err, store.ErrNotFound):
+			old = nil
+		case err != nil:
+			return err
+		}
+		var err error
+		if n, err = fn(p, old); err != nil {
+			return err
+		}
+		body, err := json.Marshal(n)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`INSERT INTO nodes(pool_lower, id, body) VALUES(?,?,?)
+			ON CONFLICT(pool_lower, id) DO UPDATE SET body=excluded.body`, lower(poolID), nodeID, body)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register node %s in pool %s: %w", nodeID, poolID, err)
+	}
+	return n, nil
+}
+
 // GetNode reads a node.
 func (s *Store) GetNode(ctx context.Context, poolID, nodeID string) (*store.Node, error) {
 	var body []byte

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PagingWhileInserting", testPagingWhileInserting},
 		{"LeaseTasks", testLeaseTasks},
 		{"CreateTasksOnClosedJob", testCreateTasksOnClosedJob},
+		{"RegisterNode", testRegisterNode},
 		{"LeaseTasksConcurrently", testLeaseTasksConcurrently},
 		{"LeasesFollowTasks", testLeasesFollowTasks},
 		{"NotFoundAndExists", testNotFoundAndExists},
@@ -838,6 +839,52 @@ func testCreateTasksOnClosedJob(t *testing.T, s store.Store) {
 				t.Fatalf("add to a %s job: task stored %v", tc.state, added)
 			}
 		})
+	}
+}
+
+// RegisterNode hands fn the pool and the stored node (nil when new) and
+// writes what fn returns; an error from fn writes nothing; a missing pool
+// is ErrNotFound.
+func testRegisterNode(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.CreatePool(ctx, &api.Pool{ID: "RP", VMSize: "x", State: api.PoolActive}); err != nil {
+		t.Fatal(err)
+	}
+	node := func(addr string) *store.Node {
+		return &store.Node{PoolID: "RP", Address: addr, Node: &api.ComputeNode{ID: "n1", State: api.NodeIdle}}
+	}
+	var seen []*store.Node
+	register := func(addr string, refuse error) error {
+		_, err := s.RegisterNode(ctx, "rp", "n1", func(p *api.Pool, old *store.Node) (*store.Node, error) {
+			if p.ID != "RP" {
+				t.Fatalf("fn got pool %q", p.ID)
+			}
+			seen = append(seen, old)
+			return node(addr), refuse
+		})
+		return err
+	}
+	if err := register("a", nil); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("refused")
+	if err := register("b", refused); !errors.Is(err, refused) {
+		t.Fatalf("refused registration: %v", err)
+	}
+	if err := register("c", nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 || seen[0] != nil || seen[1] == nil || seen[1].Address != "a" || seen[2] == nil || seen[2].Address != "a" {
+		t.Fatalf("fn saw %+v; want nil, then the node at a twice (the refusal wrote nothing)", seen)
+	}
+	if n, err := s.GetNode(ctx, "rp", "n1"); err != nil || n.Address != "c" {
+		t.Fatalf("stored node %+v, %v", n, err)
+	}
+	if _, err := s.RegisterNode(ctx, "nosuch", "n1", func(*api.Pool, *store.Node) (*store.Node, error) {
+		t.Fatal("fn called for a missing pool")
+		return nil, nil
+	}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing pool: %v", err)
 	}
 }
 
