@@ -302,11 +302,11 @@ func (s *instrumented) TasksOnNode(ctx context.Context, nodeID string) ([]*store
 	return r0, err
 }
 
-// PutPrepRelease implements store.Store.
-func (s *instrumented) PutPrepRelease(ctx context.Context, jobID string, info *api.JobPreparationAndReleaseTaskExecutionInformation) error {
+// UpdatePrepRelease implements store.Store.
+func (s *instrumented) UpdatePrepRelease(ctx context.Context, jobID, nodeID string, fn func(*api.JobPreparationAndReleaseTaskExecutionInformation) error) error {
 	start := time.Now()
-	err := s.st.PutPrepRelease(ctx, jobID, info)
-	s.observe("PutPrepRelease", start, err)
+	err := s.st.UpdatePrepRelease(ctx, jobID, nodeID, fn)
+	s.observe("UpdatePrepRelease", start, err)
 	return err
 }
 

@@ -92,21 +92,17 @@ func (s *Scheduler) nextWork(ctx context.Context, rep nodeproto.Report, job *api
 	return out
 }
 
-// PrepRelease records a job preparation or release task run on a node.
+// PrepRelease records a job preparation or release task run on a node,
+// beside the node's record of the other one.
 func (s *Scheduler) PrepRelease(ctx context.Context, rep nodeproto.PrepReleaseReport) error {
-	cur := &api.JobPreparationAndReleaseTaskExecutionInformation{PoolID: rep.PoolID, NodeID: rep.NodeID}
-	if all, err := s.store.PrepReleaseStatus(ctx, rep.JobID); err == nil {
-		for i := range all {
-			if all[i].NodeID == rep.NodeID {
-				cur = &all[i]
-			}
+	return s.store.UpdatePrepRelease(ctx, rep.JobID, rep.NodeID, func(cur *api.JobPreparationAndReleaseTaskExecutionInformation) error {
+		cur.PoolID, cur.NodeID = rep.PoolID, rep.NodeID
+		if rep.Prep != nil {
+			cur.JobPreparationTaskExecutionInfo = rep.Prep
 		}
-	}
-	if rep.Prep != nil {
-		cur.JobPreparationTaskExecutionInfo = rep.Prep
-	}
-	if rep.Release != nil {
-		cur.JobReleaseTaskExecutionInfo = rep.Release
-	}
-	return s.store.PutPrepRelease(ctx, rep.JobID, cur)
+		if rep.Release != nil {
+			cur.JobReleaseTaskExecutionInfo = rep.Release
+		}
+		return nil
+	})
 }

@@ -258,8 +258,11 @@ type Store interface {
 	// TasksOnNode returns the tasks a node currently holds a lease on.
 	TasksOnNode(ctx context.Context, nodeID string) ([]*TaskRow, error)
 
-	// PutPrepRelease records a job preparation or release task run on a node.
-	PutPrepRelease(ctx context.Context, jobID string, info *api.JobPreparationAndReleaseTaskExecutionInformation) error
+	// UpdatePrepRelease runs fn on the record of the job's preparation and
+	// release task runs on node nodeID (a new one, with PoolID and NodeID
+	// unset, if there is none) and writes it, in one transaction: reports
+	// of the two runs that cross do not undo each other.
+	UpdatePrepRelease(ctx context.Context, jobID, nodeID string, fn func(*api.JobPreparationAndReleaseTaskExecutionInformation) error) error
 	// PendingReleases returns the jobs that are completed, terminating or
 	// deleting, have a release task whose preparation task ran on nodeID
 	// and whose release task has not run there, and hold no lease on

@@ -173,15 +173,30 @@ func (s *Store) DeleteNode(ctx context.Context, poolID, nodeID string) error {
 	return nil
 }
 
-// PutPrepRelease records a job preparation or release task run on a node.
-func (s *Store) PutPrepRelease(ctx context.Context, jobID string, info *api.JobPreparationAndReleaseTaskExecutionInformation) error {
-	body, err := json.Marshal(info)
-	if err != nil {
+// UpdatePrepRelease implements store.Store. The row is made first (an
+// insert that does nothing if it exists) and then read locked, so that two
+// transactions on a new record follow one another like those on an old
+// one.
+func (s *Store) UpdatePrepRelease(ctx context.Context, jobID, nodeID string, fn func(*api.JobPreparationAndReleaseTaskExecutionInformation) error) error {
+	return s.tx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`INSERT INTO prep_release(job_lower, node_id, body) VALUES(?,?,?) ON CONFLICT(job_lower, node_id) DO NOTHING`,
+			lower(jobID), nodeID, []byte("{}")); err != nil {
+			return err
+		}
+		info := new(api.JobPreparationAndReleaseTaskExecutionInformation)
+		if err := readJSON(tx, `SELECT body FROM prep_release WHERE job_lower=? AND node_id=?`+s.d.ForUpdate, info, lower(jobID), nodeID); err != nil {
+			return err
+		}
+		if err := fn(info); err != nil {
+			return err
+		}
+		body, err := json.Marshal(info)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE prep_release SET body=? WHERE job_lower=? AND node_id=?`, body, lower(jobID), nodeID)
 		return err
-	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO prep_release(job_lower, node_id, body) VALUES(?,?,?)
-		ON CONFLICT(job_lower, node_id) DO UPDATE SET body=excluded.body`, lower(jobID), info.NodeID, body)
-	return err
+	})
 }
 
 // PrepReleaseStatus lists a job's preparation/release runs by node.

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LeaseTasks", testLeaseTasks},
 		{"CreateTasksOnClosedJob", testCreateTasksOnClosedJob},
 		{"RegisterNode", testRegisterNode},
+		{"UpdatePrepRelease", testUpdatePrepRelease},
 		{"LeaseTasksConcurrently", testLeaseTasksConcurrently},
 		{"LeasesFollowTasks", testLeasesFollowTasks},
 		{"NotFoundAndExists", testNotFoundAndExists},
@@ -885,6 +886,71 @@ func testRegisterNode(t *testing.T, s store.Store) {
 		return nil, nil
 	}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing pool: %v", err)
+	}
+}
+
+// UpdatePrepRelease starts a node's record empty, keeps what earlier
+// updates wrote, writes nothing when fn fails, and serializes concurrent
+// updates of one record (each a read-modify-write of a counter here: none
+// is lost).
+func testUpdatePrepRelease(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedJob(t, s, "j", "p", 0)
+	bump := func(node string) func(*api.JobPreparationAndReleaseTaskExecutionInformation) error {
+		return func(info *api.JobPreparationAndReleaseTaskExecutionInformation) error {
+			info.NodeID = node
+			if info.JobPreparationTaskExecutionInfo == nil {
+				info.JobPreparationTaskExecutionInfo = &api.JobPrepReleaseTaskExecutionInformation{State: api.PrepTaskCompleted}
+			}
+			info.JobPreparationTaskExecutionInfo.RetryCount++
+			return nil
+		}
+	}
+	if err := s.UpdatePrepRelease(ctx, "j", "n1", func(info *api.JobPreparationAndReleaseTaskExecutionInformation) error {
+		if info.NodeID != "" || info.JobPreparationTaskExecutionInfo != nil || info.JobReleaseTaskExecutionInfo != nil {
+			t.Fatalf("a new record is not empty: %+v", info)
+		}
+		return bump("n1")(info)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdatePrepRelease(ctx, "j", "n1", func(info *api.JobPreparationAndReleaseTaskExecutionInformation) error {
+		info.JobReleaseTaskExecutionInfo = &api.JobPrepReleaseTaskExecutionInformation{State: api.PrepTaskCompleted}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fail := errors.New("refused")
+	if err := s.UpdatePrepRelease(ctx, "j", "n2", func(*api.JobPreparationAndReleaseTaskExecutionInformation) error { return fail }); !errors.Is(err, fail) {
+		t.Fatalf("failing fn: %v", err)
+	}
+	const writers, each = 4, 10
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if err := s.UpdatePrepRelease(ctx, "j", "n3", bump("n3")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	all, err := s.PrepReleaseStatus(ctx, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].NodeID != "n1" || all[1].NodeID != "n3" {
+		t.Fatalf("records %+v; want n1 and n3 (n2's failed update wrote nothing)", all)
+	}
+	if all[0].JobPreparationTaskExecutionInfo == nil || all[0].JobReleaseTaskExecutionInfo == nil {
+		t.Fatalf("n1 lost a run: %+v", all[0])
+	}
+	if got := all[1].JobPreparationTaskExecutionInfo.RetryCount; got != writers*each {
+		t.Fatalf("concurrent updates: count %d, want %d", got, writers*each)
 	}
 }
 
