@@ -31,10 +31,7 @@ func (p *partitioned) Acquire(context.Context, nodeproto.NodeStatus) (*nodeproto
 	defer p.mu.Unlock()
 	p.acquires++
 	if p.acquires == 1 {
-		return &nodeproto.Work{Assignments: []nodeproto.Assignment{{
-			Lease: nodeproto.Lease{JobID: "j", TaskID: "t", Epoch: 1},
-			Task:  api.Task{ID: "t", CommandLine: "/bin/sleep 30"},
-		}}}, nil
+		return assignment("/bin/sleep 30"), nil
 	}
 	return nil, errors.New("connection refused")
 }
@@ -105,17 +102,18 @@ func (h *hanging) Acquire(ctx context.Context, st nodeproto.NodeStatus) (*nodepr
 	first := h.acquires == 1
 	h.mu.Unlock()
 	if first {
-		return h.partitioned.acquireTask(), nil
+		return assignment("/bin/sleep 30"), nil
 	}
 	<-ctx.Done()
 	h.once.Do(func() { close(h.returned) })
 	return nil, ctx.Err()
 }
 
-func (p *partitioned) acquireTask() *nodeproto.Work {
+// assignment is work of one task, j/t, running cmd.
+func assignment(cmd string) *nodeproto.Work {
 	return &nodeproto.Work{Assignments: []nodeproto.Assignment{{
 		Lease: nodeproto.Lease{JobID: "j", TaskID: "t", Epoch: 1},
-		Task:  api.Task{ID: "t", CommandLine: "/bin/sleep 30"},
+		Task:  api.Task{ID: "t", CommandLine: cmd},
 	}}}
 }
 
@@ -306,10 +304,7 @@ func (o *outage) Acquire(context.Context, nodeproto.NodeStatus) (*nodeproto.Work
 	defer o.mu.Unlock()
 	o.acquires++
 	if o.acquires == 1 {
-		return &nodeproto.Work{Assignments: []nodeproto.Assignment{{
-			Lease: nodeproto.Lease{JobID: "j", TaskID: "t", Epoch: 1},
-			Task:  api.Task{ID: "t", CommandLine: "/bin/true"},
-		}}}, nil
+		return assignment("/bin/true"), nil
 	}
 	select {
 	case <-o.back:

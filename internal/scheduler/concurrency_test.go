@@ -151,16 +151,20 @@ func concurrentPollers(t *testing.T, st store.Store) {
 	}
 }
 
-func TestConcurrentPollersSQLite(t *testing.T) {
+// sqliteStore and postgresStore open a fresh store of each kind for a
+// test, closed when it ends.
+func sqliteStore(t *testing.T) store.Store {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	concurrentPollers(t, st)
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
-func TestConcurrentPollersPostgres(t *testing.T) {
+func postgresStore(t *testing.T) store.Store {
+	t.Helper()
 	pg, err := testenv.SharedPostgres()
 	testenv.Require(t, err)
 	dsn, err := pg.NewDatabase(context.Background())
@@ -171,9 +175,12 @@ func TestConcurrentPollersPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	concurrentPollers(t, st)
+	t.Cleanup(func() { st.Close() })
+	return st
 }
+
+func TestConcurrentPollersSQLite(t *testing.T)   { concurrentPollers(t, sqliteStore(t)) }
+func TestConcurrentPollersPostgres(t *testing.T) { concurrentPollers(t, postgresStore(t)) }
 
 // concurrentRegistrations has machines register the same new node ID
 // with the join token at once, as two agents started with the same
@@ -218,29 +225,8 @@ func concurrentRegistrations(t *testing.T, st store.Store) {
 	}
 }
 
-func TestConcurrentRegistrationsSQLite(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	concurrentRegistrations(t, st)
-}
-
-func TestConcurrentRegistrationsPostgres(t *testing.T) {
-	pg, err := testenv.SharedPostgres()
-	testenv.Require(t, err)
-	dsn, err := pg.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := postgres.Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	concurrentRegistrations(t, st)
-}
+func TestConcurrentRegistrationsSQLite(t *testing.T)   { concurrentRegistrations(t, sqliteStore(t)) }
+func TestConcurrentRegistrationsPostgres(t *testing.T) { concurrentRegistrations(t, postgresStore(t)) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -35,6 +35,20 @@ func open(t *testing.T) *Store {
 	return s
 }
 
+// openTwo opens two stores on dsn, as two servers sharing a database do.
+func openTwo(t *testing.T, dsn string) (a, b *Store) {
+	t.Helper()
+	for _, s := range []**Store{&a, &b} {
+		st, err := Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		*s = st
+	}
+	return a, b
+}
+
 // TestConformance runs the store conformance suite on PostgreSQL.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
@@ -55,16 +69,7 @@ func TestWakeupsCrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openTwo(t, dsn)
 	// LISTEN starts in the background: notify until b hears one.
 	deadline := time.After(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -114,16 +119,7 @@ func TestDatabaseCrashAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openTwo(t, dsn)
 	hears := func(within time.Duration) bool {
 		deadline := time.After(within)
 		tick := time.NewTicker(50 * time.Millisecond)
