@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/openbatch/openbatch/internal/nodeproto"
 	"github.com/openbatch/openbatch/internal/service"
 	"github.com/openbatch/openbatch/internal/store"
-	"github.com/openbatch/openbatch/internal/store/sqlite"
 )
 
 // unreachable is a store whose leader lease cannot be taken while down is
@@ -36,11 +34,7 @@ func (u *unreachable) TryLead(ctx context.Context, name, holder string, ttl time
 // tasks; a node that stays silent after that is declared lost as usual.
 func TestLeaderGivesNodesGraceAfterDatabaseOutage(t *testing.T) {
 	ctx := context.Background()
-	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sq.Close() })
+	sq := sqliteStore(t)
 	st := &unreachable{Store: sq}
 	svc := service.New(st, nil)
 	var mu sync.Mutex
