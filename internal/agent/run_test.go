@@ -144,7 +144,9 @@ func TestRunStdoutReadableWhileRunningAndTerminate(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan Result, 1)
 	go func() {
-		done <- testRunner(t, nil).Run(ctx, taskSpec(node, `/bin/sh -c 'echo started; echo $$ > pid; sleep 1000'`))
+		// The pid file first: once "started" shows, it is written (the
+		// other order let a fast terminate find it empty).
+		done <- testRunner(t, nil).Run(ctx, taskSpec(node, `/bin/sh -c 'echo $$ > pid; echo started; sleep 1000'`))
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
