@@ -366,6 +366,14 @@ func (s *instrumented) UpdatePoolNodes(ctx context.Context, poolID string, nodeI
 	return r0, err
 }
 
+// UpdatePoolWithNodes implements store.Store.
+func (s *instrumented) UpdatePoolWithNodes(ctx context.Context, poolID string, fn func(*api.Pool, []*store.Node) error) (*api.Pool, error) {
+	start := time.Now()
+	r0, err := s.st.UpdatePoolWithNodes(ctx, poolID, fn)
+	s.observe("UpdatePoolWithNodes", start, err)
+	return r0, err
+}
+
 // UpdateNode implements store.Store.
 func (s *instrumented) UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*store.Node) error) (*store.Node, error) {
 	start := time.Now()

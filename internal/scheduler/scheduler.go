@@ -267,41 +267,23 @@ func (s *Scheduler) RemoveNode(ctx context.Context, poolID, nodeID string) error
 	return s.syncPoolCounts(ctx, poolID)
 }
 
-// syncPoolCounts sets the pool's currentDedicatedNodes from its node list,
-// ending its resize when they reach its targets.
-// The list is read outside the pool's update, so nodes registering at once
-// could each write a count that misses the others (50 agents starting
-// together left a pool of 50 nodes at 45). Each caller therefore counts
-// again after writing, until a pass changes nothing: the last writer reads
-// the node list after every other write and corrects it. The bound only
-// stops a caller that keeps losing to newer writers, each of which
-// re-checks in turn.
+// syncPoolCounts sets the pool's currentDedicatedNodes and
+// currentLowPriorityNodes from its node list, ending its resize when they
+// reach its targets. The list is read after the pool's row is locked
+// (store.UpdatePoolWithNodes), so every node change, each followed by its
+// own sync, is counted by the sync that writes last. (Counted outside the
+// pool's update, 50 agents starting together once left a pool of 50 nodes
+// at 45.)
 func (s *Scheduler) syncPoolCounts(ctx context.Context, poolID string) error {
-	for range 8 {
-		changed, err := s.syncPoolCountsOnce(ctx, poolID)
-		if err != nil || !changed {
-			return err
+	_, err := s.store.UpdatePoolWithNodes(ctx, poolID, func(p *api.Pool, nodes []*store.Node) error {
+		var ded, low int32
+		for _, n := range nodes {
+			if n.Node.IsDedicated {
+				ded++
+			} else {
+				low++
+			}
 		}
-	}
-	return nil
-}
-
-// syncPoolCountsOnce writes the pool's node counts once; it reports
-// whether they changed.
-func (s *Scheduler) syncPoolCountsOnce(ctx context.Context, poolID string) (bool, error) {
-	nodes, err := s.store.ListNodes(ctx, poolID)
-	if err != nil {
-		return false, err
-	}
-	var ded, low int32
-	for _, n := range nodes {
-		if n.Node.IsDedicated {
-			ded++
-		} else {
-			low++
-		}
-	}
-	_, err = s.store.UpdatePool(ctx, poolID, func(p *api.Pool) error {
 		same := p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == ded && p.CurrentLowPriorityNodes != nil && *p.CurrentLowPriorityNodes == low
 		p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = api.I32(ded), api.I32(low)
 		// A resize ends when the counts reach the targets.
@@ -313,9 +295,9 @@ func (s *Scheduler) syncPoolCountsOnce(ctx context.Context, poolID string) (bool
 		return nil
 	})
 	if errors.Is(err, errNoChange) || errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return nil
 	}
-	return err == nil, err
+	return err
 }
 
 var errNoChange = errors.New("no change")

@@ -281,12 +281,13 @@ func values(m map[string]nodeproto.Lease) []nodeproto.Lease {
 // is the number of its nodes once every registration has returned (the
 // scale-out benchmark once saw 45 for 50 agents started together).
 func TestConcurrentRegistrationsCount(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
+	for name, open := range map[string]func(*testing.T) store.Store{"sqlite": sqliteStore, "postgres": postgresStore} {
+		t.Run(name, func(t *testing.T) { concurrentRegistrationsCount(t, open(t)) })
 	}
-	defer st.Close()
+}
+
+func concurrentRegistrationsCount(t *testing.T, st store.Store) {
+	ctx := context.Background()
 	svc := service.New(st, nil)
 	s := New(svc, Config{})
 	if err := svc.AddPool(ctx, &api.Pool{ID: "p", VMSize: "x", TargetDedicatedNodes: api.I32(0)}); err != nil {

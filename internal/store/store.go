@@ -283,6 +283,13 @@ type Store interface {
 	GetNode(ctx context.Context, poolID, nodeID string) (*Node, error)
 	ListNodes(ctx context.Context, poolID string) ([]*Node, error)
 	UpdateNode(ctx context.Context, poolID, nodeID string, fn func(*Node) error) (*Node, error)
+	// UpdatePoolWithNodes runs fn on the pool and its nodes (by ID) and
+	// writes the pool back, in one transaction that locks the pool's row
+	// before it lists the nodes: a count of them written by fn reflects
+	// every node change committed before the lock, and writes of it
+	// follow one another. A missing pool is ErrNotFound; an error from fn
+	// writes nothing.
+	UpdatePoolWithNodes(ctx context.Context, poolID string, fn func(*api.Pool, []*Node) error) (*api.Pool, error)
 	// UpdatePoolNodes runs, in one transaction, nodeFn on each of the
 	// pool's nodes nodeIDs (in that order) and then poolFn on the pool,
 	// and writes back all of them: a pool's target and the nodes drained

@@ -147,6 +147,51 @@ func (s *Store) UpdatePoolNodes(ctx context.Context, poolID string, nodeIDs []st
 	return p, nil
 }
 
+// UpdatePoolWithNodes implements store.Store.
+func (s *Store) UpdatePoolWithNodes(ctx context.Context, poolID string, fn func(*api.Pool, []*store.Node) error) (*api.Pool, error) {
+	var p *api.Pool
+	err := s.tx(ctx, func(tx *Tx) error {
+		p = new(api.Pool)
+		if err := readJSON(tx, `SELECT body FROM pools WHERE id_lower=?`+s.d.ForUpdate, p, lower(poolID)); err != nil {
+			return err
+		}
+		rows, err := tx.Query(`SELECT body FROM nodes WHERE pool_lower=? ORDER BY id`, lower(poolID))
+		if err != nil {
+			return err
+		}
+		var nodes []*store.Node
+		for rows.Next() {
+			var body []byte
+			if err := rows.Scan(&body); err != nil {
+				rows.Close()
+				return err
+			}
+			n := new(store.Node)
+			if err := json.Unmarshal(body, n); err != nil {
+				rows.Close()
+				return err
+			}
+			nodes = append(nodes, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := fn(p, nodes); err != nil {
+			return err
+		}
+		body, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		return writePool(tx, poolID, p, body)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // readJSON decodes into v the one JSON body query returns; no row is
 // store.ErrNotFound.
 func readJSON(tx *Tx, query string, v any, args ...any) error {

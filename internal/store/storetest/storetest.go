@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateTasksOnClosedJob", testCreateTasksOnClosedJob},
 		{"RegisterNode", testRegisterNode},
 		{"UpdatePrepRelease", testUpdatePrepRelease},
+		{"UpdatePoolWithNodes", testUpdatePoolWithNodes},
 		{"LeaseTasksConcurrently", testLeaseTasksConcurrently},
 		{"LeasesFollowTasks", testLeasesFollowTasks},
 		{"NotFoundAndExists", testNotFoundAndExists},
@@ -951,6 +952,44 @@ func testUpdatePrepRelease(t *testing.T, s store.Store) {
 	}
 	if got := all[1].JobPreparationTaskExecutionInfo.RetryCount; got != writers*each {
 		t.Fatalf("concurrent updates: count %d, want %d", got, writers*each)
+	}
+}
+
+// UpdatePoolWithNodes hands fn the pool and its nodes by ID, writes the
+// pool fn changed, writes nothing when fn fails, and reports a missing
+// pool as ErrNotFound.
+func testUpdatePoolWithNodes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.CreatePool(ctx, &api.Pool{ID: "CP", VMSize: "x", State: api.PoolActive}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"b", "a"} {
+		if err := s.PutNode(ctx, &store.Node{PoolID: "CP", Node: &api.ComputeNode{ID: id, State: api.NodeIdle}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(p *api.Pool, nodes []*store.Node) error {
+		if len(nodes) != 2 || nodes[0].Node.ID != "a" || nodes[1].Node.ID != "b" {
+			t.Fatalf("fn got nodes %v", nodes)
+		}
+		p.CurrentDedicatedNodes = api.I32(int32(len(nodes)))
+		return nil
+	}
+	if _, err := s.UpdatePoolWithNodes(ctx, "cp", count); err != nil {
+		t.Fatal(err)
+	}
+	fail := errors.New("refused")
+	if _, err := s.UpdatePoolWithNodes(ctx, "cp", func(p *api.Pool, _ []*store.Node) error {
+		p.CurrentDedicatedNodes = api.I32(99)
+		return fail
+	}); !errors.Is(err, fail) {
+		t.Fatalf("failing fn: %v", err)
+	}
+	if p, err := s.GetPool(ctx, "cp"); err != nil || p.CurrentDedicatedNodes == nil || *p.CurrentDedicatedNodes != 2 {
+		t.Fatalf("pool after the updates: %+v, %v", p, err)
+	}
+	if _, err := s.UpdatePoolWithNodes(ctx, "nosuch", count); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing pool: %v", err)
 	}
 }
 
