@@ -204,20 +204,19 @@ func (s *Store) UpdateTask(ctx context.Context, jobID, taskID string, fn func(*s
 	return row, nil
 }
 
-// LeaseTasks implements store.Store. Where rows are locked (PostgreSQL),
-// the transaction first reads and locks the rows of the candidates' jobs,
-// in ID order (limited jobs for update, so that batches on one limited
-// job follow one another and each counts the leases committed before it;
-// the others for share, so that a change of the job's state, such as a
-// disable or terminate, waits for the batch or the batch sees it), and
-// then the node's (read, and asked b.NodeTakes), so that batches onto one
-// node follow one another and a change of the node's state is ordered
-// before or after the batch; the
-// tasks' rows are read after them with SKIP LOCKED, so a batch never
-// waits for a task another transaction holds (the order every batch
-// takes, so batches do not deadlock). Only tasks of jobs that are still
-// active are leased: the candidates were read outside the transaction.
-// SQLite has one writer, which serializes them anyway.
+// LeaseTasks implements store.Store. The candidates were read outside the
+// transaction, so it first reads, and where rows are locked (PostgreSQL)
+// locks, the rows of the candidates' jobs in ID order: limited jobs for
+// update, so that batches on one limited job follow one another and each
+// counts the leases committed before it; the others for share, so that a
+// change of the job's state (disable, terminate, delete) waits for the
+// batch or is seen by it. Only tasks of jobs still active are leased. It
+// then reads and locks the node's row and asks b.NodeTakes, so that
+// batches onto one node follow one another and a change of the node's
+// state is ordered before or after the batch. The tasks' rows are read
+// last, with SKIP LOCKED, so a batch never waits for a task another
+// transaction holds (the order every batch takes, so batches do not
+// deadlock). SQLite has one writer, which serializes them anyway.
 func (s *Store) LeaseTasks(ctx context.Context, b store.LeaseBatch, fn func(*store.TaskRow) error) ([]*store.TaskRow, int, error) {
 	if len(b.Candidates) == 0 || b.Want <= 0 {
 		return nil, 0, nil
