@@ -74,10 +74,18 @@ func (s *Store) GetNode(ctx context.Context, poolID, nodeID string) (*store.Node
 
 // ListNodes lists a pool's nodes by ID.
 func (s *Store) ListNodes(ctx context.Context, poolID string) ([]*store.Node, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT body FROM nodes WHERE pool_lower=? ORDER BY id`, lower(poolID))
+	rows, err := s.r.QueryContext(ctx, poolNodesQuery, lower(poolID))
 	if err != nil {
 		return nil, err
 	}
+	return scanNodes(rows)
+}
+
+// poolNodesQuery reads a pool's nodes by ID; scanNodes decodes them.
+const poolNodesQuery = `SELECT body FROM nodes WHERE pool_lower=? ORDER BY id`
+
+// scanNodes decodes the node bodies rows holds, and closes it.
+func scanNodes(rows *sql.Rows) ([]*store.Node, error) {
 	defer rows.Close()
 	var out []*store.Node
 	for rows.Next() {
@@ -155,26 +163,12 @@ func (s *Store) UpdatePoolWithNodes(ctx context.Context, poolID string, fn func(
 		if err := readJSON(tx, `SELECT body FROM pools WHERE id_lower=?`+s.d.ForUpdate, p, lower(poolID)); err != nil {
 			return err
 		}
-		rows, err := tx.Query(`SELECT body FROM nodes WHERE pool_lower=? ORDER BY id`, lower(poolID))
+		rows, err := tx.Query(poolNodesQuery, lower(poolID))
 		if err != nil {
 			return err
 		}
-		var nodes []*store.Node
-		for rows.Next() {
-			var body []byte
-			if err := rows.Scan(&body); err != nil {
-				rows.Close()
-				return err
-			}
-			n := new(store.Node)
-			if err := json.Unmarshal(body, n); err != nil {
-				rows.Close()
-				return err
-			}
-			nodes = append(nodes, n)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		nodes, err := scanNodes(rows)
+		if err != nil {
 			return err
 		}
 		if err := fn(p, nodes); err != nil {
