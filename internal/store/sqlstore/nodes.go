@@ -118,12 +118,7 @@ func writeNode(tx *Tx, poolID, nodeID string, body []byte) error {
 // (PostgreSQL) the pool is locked first, then its nodes in the order
 // given, as DeletePool deletes them.
 func (s *Store) UpdatePoolNodes(ctx context.Context, poolID string, nodeIDs []string, nodeFn func(*store.Node) error, poolFn func(*api.Pool) error) (*api.Pool, error) {
-	var p *api.Pool
-	err := s.tx(ctx, func(tx *Tx) error {
-		p = new(api.Pool)
-		if err := readJSON(tx, `SELECT body FROM pools WHERE id_lower=?`+s.d.ForUpdate, p, lower(poolID)); err != nil {
-			return err
-		}
+	return s.updateLockedPool(ctx, poolID, func(tx *Tx, p *api.Pool) error {
 		for _, id := range nodeIDs {
 			n := new(store.Node)
 			if err := readJSON(tx, `SELECT body FROM nodes WHERE pool_lower=? AND id=?`+s.d.ForUpdate, n, lower(poolID), id); err != nil {
@@ -140,29 +135,13 @@ func (s *Store) UpdatePoolNodes(ctx context.Context, poolID string, nodeIDs []st
 				return err
 			}
 		}
-		if err := poolFn(p); err != nil {
-			return err
-		}
-		body, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		return writePool(tx, poolID, p, body)
+		return poolFn(p)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 // UpdatePoolWithNodes implements store.Store.
 func (s *Store) UpdatePoolWithNodes(ctx context.Context, poolID string, fn func(*api.Pool, []*store.Node) error) (*api.Pool, error) {
-	var p *api.Pool
-	err := s.tx(ctx, func(tx *Tx) error {
-		p = new(api.Pool)
-		if err := readJSON(tx, `SELECT body FROM pools WHERE id_lower=?`+s.d.ForUpdate, p, lower(poolID)); err != nil {
-			return err
-		}
+	return s.updateLockedPool(ctx, poolID, func(tx *Tx, p *api.Pool) error {
 		rows, err := tx.Query(poolNodesQuery, lower(poolID))
 		if err != nil {
 			return err
@@ -171,7 +150,21 @@ func (s *Store) UpdatePoolWithNodes(ctx context.Context, poolID string, fn func(
 		if err != nil {
 			return err
 		}
-		if err := fn(p, nodes); err != nil {
+		return fn(p, nodes)
+	})
+}
+
+// updateLockedPool reads the pool with its row locked, runs fn on it in
+// the same transaction and writes the pool back; an error from fn writes
+// nothing.
+func (s *Store) updateLockedPool(ctx context.Context, poolID string, fn func(*Tx, *api.Pool) error) (*api.Pool, error) {
+	var p *api.Pool
+	err := s.tx(ctx, func(tx *Tx) error {
+		p = new(api.Pool)
+		if err := readJSON(tx, `SELECT body FROM pools WHERE id_lower=?`+s.d.ForUpdate, p, lower(poolID)); err != nil {
+			return err
+		}
+		if err := fn(tx, p); err != nil {
 			return err
 		}
 		body, err := json.Marshal(p)
